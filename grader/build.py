@@ -1,0 +1,73 @@
+"""Build a submission's image: ``build_image`` -> BuildResult, or BuildFailed / BuildTimedOut."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+
+from grader.dockerfile import instruction_for_step
+from grader.engine import Engine
+from grader.errors import BuildFailed
+from grader.facts import BuildResult, DockerfileFacts, Submission
+
+log = logging.getLogger(__name__)
+
+STEP = re.compile(r"^Step (\d+)/\d+ : (.*)$", re.MULTILINE)
+"""The classic builder announces each instruction as ``Step N/M : INSTRUCTION``."""
+PARSE_ERROR_LINE = re.compile(r"\bline (\d+)\b")
+"""A Dockerfile the builder refuses outright names the line: ``parse error line 14: ...``."""
+
+
+def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | None, int | None]:
+    """The last step the builder announced and its Dockerfile line, when known."""
+    steps = STEP.findall(build_log)
+    if not steps:
+        match = PARSE_ERROR_LINE.search(build_log)
+        if match is None:
+            return None, None
+        line = int(match.group(1))
+        ins = next((i for i in facts.instructions if i.line == line), None) if facts else None
+        return (f"{ins.keyword} {ins.value}" if ins else None), line
+    number, text = steps[-1]
+    ins = instruction_for_step(facts, int(number)) if facts else None
+    return text.strip(), ins.line if ins else None
+
+
+def step_output(build_log: str) -> str:
+    """What the last step printed (the lines after its ``Step N/M`` header)."""
+    matches = list(STEP.finditer(build_log))
+    return build_log[matches[-1].end() :].strip() if matches else build_log.strip()
+
+
+def build_image(
+    engine: Engine,
+    submission: Submission,
+    facts: DockerfileFacts | None,
+    labels: Mapping[str, str],
+    timeout_s: float,
+    log_limit: int,
+) -> BuildResult:
+    """Build the submission's Dockerfile with its folder as context.
+
+    Raises:
+        BuildFailed: the builder reported an error (a student's mistake).
+        BuildTimedOut: the build took longer than ``timeout_s``.
+        EngineError: the engine itself failed.
+    """
+    assert submission.dockerfile is not None
+    started = time.monotonic()
+    outcome = engine.build(
+        submission.root,
+        str(submission.dockerfile.relative_to(submission.root)),
+        labels,
+        timeout_s,
+        log_limit,
+    )
+    if outcome.image_id is None:
+        error = outcome.error or "the builder produced no image"
+        step, line = failing_step(outcome.log, facts)
+        raise BuildFailed(error, outcome.log, step, line)
+    log.info("built %s in %.1f s", submission.name, time.monotonic() - started)
+    return BuildResult(outcome.image_id, outcome.log, time.monotonic() - started)

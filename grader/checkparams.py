@@ -1,0 +1,127 @@
+"""Per-check parameter dataclasses: each field's default and help text, the lab file's schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar, cast
+
+T = TypeVar("T")
+
+
+def _p(default: T, help: str) -> T:
+    """A parameter with its default and help text (read by ``grade --explain``)."""
+    if isinstance(default, list):
+        items = list(default)
+        return cast(T, field(default_factory=lambda: list(items), metadata={"help": help}))
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """This check takes no parameters."""
+
+
+@dataclass(frozen=True)
+class BaseImageParams:
+    """The final stage's FROM is an official image of a family."""
+
+    official_image: str = _p("python", "Official image repository expected after FROM.")
+
+
+@dataclass(frozen=True)
+class LabelParams:
+    """A label is set in the final image, not empty and not the lab's placeholder."""
+
+    label: str = _p("maintainer", "Label key that must be set in the final image.")
+    placeholders: list[str] = _p(
+        ["<Nom> <Prénom>"], "Values copied from the lab text that do not count as set."
+    )
+
+
+@dataclass(frozen=True)
+class WorkdirParams:
+    """The final stage sets a working directory before copying the app."""
+
+    expected: str = _p("", "Required WORKDIR path; empty accepts any directory but /.")
+
+
+@dataclass(frozen=True)
+class DepsFirstParams:
+    """Dependencies are copied and installed before the app code (layer cache)."""
+
+    manifest: str = _p("requirements.txt", "The dependency manifest file.")
+    install_commands: list[str] = _p(
+        ["pip install", "pip3 install", "python -m pip install", "python3 -m pip install"],
+        "Command fragments that count as installing the dependencies.",
+    )
+    app_files: list[str] = _p(["app.py"], "Files of the app code that must be copied after.")
+
+
+@dataclass(frozen=True)
+class UserParams:
+    """The image's user and the running process are not root."""
+
+    min_uid: int = _p(1000, "Smallest uid accepted as a non-root user.")
+
+
+@dataclass(frozen=True)
+class EntrypointParams:
+    """The start command is in exec form (JSON array)."""
+
+    require_entrypoint: bool = _p(
+        True, "Require ENTRYPOINT (true) or accept a CMD alone in exec form (false)."
+    )
+
+
+@dataclass(frozen=True)
+class ExposeParams:
+    """EXPOSE declares the port the app really listens on."""
+
+    require_expose: bool = _p(
+        False, "Fail when EXPOSE is missing (true) or only advise it (false)."
+    )
+
+
+@dataclass(frozen=True)
+class StatusParams:
+    """An HTTP status is returned."""
+
+    expected: int = _p(200, "Expected HTTP status.")
+
+
+@dataclass(frozen=True)
+class NotFoundParams:
+    """An unknown path gives an HTTP error status."""
+
+    expected: int = _p(404, "Expected HTTP status for an unknown path.")
+
+
+@dataclass(frozen=True)
+class TextParams:
+    """The page body matches the expected text."""
+
+    expected: str = _p("", "Text the page must hold.")
+    match: Literal["contains", "exact", "regex"] = _p(
+        "contains", "How to compare: contains, exact or regex."
+    )
+    normalize_whitespace: bool = _p(True, "Collapse runs of whitespace before comparing.")
+    case_sensitive: bool = _p(True, "Compare letter case.")
+
+
+PARAMS: dict[str, type] = {
+    "dockerfile.present": NoParams,
+    "dockerfile.base_image": BaseImageParams,
+    "dockerfile.label_maintainer": LabelParams,
+    "dockerfile.workdir": WorkdirParams,
+    "dockerfile.requirements_first": DepsFirstParams,
+    "dockerfile.copy_not_add": NoParams,
+    "build.succeeds": NoParams,
+    "image.user_non_root": UserParams,
+    "image.entrypoint_exec_form": EntrypointParams,
+    "image.exposed_port": ExposeParams,
+    "run.starts": NoParams,
+    "http.root_status": StatusParams,
+    "http.root_text": TextParams,
+    "http.not_found": NotFoundParams,
+}
+"""Every check id the rubric knows, with the dataclass of its parameters."""

@@ -1,0 +1,151 @@
+"""Parse arguments, call ``batch``; the only place that prints errors and picks exit codes.
+
+Exit codes: 0 grading ran, 1 below ``--min-score``, 2 usage or lab file error, 3 no Docker
+engine, 4 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from grader import __version__
+from grader.batch import Graded, grade_class
+from grader.checkparams import PARAMS
+from grader.engine import Engine
+from grader.errors import GraderError, UsageError
+from grader.lab import builtin_labs, load_lab_file
+from grader.pipeline import Options
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``grade`` command line."""
+    p = argparse.ArgumentParser(
+        prog="grade",
+        description="Build, run and probe Docker lab submissions; write a report for each.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="a submission folder, or a class folder holding one folder per student",
+    )
+    p.add_argument(
+        "--lab",
+        default="auto",
+        help="lab id (see --list-labs), path to a lab .toml, or auto (default)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("reports"),
+        help="folder for the reports (default: reports)",
+    )
+    p.add_argument(
+        "--lang", choices=("fr", "en"), default=None, help="feedback language (default: the lab's)"
+    )
+    p.add_argument("--build-timeout", type=float, default=None, metavar="S")
+    p.add_argument("--start-timeout", type=float, default=None, metavar="S")
+    p.add_argument("--http-timeout", type=float, default=None, metavar="S")
+    p.add_argument(
+        "--docker-host",
+        default=None,
+        metavar="URL",
+        help="Docker engine to use (default: DOCKER_HOST or the local socket)",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=None,
+        help="exit with status 1 when a submission scores below this",
+    )
+    p.add_argument("--list-labs", action="store_true", help="list the built-in labs and exit")
+    p.add_argument("--explain", metavar="CHECK_ID", help="describe a check and its parameters")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the grader does")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p  # fmt: skip
+
+
+def _list_labs() -> None:
+    for lab_id, path in builtin_labs().items():
+        lab = load_lab_file(path)
+        total = sum(c.max_score for c in lab.checks)
+        print(f"{lab_id:10} {total:g} points, {len(lab.checks)} checks  {lab.title}")
+
+
+def _explain(check_id: str) -> None:
+    if check_id not in PARAMS:
+        raise UsageError(f"unknown check {check_id!r}; known: {', '.join(PARAMS)}")
+    cls = PARAMS[check_id]
+    print(f"{check_id}: {(cls.__doc__ or '').strip()}")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        print(f"  {f.name} ({hints[f.name]}, default {default!r}): {f.metadata.get('help', '')}")
+    used = [lab for lab, p in builtin_labs().items() if load_lab_file(p).check(check_id)]
+    print(f"  used by: {', '.join(used) or 'no built-in lab'}")
+
+
+def _print_graded(graded: Graded) -> None:
+    r = graded.report
+    failed = [c.id for c in r.checks if c.status.value in ("failed", "error")]
+    tail = f"  failed: {', '.join(failed)}" if failed else ""
+    print(f"{r.submission:32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}",
+          flush=True)  # fmt: skip
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises for a user's mistake)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        if args.list_labs:
+            _list_labs()
+            return 0
+        if args.explain:
+            _explain(args.explain)
+            return 0
+        if not args.paths:
+            raise UsageError("give at least one PATH (a submission or a class folder)")
+        options = Options(
+            lang=args.lang,
+            build_timeout_s=args.build_timeout,
+            start_timeout_s=args.start_timeout,
+            http_timeout_s=args.http_timeout,
+        )
+        engine = Engine(args.docker_host)
+        try:
+            reports = grade_class(args.paths, args.lab, options, args.output, engine, _print_graded)
+        finally:
+            engine.close()
+    except KeyboardInterrupt:
+        print("interrupted: the reports already written are kept", file=sys.stderr)
+        return 130
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    mean = sum(r.score for r in reports) / max(len(reports), 1)
+    print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
+    if args.min_score is not None and any(r.score < args.min_score for r in reports):
+        return 1
+    return 0
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The only importer of ``docker``: client, labels, build, containers, archive reads, clean-up.
+
+Every third-party exception is translated here (habit 4): ``docker.errors.*`` and the
+``requests`` exceptions the SDK leaks become ``EngineError``/``EngineUnavailable``, or a stage
+outcome (``BuildTimedOut``) when the cause is the submission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import socket
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.utils
+import requests.exceptions
+
+from grader.errors import BuildTimedOut, EngineError, EngineUnavailable
+from grader.logcap import CappedText
+
+log = logging.getLogger(__name__)
+
+LABEL = "org.docker-lab-grader"
+"""Every object the grader creates carries this label (value ``1``)."""
+LABEL_RUN = f"{LABEL}.run"
+LABEL_OWNER = f"{LABEL}.owner"
+LABEL_SUBMISSION = f"{LABEL}.submission"
+NO_ENGINE = "no Docker engine: start Docker or run make grade as root"
+MIN_API_VERSION = "1.24"
+"""Only used to ask the engine its own API version, which is then used for everything."""
+_TRANSIENT = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+def new_run_labels() -> dict[str, str]:
+    """Labels for one grading run: a run id and the owning host and pid (for sweeps)."""
+    return {
+        LABEL: "1",
+        LABEL_RUN: uuid.uuid4().hex[:12],
+        LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """What the engine said about a build."""
+
+    image_id: str | None
+    """The built image, None when the build failed."""
+    log: str
+    """Build output (bounded)."""
+    error: str | None
+    """The builder's error message when it failed."""
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn SDK and transport exceptions into ``EngineError`` naming the action."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{action}: {exc.explanation or exc}") from exc
+    except _TRANSIENT as exc:
+        raise EngineError(f"{action}: {type(exc).__name__}: {exc}") from exc
+
+
+class Engine:
+    """A connection to one Docker engine, and everything the grader asks of it."""
+
+    def __init__(self, base_url: str | None = None, timeout_s: float = 60.0) -> None:
+        """Connect and check that the engine answers.
+
+        Raises:
+            EngineUnavailable: no engine answers at ``base_url`` (or ``DOCKER_HOST``).
+        """
+        params: dict[str, Any] = {"base_url": base_url} if base_url else {}
+        if not base_url:
+            params.update(docker.utils.kwargs_from_env())
+        url = str(params.get("base_url") or "unix:///var/run/docker.sock")
+        if url.startswith("unix://") and not Path(url.removeprefix("unix://")).exists():
+            # docker-py leaks the socket of a failed unix connect; there is nothing to ask
+            raise EngineUnavailable(NO_ENGINE)
+        # Not version="auto": that talks to the engine inside the constructor, and a failure
+        # there leaks a socket we could not close. /version answers whatever the API version.
+        probe = docker.APIClient(**params, version=MIN_API_VERSION, timeout=int(timeout_s))
+        try:
+            server = str(probe.version(api_version=False)["ApiVersion"])
+        except (*_TRANSIENT, KeyError) as exc:
+            raise EngineUnavailable(NO_ENGINE) from exc
+        finally:
+            probe.close()
+        self.api = docker.APIClient(**params, version=server, timeout=int(timeout_s))
+        self.base_url = base_url or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+    def close(self) -> None:
+        """Close the connection to the engine."""
+        self.api.close()
+
+    def is_local(self) -> bool:
+        """True when the engine runs on this machine (its /proc is ours)."""
+        return self.base_url.startswith(("unix://", "npipe://"))
+
+    # -- images -----------------------------------------------------------------------------
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        labels: Mapping[str, str],
+        timeout_s: float,
+        log_limit: int,
+    ) -> BuildOutcome:
+        """Build ``context`` with the classic builder, keeping a bounded log.
+
+        Raises:
+            BuildTimedOut: the build did not finish within ``timeout_s``.
+            EngineError: the engine failed (not the Dockerfile).
+        """
+        text = CappedText(log_limit)
+        try:
+            return self._build(context, dockerfile, labels, timeout_s, text)
+        except EngineError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, docker.errors.APIError) and cause.is_client_error():
+                # 4xx before any step ran: the builder refused the Dockerfile itself
+                message = str(cause.explanation or cause)
+                text.add(message + "\n")
+                return BuildOutcome(None, text.text(), message)
+            if isinstance(cause, requests.exceptions.ReadTimeout):
+                raise BuildTimedOut(timeout_s, text.text()) from exc
+            raise
+
+    def _build(
+        self,
+        context: Path,
+        dockerfile: str,
+        labels: Mapping[str, str],
+        timeout_s: float,
+        text: CappedText,
+    ) -> BuildOutcome:
+        """Stream the build; the read timeout catches a silent hang, the deadline a chatty one."""
+        image_id: str | None = None
+        error: str | None = None
+        deadline = time.monotonic() + timeout_s
+        with _translated("build"):
+            stream = self.api.build(
+                path=str(context),
+                dockerfile=dockerfile,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                labels=dict(labels),
+                decode=True,
+                timeout=max(1, int(timeout_s)),
+            )
+            for chunk in stream:
+                text.add(str(chunk.get("stream", "")))
+                if "aux" in chunk and isinstance(chunk["aux"], dict):
+                    image_id = chunk["aux"].get("ID", image_id)
+                if "error" in chunk:
+                    error = str(chunk["error"]).strip()
+                    text.add(error + "\n")
+                if time.monotonic() > deadline:
+                    stream.close()
+                    raise BuildTimedOut(timeout_s, text.text())
+        return BuildOutcome(None if error else image_id, text.text(), error)
+
+    def inspect_image(self, image_id: str) -> dict[str, Any]:
+        """``docker image inspect`` as a dict."""
+        with _translated("inspect image"):
+            result: dict[str, Any] = self.api.inspect_image(image_id)  # type: ignore[no-untyped-call]
+            return result
+
+    def image_history(self, image_id: str) -> list[dict[str, Any]]:
+        """``docker history`` as a list of dicts, newest layer first."""
+        with _translated("image history"):
+            result: list[dict[str, Any]] = self.api.history(image_id)  # type: ignore[no-untyped-call]
+            return result
+
+    def read_image_file(self, image_id: str, path: str, labels: Mapping[str, str]) -> bytes | None:
+        """A file's bytes from an image, without starting anything; None when absent."""
+        with _translated("read file from image"):
+            created = self.api.create_container(
+                image_id, command=["/grader-never-started"], entrypoint=[], labels=dict(labels)
+            )
+        try:
+            return self.read_file(created["Id"], path)
+        finally:
+            self.remove_container(created["Id"])
+
+    # -- containers ---------------------------------------------------------------------------
+
+    def create_container(
+        self,
+        image_id: str,
+        port: int,
+        labels: Mapping[str, str],
+        host_config: Mapping[str, Any],
+    ) -> str:
+        """Create (not start) a container publishing ``port`` on 127.0.0.1 at a free host port."""
+        with _translated("create container"):
+            config = self.api.create_host_config(
+                port_bindings={port: ("127.0.0.1",)}, **dict(host_config)
+            )
+            created = self.api.create_container(
+                image_id, ports=[port], labels=dict(labels), host_config=config
+            )
+            return str(created["Id"])
+
+    def start(self, container_id: str) -> None:
+        """Start a created container."""
+        with _translated("start container"):
+            self.api.start(container_id)
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        """``docker container inspect`` as a dict (always fresh)."""
+        with _translated("inspect container"):
+            result: dict[str, Any] = self.api.inspect_container(container_id)
+            return result
+
+    def logs(self, container_id: str, limit: int) -> str:
+        """The container's stdout and stderr, bounded to about ``limit`` characters."""
+        text = CappedText(limit)
+        with _translated("container logs"):
+            for chunk in self.api.logs(container_id, stream=True, follow=False):
+                text.add(chunk.decode("utf-8", errors="replace"))
+        return text.text()
+
+    def top_uids(self, container_id: str) -> list[tuple[int, int]]:
+        """(pid, uid) of the container's processes, as the host's ``ps`` sees them."""
+        with _translated("container top"):
+            top = self.api.top(container_id, ps_args="-o pid,uid")
+        titles = [t.upper() for t in top.get("Titles", [])]
+        rows = top.get("Processes") or []
+        pid_i, uid_i = titles.index("PID"), titles.index("UID")
+        return [(int(r[pid_i]), int(r[uid_i])) for r in rows]
+
+    def exec_read(self, container_id: str, path: str) -> bytes | None:
+        """``cat PATH`` inside a running container; None when that fails (no ``cat``, no file)."""
+        try:
+            exec_id = self.api.exec_create(container_id, ["cat", path], stderr=False)["Id"]
+            out = self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError:
+            return None
+        except _TRANSIENT as exc:
+            raise EngineError(f"exec in container: {exc}") from exc
+        return out if code == 0 and isinstance(out, bytes) else None
+
+    def read_file(self, container_id: str, path: str) -> bytes | None:
+        """A regular file's bytes through the archive API; None when absent."""
+        try:
+            stream, _ = self.api.get_archive(container_id, path)
+            data = b"".join(stream)
+        except docker.errors.NotFound:
+            return None
+        except _TRANSIENT as exc:
+            raise EngineError(f"read {path}: {exc}") from exc
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            extracted = tar.extractfile(member) if member else None
+            return extracted.read() if extracted else None
+
+    def stop(self, container_id: str, timeout_s: int = 2) -> None:
+        """Stop a container (SIGTERM, then SIGKILL after ``timeout_s``)."""
+        with _translated("stop container"):
+            self.api.stop(container_id, timeout=timeout_s)
+
+    def remove_container(self, container_id: str) -> None:
+        """Force-remove a container; absent is fine."""
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except _TRANSIENT as exc:
+            log.warning("could not remove container %s: %s", container_id[:12], exc)
+
+    def remove_image(self, image_id: str) -> None:
+        """Remove an image (and its untagged parents); absent or in use is logged, not raised."""
+        try:
+            self.api.remove_image(image_id, force=True, noprune=False)
+        except docker.errors.NotFound:
+            pass
+        except _TRANSIENT as exc:
+            log.warning("could not remove image %s: %s", image_id[:19], exc)
+
+    # -- clean-up by label --------------------------------------------------------------------
+
+    def sweep(self, run_id: str | None = None) -> int:
+        """Remove the grader's containers and images of run ``run_id``, or of dead owners.
+
+        Only objects carrying the grader's label are considered; an object belongs to a dead
+        run when its owner label names this host and a pid that no longer runs.
+        """
+        removed = 0
+        with _translated("list grader objects"):
+            containers = self.api.containers(all=True, filters={"label": LABEL})
+            images = self.api.images(filters={"label": LABEL})
+        for obj in containers:
+            if self._sweepable(obj.get("Labels") or {}, run_id):
+                self.remove_container(obj["Id"])
+                removed += 1
+        for obj in images:
+            if self._sweepable(obj.get("Labels") or {}, run_id):
+                self.remove_image(obj["Id"])
+                removed += 1
+        return removed
+
+    @staticmethod
+    def _sweepable(labels: Mapping[str, str], run_id: str | None) -> bool:
+        if run_id is not None:
+            return labels.get(LABEL_RUN) == run_id
+        host, _, pid = labels.get(LABEL_OWNER, "").rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False

@@ -1,0 +1,150 @@
+"""Every exception the grader raises, in one tree, each carrying its evidence and exit code.
+
+    GraderError                      base; str() is one line; .exit_code
+    ├── UsageError                   bad flags, unknown lab id, missing PATH          exit 2
+    ├── LabFileError                 lab TOML invalid: path, key path, reason         exit 2
+    ├── EngineError                  the Docker engine failed (cause chained)  status `error`
+    │   └── EngineUnavailable        no engine answers at the start of a run          exit 3
+    └── SubmissionError              about ONE submission; never ends the class run
+        ├── SubmissionRejected       unreadable / unsafe submission
+        ├── NoDockerfile
+        └── StageFailed              a stage could not produce its evidence
+            ├── BuildFailed          .log, .step_line (Dockerfile line), .error
+            ├── BuildTimedOut        .timeout_s, .log
+            ├── ContainerExited      .exit_status, .log_tail
+            ├── NeverReady           .waited_s, .listening (sockets seen inside the container)
+            └── ProbeFailed          .url, .cause (refused | timeout | reset | error)
+
+Classes for grader faults end in ``Error``; classes for submission outcomes are named for what
+happened, so whose fault it is shows in every ``except`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grader.facts import Socket
+
+
+class GraderError(Exception):
+    """Base of every exception of ours; ``str()`` is one line."""
+
+    exit_code = 4
+
+
+class UsageError(GraderError):
+    """Bad command-line usage: unknown lab, missing path, bad flag value."""
+
+    exit_code = 2
+
+
+class LabFileError(GraderError):
+    """A lab file is invalid; names the file, the key path and the reason."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, key_path: str, reason: str) -> None:
+        self.path = path
+        self.key_path = key_path
+        self.reason = reason
+        where = f"{path}: {key_path}" if key_path else path
+        super().__init__(f"{where}: {reason}")
+
+
+class EngineError(GraderError):
+    """The Docker engine failed while grading; not the student's fault."""
+
+    exit_code = 4
+
+
+class EngineUnavailable(EngineError):
+    """No Docker engine answers."""
+
+    exit_code = 3
+
+
+class SubmissionError(GraderError):
+    """Something about one submission; never ends the class run."""
+
+    exit_code = 0
+
+
+class SubmissionRejected(SubmissionError):
+    """The submission cannot be graded as it is (unreadable, unsafe)."""
+
+
+class NoDockerfile(SubmissionError):
+    """No Dockerfile was found in the submission."""
+
+    def __init__(self, root: str, looked_for: Sequence[str]) -> None:
+        self.root = root
+        self.looked_for = tuple(looked_for)
+        super().__init__(f"no Dockerfile in {root} (looked for {', '.join(looked_for)})")
+
+
+class StageFailed(SubmissionError):
+    """A pipeline stage could not produce its evidence; dependent checks are 'not run'."""
+
+    stage = "stage"
+
+
+class BuildFailed(StageFailed):
+    """``docker build`` failed; carries the bounded log and the failing Dockerfile line."""
+
+    stage = "build"
+
+    def __init__(self, error: str, log: str, step: str | None, step_line: int | None) -> None:
+        self.error = error
+        self.log = log
+        self.step = step
+        self.step_line = step_line
+        super().__init__(error.splitlines()[0] if error else "build failed")
+
+
+class BuildTimedOut(StageFailed):
+    """The build did not finish within its time bound."""
+
+    stage = "build"
+
+    def __init__(self, timeout_s: float, log: str) -> None:
+        self.timeout_s = timeout_s
+        self.log = log
+        super().__init__(f"build still running after {timeout_s:g} s")
+
+
+class ContainerExited(StageFailed):
+    """The container stopped during start-up."""
+
+    stage = "run"
+
+    def __init__(self, exit_status: int, log_tail: str) -> None:
+        self.exit_status = exit_status
+        self.log_tail = log_tail
+        super().__init__(f"the container exited with status {exit_status}")
+
+
+class NeverReady(StageFailed):
+    """The container kept running but never answered HTTP on the published port."""
+
+    stage = "run"
+
+    def __init__(
+        self, waited_s: float, port: int, listening: tuple[Socket, ...] | None, log_tail: str
+    ) -> None:
+        self.waited_s = waited_s
+        self.port = port
+        self.listening = listening
+        self.log_tail = log_tail
+        super().__init__(f"no HTTP answer on port {port} after {waited_s:.1f} s")
+
+
+class ProbeFailed(StageFailed):
+    """An HTTP request to the container got no HTTP response."""
+
+    stage = "probe"
+
+    def __init__(self, url: str, cause: str, detail: str = "") -> None:
+        self.url = url
+        self.cause = cause
+        self.detail = detail
+        super().__init__(f"GET {url}: {cause}")

@@ -1,0 +1,188 @@
+"""Frozen, typed facts each pipeline stage produces; checks read these, never Docker or HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's work, located and identified."""
+
+    name: str
+    """Folder name, used as the student's id in reports."""
+    root: Path
+    """Folder holding the files (the build context)."""
+    dockerfile: Path | None
+    """The Dockerfile found, or None."""
+    dockerfile_is_default_name: bool
+    """False when found under a fallback name (``dockerfile``, ``Dockerfile.multi``...)."""
+    files_hash: str
+    """SHA-256 over the submission's relative paths and contents."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction."""
+
+    keyword: str
+    """Upper-case instruction name, e.g. ``COPY``."""
+    value: str
+    """Arguments as written, continuation lines joined."""
+    line: int
+    """1-based line where the instruction starts."""
+    stage: int
+    """Index of the stage it belongs to (0-based); -1 before the first FROM."""
+    exec_form: bool
+    """True when the arguments are a JSON array (exec form)."""
+    args: tuple[str, ...]
+    """Exec-form arguments, or the shell-form words split on whitespace."""
+    flags: tuple[str, ...] = ()
+    """Leading ``--flag=value`` options, e.g. ``--from=build``."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One build stage, from its FROM to the next."""
+
+    index: int
+    """0-based stage index."""
+    base: str
+    """Image reference after FROM, as written."""
+    name: str | None
+    """Alias given with ``AS``, if any."""
+    instructions: tuple[Instruction, ...]
+    """The stage's instructions, FROM included."""
+
+
+@dataclass(frozen=True)
+class DockerfileFacts:
+    """What static analysis of the Dockerfile found."""
+
+    path: Path
+    """The Dockerfile parsed."""
+    instructions: tuple[Instruction, ...]
+    """Every instruction in order, all stages."""
+    stages: tuple[Stage, ...]
+    """Build stages in order; the last one is the final image."""
+    had_bom: bool = False
+    """The file started with a UTF-8 byte-order mark (accepted, stripped)."""
+    had_crlf: bool = False
+    """The file used Windows line endings (accepted)."""
+
+    @property
+    def final_stage(self) -> Stage | None:
+        """The stage that makes the final image."""
+        return self.stages[-1] if self.stages else None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A successful build."""
+
+    image_id: str
+    """Full image id (``sha256:...``)."""
+    log: str
+    """Build output (bounded)."""
+    seconds: float
+    """Wall time of the build."""
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """The final image's configuration, from ``docker inspect``, normalised."""
+
+    image_id: str
+    """Full image id."""
+    labels: dict[str, str]
+    """Image labels (``Config.Labels``)."""
+    user: str
+    """``Config.User`` as set (empty means root)."""
+    uid: int | None
+    """The user resolved to a uid through the image's ``/etc/passwd``; None when unresolvable."""
+    exposed_ports: frozenset[int]
+    """TCP ports from EXPOSE."""
+    entrypoint: tuple[str, ...] | None
+    """``Config.Entrypoint``, None when unset."""
+    cmd: tuple[str, ...] | None
+    """``Config.Cmd``, None when unset."""
+    workdir: str
+    """``Config.WorkingDir`` (empty means /)."""
+    env: dict[str, str]
+    """``Config.Env`` as a mapping."""
+    size: int
+    """Image size in bytes."""
+    layers: int
+    """Number of filesystem layers."""
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A TCP socket in LISTEN state seen inside a container."""
+
+    address: str
+    """IP address as text, e.g. ``0.0.0.0``, ``127.0.0.1``, ``::``."""
+    port: int
+    """Listening port."""
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when only reachable from inside the container."""
+        return self.address.startswith("127.") or self.address == "::1"
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """What happened when the container was started."""
+
+    container_id: str
+    """The container (removed by the pipeline at the end)."""
+    host_port: int | None
+    """Host port on 127.0.0.1 that Docker picked."""
+    ready: bool
+    """The app answered HTTP within the start-up bound."""
+    running: bool
+    """The container was still running at the end of the wait."""
+    exit_status: int | None
+    """Exit status when it stopped."""
+    seconds: float
+    """Seconds to readiness, or waited."""
+    listening: tuple[Socket, ...] | None
+    """Sockets seen listening inside the container (when not ready)."""
+    log_tail: str
+    """Last lines of the container's output (when not ready)."""
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """Facts observed inside the running container."""
+
+    process_uid: int | None
+    """uid of the container's main process; None when it could not be observed."""
+    listening: tuple[Socket, ...] | None
+    """TCP sockets in LISTEN state; None when they could not be observed."""
+    still_running: bool
+    """The container was still running when observed."""
+    log_tail: str = ""
+    """Last lines of the container's output."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One HTTP response from the container."""
+
+    url: str
+    """URL requested."""
+    status: int
+    """HTTP status code."""
+    body: str
+    """Response body, decoded and bounded."""
+    elapsed_s: float
+    """Time to the response."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers."""

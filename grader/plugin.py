@@ -1,0 +1,237 @@
+"""The pytest adapter: options, parametrize by submission, fixtures over ``Pipeline``.
+
+Registered as the ``pytest11`` entry point ``grader.plugin`` (named after the module, so a
+``conftest.py`` may also list it). Inert unless ``--submission`` or ``--lab`` is given, or a
+``GradingSession`` was handed to ``pytest.main`` by the batch grader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from grader.engine import Engine, new_run_labels
+from grader.errors import BuildFailed, BuildTimedOut, GraderError, StageFailed, SubmissionError
+from grader.facts import (
+    BuildResult,
+    DockerfileFacts,
+    ImageFacts,
+    ProbeResult,
+    RuntimeFacts,
+    StartResult,
+    Submission,
+)
+from grader.lab import LabSpec, choose_lab
+from grader.pipeline import Options, Pipeline
+from grader.rubric import Grade
+from grader.session import GradingSession, check_id_of
+from grader.submission import load_submission
+
+SESSION_KEY = pytest.StashKey[GradingSession]()
+VALUE_OPTIONS = frozenset(
+    {"--submission", "--lab", "--lang", "--build-timeout", "--start-timeout", "--http-timeout"}
+    | {"-k", "-m", "-p", "-c", "-o", "--rootdir", "--junitxml", "--basetemp", "--confcutdir"}
+)
+"""Options followed by a value, to tell the value from a path argument."""
+
+
+def rubric_dir() -> Path:
+    """The rubric's folder: ``grader/_checks`` when installed, ``checks/`` in a clone."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_checks"
+    return installed if installed.is_dir() else package.parent / "checks"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Grading options."""
+    group = parser.getgroup("grader", "docker-lab-grader")
+    group.addoption(
+        "--submission",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="submission folder to grade (repeatable; default: the current folder)",
+    )
+    group.addoption(
+        "--lab",
+        default=None,
+        metavar="ID",
+        help="lab id (tp6...), a lab .toml file, or auto (default)",
+    )
+    group.addoption("--lang", default=None, choices=("fr", "en"), help="feedback language")
+    for name, what in (
+        ("build", "a build"),
+        ("start", "the app to answer"),
+        ("http", "one HTTP request"),
+    ):
+        group.addoption(
+            f"--{name}-timeout",
+            type=float,
+            default=None,
+            metavar="S",
+            help=f"longest {what} may take, in seconds",
+        )
+
+
+def _has_path_argument(args: list[str]) -> bool:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return True
+    return False
+
+
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """``pytest --lab tp6`` collects the rubric, not the current folder's tests."""
+    wants = any(a.split("=", 1)[0] in ("--submission", "--lab") for a in args)
+    if wants and not _has_path_argument(args):
+        args.append(str(rubric_dir()))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker; set up the grading session when grading was asked for."""
+    config.addinivalue_line("markers", "check(id): the rubric check id this test grades")
+    handed = [p for p in config.pluginmanager.get_plugins() if isinstance(p, GradingSession)]
+    if handed:
+        config.stash[SESSION_KEY] = handed[0]
+        return
+    if not (config.getoption("submission") or config.getoption("lab")):
+        return
+    session = _session_from_options(config)
+    config.pluginmanager.register(session, "grader-session")
+    config.stash[SESSION_KEY] = session
+
+
+def _session_from_options(config: pytest.Config) -> GradingSession:
+    paths = [Path(p) for p in config.getoption("submission")] or [Path.cwd()]
+    lab_ref = config.getoption("lab") or "auto"
+    try:
+        pairs = [(s, _lab_for(s, lab_ref)) for s in map(load_submission, paths)]
+    except GraderError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    options = Options(
+        lang=config.getoption("lang"),
+        build_timeout_s=config.getoption("build_timeout"),
+        start_timeout_s=config.getoption("start_timeout"),
+        http_timeout_s=config.getoption("http_timeout"),
+    )
+    return GradingSession(pairs, options, Engine, new_run_labels())
+
+
+def _lab_for(submission: Submission, lab_ref: str) -> LabSpec:
+    lab = choose_lab(submission.root, lab_ref)
+    if lab is None:
+        raise pytest.UsageError(f"{submission.name}: cannot tell which lab it is; use --lab ID")
+    return lab
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One copy of each check per submission; ids are the submissions' names."""
+    session = metafunc.config.stash.get(SESSION_KEY, None)
+    if session is None or "submission" not in metafunc.fixturenames:
+        return
+    subs = session.submissions
+    metafunc.parametrize(
+        "submission", subs, ids=[s.name for s in subs], indirect=True, scope="session"
+    )
+
+
+# -- fixtures: thin accessors over the submission's Pipeline ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest) -> Submission:
+    """The submission being graded."""
+    value: Submission = request.param
+    return value
+
+
+@pytest.fixture(scope="session")
+def pipeline(
+    submission: Submission, request: pytest.FixtureRequest
+) -> Generator[Pipeline, None, None]:
+    """The submission's pipeline; its container is removed when its checks are done."""
+    session = request.config.stash[SESSION_KEY]
+    yield session.pipeline(submission)
+    session.finish(submission)
+
+
+@pytest.fixture
+def lab(pipeline: Pipeline) -> LabSpec:
+    """The lab the submission is graded against."""
+    return pipeline.lab
+
+
+@pytest.fixture
+def grade(pipeline: Pipeline, request: pytest.FixtureRequest) -> Grade:
+    """The verdict helper of the current check."""
+    check_id = check_id_of(request.node)
+    spec = pipeline.lab.check(check_id) if check_id else None
+    if check_id is None or spec is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: not a check of lab {pipeline.lab.id}")
+    return Grade(check_id, spec.params, pipeline.options.lang, request.node)
+
+
+@pytest.fixture
+def dockerfile(pipeline: Pipeline) -> DockerfileFacts:
+    """Static facts of the Dockerfile."""
+    return pipeline.dockerfile
+
+
+@pytest.fixture
+def dockerfile_or_none(pipeline: Pipeline) -> DockerfileFacts | None:
+    """Static facts of the Dockerfile when it could be read (for evidence only)."""
+    try:
+        return pipeline.dockerfile
+    except SubmissionError:
+        return None
+
+
+@pytest.fixture
+def build_outcome(pipeline: Pipeline) -> BuildResult | BuildFailed | BuildTimedOut:
+    """The build, or how it failed: for the check that grades the build itself."""
+    try:
+        return pipeline.build
+    except (BuildFailed, BuildTimedOut) as exc:
+        return exc
+
+
+@pytest.fixture
+def image(pipeline: Pipeline) -> ImageFacts:
+    """The final image's facts."""
+    return pipeline.image
+
+
+@pytest.fixture
+def start(pipeline: Pipeline) -> StartResult:
+    """What happened when the container was started."""
+    return pipeline.start
+
+
+@pytest.fixture
+def runtime_or_none(pipeline: Pipeline) -> RuntimeFacts | None:
+    """Facts from inside the running container, None when it could not run."""
+    try:
+        return pipeline.runtime
+    except StageFailed:
+        return None
+
+
+@pytest.fixture
+def root_probe(pipeline: Pipeline) -> ProbeResult:
+    """GET the lab's page."""
+    return pipeline.root_probe
+
+
+@pytest.fixture
+def missing_probe(pipeline: Pipeline) -> ProbeResult:
+    """GET a path that cannot exist."""
+    return pipeline.missing_probe

@@ -1,0 +1,64 @@
+"""Exporters registry (name -> "module:function"); ``write_all`` writes a report atomically."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.results import SubmissionReport
+
+EXPORTERS: dict[str, str] = {
+    "json": "grader.report.json_report:render",
+    "markdown": "grader.report.markdown:render",
+}
+"""Per-submission formats: name -> "module:function(report) -> (filename, text)"."""
+
+CLASS_EXPORTERS: dict[str, str] = {
+    "csv": "grader.report.summary_csv:render",
+}
+"""Class-level formats: name -> "module:function(reports) -> (filename, text)"."""
+
+
+def _load(dotted: str) -> Callable[..., tuple[str, str]]:
+    module, _, name = dotted.partition(":")
+    function: Callable[..., tuple[str, str]] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def submission_dir(outdir: Path, name: str) -> Path:
+    """The report folder of one submission."""
+    return outdir / name
+
+
+def write_all(report: SubmissionReport, outdir: Path) -> Path:
+    """Write every per-submission format and the raw logs; returns the submission's folder."""
+    folder = submission_dir(outdir, report.submission)
+    write_atomic(folder / "build.log", report.build_log)
+    write_atomic(folder / "container.log", report.container_log)
+    for dotted in EXPORTERS.values():
+        filename, text = _load(dotted)(report)
+        write_atomic(folder / filename, text)
+    return folder
+
+
+def write_class(reports: list[SubmissionReport], outdir: Path) -> None:
+    """Write the class-level files (summary.csv...)."""
+    for dotted in CLASS_EXPORTERS.values():
+        filename, text = _load(dotted)(reports)
+        write_atomic(outdir / filename, text)

@@ -1,0 +1,134 @@
+"""Run the image sandboxed: the sandbox options (pure), ``start`` and a bounded readiness wait."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from grader import probe, runtime
+from grader.engine import Engine
+from grader.errors import ProbeFailed
+from grader.facts import Socket, StartResult
+from grader.logcap import tail_lines
+
+log = logging.getLogger(__name__)
+
+FIRST_POLL_S = 0.01
+MAX_POLL_S = 0.25
+SETTLED_S = 2.0
+"""A listening set unchanged this long, with nothing reachable on the port, is a verdict."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Resource bounds of every container the grader starts."""
+
+    memory: str = "512m"
+    """Memory limit (swap included)."""
+    pids: int = 256
+    """Most processes and threads at once."""
+    cpus: float = 1.0
+    """CPU share, in cores."""
+
+
+def sandbox_options(sandbox: Sandbox) -> dict[str, Any]:
+    """HostConfig options: limits, no capabilities, no privilege gain, no mounts (pure)."""
+    return {
+        "mem_limit": sandbox.memory,
+        "memswap_limit": sandbox.memory,
+        "pids_limit": sandbox.pids,
+        "nano_cpus": int(sandbox.cpus * 1e9),
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+        "binds": [],
+    }
+
+
+def start(
+    engine: Engine,
+    image_id: str,
+    port: int,
+    labels: Mapping[str, str],
+    sandbox: Sandbox,
+) -> tuple[str, int | None]:
+    """Create and start a sandboxed container publishing ``port`` on 127.0.0.1.
+
+    Returns the container id and the host port Docker picked.
+    """
+    container_id = engine.create_container(image_id, port, labels, sandbox_options(sandbox))
+    engine.start(container_id)
+    bindings = (engine.inspect_container(container_id).get("NetworkSettings") or {}).get("Ports")
+    published = (bindings or {}).get(f"{port}/tcp") or []
+    host_port = next((int(b["HostPort"]) for b in published if b.get("HostPort")), None)
+    return container_id, host_port
+
+
+def _unreachable(listening: tuple[Socket, ...] | None, port: int) -> bool:
+    """True when sockets listen, none of them reachable from outside on ``port``."""
+    if not listening:
+        return False
+    return not any(s.port == port and not s.is_loopback for s in listening)
+
+
+def wait_ready(
+    engine: Engine,
+    container_id: str,
+    url: str,
+    port: int,
+    timeout_s: float,
+    http_timeout_s: float,
+) -> StartResult:
+    """Poll until the app answers HTTP, the container stops, or ``timeout_s`` passes.
+
+    The interval starts at 10 ms and grows to 250 ms: a fast app is seen within milliseconds
+    of listening, a slow one costs few requests. An app whose listening sockets settle on
+    addresses unreachable through the published port is judged without waiting the full bound.
+    """
+    started = time.monotonic()
+    interval = FIRST_POLL_S
+    seen: tuple[Socket, ...] | None = None
+    seen_since = started
+    while True:
+        state = engine.inspect_container(container_id).get("State") or {}
+        if not state.get("Running"):
+            return _stopped(engine, container_id, state, started)
+        try:
+            probe.get(url, min(http_timeout_s, 1.0))
+            return StartResult(
+                container_id, _port(url), True, True, None, _since(started), None, ""
+            )
+        except ProbeFailed:
+            pass
+        now = time.monotonic()
+        listening = runtime.listening_sockets(engine, container_id)
+        if listening != seen:
+            seen, seen_since = listening, now
+        settled = _unreachable(seen, port) and now - seen_since >= SETTLED_S
+        if settled or now - started >= timeout_s:
+            tail = tail_lines(engine.logs(container_id, 16_000), 30)
+            return StartResult(
+                container_id, _port(url), False, True, None, now - started, seen, tail
+            )
+        time.sleep(interval)
+        interval = min(interval * 1.5, MAX_POLL_S)
+
+
+def _stopped(
+    engine: Engine, container_id: str, state: Mapping[str, Any], started: float
+) -> StartResult:
+    tail = tail_lines(engine.logs(container_id, 16_000), 30)
+    status = int(state.get("ExitCode") or 0)
+    return StartResult(container_id, None, False, False, status, _since(started), None, tail)
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def _port(url: str) -> int | None:
+    tail = url.rsplit(":", 1)[-1].split("/", 1)[0]
+    return int(tail) if tail.isdigit() else None

@@ -1,0 +1,89 @@
+"""Facts from inside a running container: the main process's uid and its listening sockets.
+
+No tool inside the student's image is needed: the uid comes from the engine's ``top`` (the
+host's ``ps``), the sockets from ``/proc/<pid>/net/tcp*`` read on the host when the engine is
+local, falling back to ``cat /proc/net/tcp*`` inside the container when the image has ``cat``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+from grader.engine import Engine
+from grader.errors import EngineError
+from grader.facts import Socket
+
+log = logging.getLogger(__name__)
+
+LISTEN = "0A"
+"""State code of a listening socket in /proc/net/tcp."""
+
+
+def _address(hex_ip: str) -> str:
+    """Decode /proc/net/tcp's little-endian-per-word hex address."""
+    raw = bytes.fromhex(hex_ip)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def parse_proc_net_tcp(text: str) -> tuple[Socket, ...]:
+    """Listening sockets from the text of /proc/net/tcp or /proc/net/tcp6 (pure)."""
+    sockets = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != LISTEN:
+            continue
+        hex_ip, _, hex_port = fields[1].partition(":")
+        try:
+            sockets.append(Socket(_address(hex_ip), int(hex_port, 16)))
+        except ValueError:
+            continue
+    return tuple(sorted(set(sockets), key=lambda s: (s.port, s.address)))
+
+
+def main_pid(engine: Engine, container_id: str) -> int | None:
+    """Host pid of the container's main process, or None when it is not running."""
+    state = engine.inspect_container(container_id).get("State") or {}
+    pid = int(state.get("Pid") or 0)
+    return pid if state.get("Running") and pid > 0 else None
+
+
+def process_uid(engine: Engine, container_id: str) -> int | None:
+    """uid of the container's main process (None when it could not be observed)."""
+    pid = main_pid(engine, container_id)
+    if pid is None:
+        return None
+    try:
+        rows = dict(engine.top_uids(container_id))
+    except (EngineError, ValueError, KeyError) as exc:
+        log.info("top failed for %s: %s", container_id[:12], exc)
+        return None
+    return rows.get(pid, next(iter(rows.values()), None))
+
+
+def listening_sockets(engine: Engine, container_id: str) -> tuple[Socket, ...] | None:
+    """TCP sockets listening inside the container; None when they could not be observed."""
+    texts = _host_proc(engine, container_id) or _in_container(engine, container_id)
+    if texts is None:
+        return None
+    return tuple(s for text in texts for s in parse_proc_net_tcp(text))
+
+
+def _host_proc(engine: Engine, container_id: str) -> list[str] | None:
+    if not engine.is_local():
+        return None
+    pid = main_pid(engine, container_id)
+    if pid is None:
+        return None
+    try:
+        return [(Path(f"/proc/{pid}/net") / n).read_text() for n in ("tcp", "tcp6")]
+    except OSError:
+        return None
+
+
+def _in_container(engine: Engine, container_id: str) -> list[str] | None:
+    texts = [engine.exec_read(container_id, f"/proc/net/{n}") for n in ("tcp", "tcp6")]
+    found = [t.decode("ascii", errors="replace") for t in texts if t is not None]
+    return found or None

@@ -1,0 +1,251 @@
+"""``GradingSession``: the one reporter of a pytest run; turns check outcomes into reports.
+
+It is a pytest plugin object: it deselects the checks a submission's lab does not use, turns
+each test outcome into a ``CheckResult`` (stage failures become "not run" with the reason,
+never dropped) and assembles one ``SubmissionReport`` per submission at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import __version__
+from grader.engine import Engine
+from grader.errors import GraderError, StageFailed, SubmissionError
+from grader.facts import Submission
+from grader.lab import LabSpec
+from grader.pipeline import Options, Pipeline
+from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.rubric import FEEDBACK_KEY
+from grader.verdicts import describe, result, stage_feedback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Graded:
+    """What the session knows about one submission while its checks run."""
+
+    submission: Submission
+    lab: LabSpec
+    pipeline: Pipeline
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    tracebacks: list[str] = field(default_factory=list)
+
+
+def check_id_of(item: pytest.Item) -> str | None:
+    """The rubric check id of a test item (its ``check`` marker)."""
+    marker = item.get_closest_marker("check")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def submission_of(item: pytest.Item) -> Submission | None:
+    """The submission a test item grades."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("submission") if callspec else None
+    return value if isinstance(value, Submission) else None
+
+
+class GradingSession:
+    """Grades submissions through the rubric; one instance per pytest run."""
+
+    def __init__(
+        self,
+        submissions: list[tuple[Submission, LabSpec]],
+        options: Options,
+        engine: Callable[[], Engine],
+        labels: dict[str, str],
+        remove_images: bool = True,
+    ) -> None:
+        self.graded = {
+            s.name: Graded(s, lab, Pipeline(s, lab, engine, labels, options))
+            for s, lab in submissions
+        }
+        self.options = options
+        self.remove_images = remove_images
+        self.reports: list[SubmissionReport] = []
+
+    @property
+    def submissions(self) -> list[Submission]:
+        """The submissions, in grading order."""
+        return [g.submission for g in self.graded.values()]
+
+    def pipeline(self, submission: Submission) -> Pipeline:
+        """The pipeline of one submission."""
+        return self.graded[submission.name].pipeline
+
+    # -- pytest hooks ---------------------------------------------------------------------------
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Keep, for each submission, only the checks its lab uses."""
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            sub, check_id = submission_of(item), check_id_of(item)
+            lab = self.graded[sub.name].lab if sub else None
+            (keep if lab and check_id and lab.check(check_id) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Record each check's verdict; show feedback instead of a traceback."""
+        report = yield
+        sub, check_id = submission_of(item), check_id_of(item)
+        if sub is None or check_id is None:
+            return report
+        graded = self.graded[sub.name]
+        spec = graded.lab.check(check_id)
+        max_score = spec.max_score if spec else 0.0
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            verdict = self._verdict(item, call, report, graded, max_score, check_id)
+            graded.results[check_id] = verdict
+            if verdict.status is not Status.PASSED and verdict.status is not Status.SKIPPED:
+                report.longrepr = verdict.message
+        return report
+
+    def _verdict(
+        self,
+        item: pytest.Item,
+        call: pytest.CallInfo[None],
+        report: pytest.TestReport,
+        graded: Graded,
+        max_score: float,
+        check_id: str,
+    ) -> CheckResult:
+        note = item.stash.get(FEEDBACK_KEY, None)
+        if report.skipped:
+            return result(check_id, Status.SKIPPED, max_score, note)
+        if report.passed:
+            return result(check_id, Status.PASSED, max_score, note)
+        exc = call.excinfo.value if call.excinfo else None
+        if isinstance(exc, pytest.fail.Exception) and note is not None:
+            return result(check_id, Status.FAILED, max_score, note)
+        if isinstance(exc, GraderError):
+            status, fb = stage_feedback(exc, graded.pipeline.options.lang)
+            return result(check_id, status, max_score, fb)
+        if call.excinfo is not None:
+            graded.tracebacks.append(f"{check_id}:\n{call.excinfo.getrepr(style='long')}")
+        status, fb = stage_feedback(exc if isinstance(exc, Exception) else RuntimeError(), "en")
+        return result(check_id, status, max_score, fb)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Assemble one report per submission; remove the images this run built."""
+        for graded in self.graded.values():
+            self.reports.append(self.assemble(graded))
+        if self.remove_images:
+            for graded in self.graded.values():
+                image_id = graded.pipeline.built_image_id()
+                if image_id:
+                    graded.pipeline.engine.remove_image(image_id)
+
+    # -- reports --------------------------------------------------------------------------------
+
+    def finish(self, submission: Submission) -> None:
+        """Close one submission's pipeline (container removed, its log kept)."""
+        self.graded[submission.name].pipeline.close()
+
+    def assemble(self, graded: Graded) -> SubmissionReport:
+        """The report of one submission; a check that never ran is an error, never dropped."""
+        checks = []
+        for spec in graded.lab.checks:
+            found = graded.results.get(spec.id)
+            if found is None:
+                fb = Feedback(summary=f"not run: the check {spec.id} did not run")
+                found = result(spec.id, Status.ERROR, spec.max_score, fb)
+            checks.append(found)
+        pipeline = graded.pipeline
+        return assemble(
+            graded.submission.name,
+            graded.lab.id,
+            checks,
+            lang=pipeline.options.lang,
+            grader_version=__version__,
+            notes=tuple(graded.tracebacks and ["grader error: see grader.log"]),
+            facts=facts_summary(pipeline),
+            build_log=build_log(pipeline),
+            container_log=pipeline.container_log,
+        )
+
+    def tracebacks(self, name: str) -> list[str]:
+        """Grader tracebacks of one submission (for grader.log, never shown to students)."""
+        return self.graded[name].tracebacks
+
+
+def _peek(pipeline: Pipeline, name: str) -> Any:
+    """A stage's value if it ran and succeeded, else None (never runs it)."""
+    if not pipeline.done(name):
+        return None
+    try:
+        return getattr(pipeline, name)
+    except (SubmissionError, GraderError):
+        return None
+
+
+def build_log(pipeline: Pipeline) -> str:
+    """The build output, whether the build succeeded or failed."""
+    if not pipeline.done("build"):
+        return ""
+    try:
+        return pipeline.build.log
+    except StageFailed as exc:
+        return str(getattr(exc, "log", ""))
+    except GraderError:
+        return ""
+
+
+def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
+    """Facts worth showing in a report, from the stages that ran."""
+    facts: dict[str, Any] = {}
+    sub = pipeline.submission
+    if sub.dockerfile is not None:
+        facts["dockerfile"] = sub.dockerfile.name
+    if df := _peek(pipeline, "dockerfile"):
+        facts["stages"] = [{"index": s.index, "base": s.base, "name": s.name} for s in df.stages]
+        facts["dockerfile_bom"], facts["dockerfile_crlf"] = df.had_bom, df.had_crlf
+    if built := _peek(pipeline, "build"):
+        facts["build_seconds"] = round(built.seconds, 2)
+    if image := _peek(pipeline, "image"):
+        facts.update(
+            image_id=image.image_id,
+            size_bytes=image.size,
+            size_mb=round(image.size / 1e6, 1),
+            layers=image.layers,
+            user=image.user,
+            uid=image.uid,
+            exposed_ports=sorted(image.exposed_ports),
+            entrypoint=list(image.entrypoint or []),
+            cmd=list(image.cmd or []),
+            workdir=image.workdir,
+            labels=image.labels,
+        )
+    if started := _peek(pipeline, "start"):
+        facts.update(ready=started.ready, start_seconds=round(started.seconds, 2))
+        if started.exit_status is not None:
+            facts["exit_status"] = started.exit_status
+    if rt := _peek(pipeline, "runtime"):
+        facts.update(process_uid=rt.process_uid, listening=describe(rt.listening))
+    return facts
+
+
+def write_grader_log(directory: Path, tracebacks: list[str]) -> None:
+    """Keep grader tracebacks for the instructor, next to the report."""
+    if tracebacks:
+        (directory / "grader.log").write_text("\n\n".join(tracebacks), encoding="utf-8")
+
+
+def format_exception(exc: BaseException) -> str:
+    """A traceback as text, for grader.log."""
+    return "".join(traceback.format_exception(exc))

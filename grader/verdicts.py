@@ -1,0 +1,80 @@
+"""Turn a stage's failure, an engine fault or a grader bug into a check's result and feedback."""
+
+from __future__ import annotations
+
+from grader.errors import (
+    BuildFailed,
+    BuildTimedOut,
+    ContainerExited,
+    EngineError,
+    NeverReady,
+    NoDockerfile,
+    ProbeFailed,
+    SubmissionRejected,
+)
+from grader.facts import Socket
+from grader.i18n import FIELDS, t
+from grader.logcap import key_line, tail_lines
+from grader.results import CheckResult, Feedback, Status
+
+
+def _fb(key: str, lang: str, evidence: str = "", **params: object) -> Feedback:
+    parts = {f: t(f"{key}.{f}", lang, **params) for f in FIELDS}
+    return Feedback(**parts, evidence=evidence)
+
+
+def never_ready_feedback(exc: NeverReady, lang: str) -> Feedback:
+    """Explain why the app never answered, from the sockets seen listening in the container."""
+    port, seconds = exc.port, f"{exc.waited_s:.0f}"
+    listening = exc.listening
+    if listening is None:
+        return _fb("not_run.never_ready_unknown", lang, exc.log_tail, port=port, seconds=seconds)
+    if not listening:
+        return _fb("not_run.never_ready_nothing", lang, exc.log_tail, port=port, seconds=seconds)
+    loopback = [s for s in listening if s.is_loopback]
+    outside = [s for s in listening if not s.is_loopback]
+    if loopback and not any(s.port == port for s in outside):
+        on_port = [s for s in loopback if s.port == port] or loopback
+        return _fb("not_run.never_ready_loopback", lang, exc.log_tail, socket=on_port[0], port=port)
+    ports = ", ".join(sorted({str(s.port) for s in outside}))
+    evidence = "\n".join(map(str, listening))
+    return _fb("not_run.never_ready_other_port", lang, evidence, ports=ports, port=port)
+
+
+def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
+    """The status and feedback of a check whose stage could not produce its evidence."""
+    if isinstance(exc, NoDockerfile):
+        return Status.FAILED, _fb("not_run.no_dockerfile", lang)
+    if isinstance(exc, SubmissionRejected):
+        return Status.FAILED, _fb("not_run.rejected", lang, reason=str(exc))
+    if isinstance(exc, BuildFailed):
+        return Status.FAILED, _fb("not_run.build_failed", lang, error=str(exc))
+    if isinstance(exc, BuildTimedOut):
+        return Status.FAILED, _fb("not_run.build_timeout", lang, seconds=f"{exc.timeout_s:g}")
+    if isinstance(exc, ContainerExited):
+        line = key_line(exc.log_tail) or "-"
+        evidence = tail_lines(exc.log_tail, 15)
+        return Status.FAILED, _fb(
+            "not_run.container_exited", lang, evidence, status=exc.exit_status, line=line
+        )
+    if isinstance(exc, NeverReady):
+        return Status.FAILED, never_ready_feedback(exc, lang)
+    if isinstance(exc, ProbeFailed):
+        return Status.FAILED, _fb("not_run.probe_failed", lang, url=exc.url, cause=exc.cause)
+    if isinstance(exc, EngineError):
+        return Status.ERROR, _fb("error.engine", lang, detail=str(exc))
+    detail = f"{type(exc).__name__}: {exc}"
+    return Status.ERROR, _fb("error.internal", lang, detail=detail)
+
+
+def result(check_id: str, status: Status, max_score: float, fb: Feedback | None) -> CheckResult:
+    """A check's result; only a pass earns the points."""
+    score = max_score if status is Status.PASSED else 0.0
+    return CheckResult(check_id, status, score, max_score, fb.as_text() if fb else "", fb)
+
+
+def describe(sockets: tuple[Socket, ...] | None) -> str:
+    """Sockets as text for reports: ``0.0.0.0:8000, 127.0.0.1:9000``."""
+    if sockets is None:
+        return "unknown"
+    return ", ".join(map(str, sockets)) or "none"

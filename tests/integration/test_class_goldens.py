@@ -1,0 +1,130 @@
+"""`grade submissions/` builds and runs every bundled submission; each gets its exact verdicts."""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GOLDENS = Path(__file__).parent / "goldens" / "tp6.toml"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in report["checks"]}
+
+
+def _check(report: dict[str, Any], check_id: str) -> dict[str, Any]:
+    return next(c for c in report["checks"] if c["id"] == check_id)
+
+
+def test_grade_exits_zero_and_prints_a_line_per_submission(graded_class: dict[str, Any]) -> None:
+    proc = graded_class["proc"]
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    subs = sorted(p.name for p in Path("submissions").iterdir() if p.is_dir())
+    for name in subs:
+        assert any(line.startswith(name + " ") for line in proc.stdout.splitlines()), name
+
+
+def test_every_submission_matches_its_golden_verdicts(
+    graded_class: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    actual = {name: _statuses(r) for name, r in graded_class["reports"].items()}
+    if request.config.getoption("--update-goldens"):
+        lines = ["# Expected verdict of every check for every bundled TP6 submission.", ""]
+        for name, statuses in actual.items():
+            lines.append(f'["{name}"]')
+            lines += [f'"{cid}" = "{status}"' for cid, status in statuses.items()]
+            lines.append("")
+        GOLDENS.write_text("\n".join(lines), encoding="utf-8")
+    expected = tomllib.loads(GOLDENS.read_text(encoding="utf-8"))
+    assert set(actual) == set(expected)
+    for name, statuses in expected.items():
+        assert actual[name] == statuses, name
+
+
+def test_scores_and_report_schema(graded_class: dict[str, Any]) -> None:
+    for name, report in graded_class["reports"].items():
+        assert {"submission", "lab", "score", "max_score", "checks"} <= set(report), name
+        assert report["lab"] == "tp6"
+        assert report["max_score"] == 20
+        earned = sum(c["score"] for c in report["checks"])
+        assert report["score"] == earned
+        for c in report["checks"]:
+            assert {"id", "status", "score", "max_score", "message"} <= set(c)
+            assert c["status"] in ("passed", "failed", "error", "skipped")
+            assert (c["score"] == c["max_score"]) == (c["status"] == "passed")
+            if c["status"] != "passed":
+                assert c["message"].strip(), (name, c["id"])
+    assert graded_class["reports"]["tp6-ok"]["score"] == 20
+
+
+def test_every_submission_has_its_files_and_the_summary_csv(graded_class: dict[str, Any]) -> None:
+    out: Path = graded_class["out"]
+    for name in graded_class["reports"]:
+        for filename in ("report.json", "report.md", "build.log", "container.log"):
+            assert (out / name / filename).is_file(), (name, filename)
+    rows = list(csv.DictReader((out / "summary.csv").read_text(encoding="utf-8").splitlines()))
+    assert [r["submission"] for r in rows] == sorted(graded_class["reports"])
+    ok = next(r for r in rows if r["submission"] == "tp6-ok")
+    assert ok["score"] == "20" and ok["http.root_text"] == "passed"
+
+
+def test_nothing_is_left_behind(graded_class: dict[str, Any]) -> None:
+    containers, images = graded_class["leftovers"]
+    assert containers == [] and images == []
+
+
+def test_not_run_checks_say_why(graded_class: dict[str, Any]) -> None:
+    reports = graded_class["reports"]
+    no_df = _check(reports["tp6-no-dockerfile"], "http.root_text")
+    assert no_df["status"] == "failed" and "Dockerfile" in no_df["message"]
+    syntax = _check(reports["tp6-syntax-error"], "run.starts")
+    assert syntax["status"] == "failed" and "COPPY" in syntax["message"]
+
+
+def test_feedback_of_the_classic_mistakes(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    loop = _check(r["tp6-binds-loopback"], "http.root_status")["message"]
+    assert "127.0.0.1:8000" in loop and "0.0.0.0:8000" in loop
+    port = _check(r["tp6-wrong-port"], "http.root_text")["message"]
+    assert "5000" in port and "8000" in port
+    crash = _check(r["tp6-pins-2018"], "run.starts")
+    assert "ImportError" in crash["feedback"]["found"]
+    assert "ImportError" in r["tp6-pins-2018"]["container_log"]
+    build = _check(r["tp6-syntax-error"], "build.succeeds")["feedback"]
+    assert "line 14" in build["found"] and "COPPY" in build["found"]
+    shell = _check(r["tp6-shell-form-entrypoint"], "image.entrypoint_exec_form")["feedback"]
+    assert shell["expected"] == 'ENTRYPOINT ["gunicorn", "--config", "config.py", "app:app"]'
+    label = _check(r["tp6-placeholder-label"], "dockerfile.label_maintainer")["feedback"]
+    assert label["found"] == "<Nom> <Prénom>"
+    order = _check(r["tp6-code-before-deps"], "dockerfile.requirements_first")["feedback"]
+    assert "COPY . ." in order["evidence"] and "pip install" in order["evidence"]
+    text = _check(r["tp6-wrong-text"], "http.root_text")["feedback"]
+    assert text["found"] == '"Hello World!"'
+
+
+def test_facts_observed_on_the_real_image_and_process(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    ok, root = r["tp6-ok"]["facts"], r["tp6-root-user"]["facts"]
+    assert ok["uid"] == 1000 and ok["process_uid"] == 1000
+    assert ok["listening"] == "0.0.0.0:8000"
+    assert ok["entrypoint"] == ["gunicorn"] and ok["cmd"] == ["--config", "config.py", "app:app"]
+    assert ok["workdir"] == "/app" and ok["size_bytes"] > 0
+    assert root["uid"] == 0 and root["process_uid"] == 0
+    assert "root" in _check(r["tp6-root-user"], "image.user_non_root")["message"]
+
+
+def test_dockerfile_quirks_docker_accepts_are_graded_like_any_other(
+    graded_class: dict[str, Any],
+) -> None:
+    r = graded_class["reports"]
+    windows = r["tp6-windows-dockerfile"]
+    assert windows["facts"]["dockerfile_bom"] and windows["facts"]["dockerfile_crlf"]
+    assert windows["score"] == 20
+    renamed = _check(r["tp6-renamed-dockerfile"], "dockerfile.present")
+    assert renamed["status"] == "passed" and "dockerfile" in renamed["message"]

@@ -1,0 +1,66 @@
+"""A student runs the rubric with pytest on their own folder; failures read as feedback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.engine import Engine
+
+from .conftest import grader_objects
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=cwd,
+    )
+
+
+def test_failing_check_reads_as_feedback_not_traceback(repo_root: Path, engine: Engine) -> None:
+    proc = _pytest(
+        ["--submission", "submissions/tp6-wrong-text", "--lab", "tp6", "--lang", "en"], repo_root
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    out = proc.stdout
+    assert "1 failed, 13 passed" in out
+    assert "test_root_text[tp6-wrong-text]" in out
+    assert 'expected: a page containing "Hello Docker!"' in out
+    assert 'found: "Hello World!"' in out
+    assert "Traceback" not in out and "def test_" not in out
+    assert grader_objects(engine) == ([], [])
+
+
+def test_installed_plugin_grades_the_current_folder(
+    repo_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """In the student's own repository: `pytest --lab tp6`, no conftest, no path."""
+    student = tmp_path / "my-repo"
+    src = repo_root / "submissions" / "tp6-root-user"
+    student.mkdir()
+    for f in src.iterdir():
+        (student / f.name).write_bytes(f.read_bytes())
+    proc = _pytest(["--lab", "tp6"], student)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "1 failed, 13 passed" in proc.stdout
+    assert "test_user_non_root[my-repo]" in proc.stdout
+    assert "Le conteneur tourne en root." in proc.stdout  # the lab's language by default
+    assert grader_objects(engine) == ([], [])
+
+
+def test_grader_own_tests_are_not_collected_as_the_rubric(repo_root: Path) -> None:
+    proc = _pytest(
+        ["--submission", "submissions/tp6-no-dockerfile", "--lab", "tp6", "--co", "-q"], repo_root
+    )
+    assert proc.returncode == 0, proc.stdout
+    collected = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert len(collected) == 14
+    assert all(line.startswith("checks/") for line in collected)
