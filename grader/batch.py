@@ -62,6 +62,8 @@ def grade_submission(
         code = pytest.main(pytest_args(), plugins=[session])
     except Exception as exc:  # a grader bug must not stop the class
         return error_report(sub, lab, options, exc), [format_exception(exc)]
+    if code == pytest.ExitCode.INTERRUPTED:  # pytest swallowed Ctrl-C / SIGTERM: stop the class
+        raise KeyboardInterrupt
     if not session.reports:
         nothing = RuntimeError(f"the rubric did not run (pytest exit status {int(code)})")
         return error_report(sub, lab, options, nothing), []

@@ -24,6 +24,7 @@ import docker
 import docker.errors
 import docker.utils
 import requests.exceptions
+import urllib3.exceptions
 
 from grader.errors import BuildTimedOut, EngineError, EngineUnavailable
 from grader.logcap import CappedText
@@ -38,7 +39,13 @@ LABEL_SUBMISSION = f"{LABEL}.submission"
 NO_ENGINE = "no Docker engine: start Docker or run make grade as root"
 MIN_API_VERSION = "1.24"
 """Only used to ask the engine its own API version, which is then used for everything."""
-_TRANSIENT = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+_TRANSIENT = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,  # raised raw while iterating a streamed response
+    OSError,
+)
+_READ_TIMEOUTS = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
 
 
 def new_run_labels() -> dict[str, str]:
@@ -135,7 +142,7 @@ class Engine:
                 message = str(cause.explanation or cause)
                 text.add(message + "\n")
                 return BuildOutcome(None, text.text(), message)
-            if isinstance(cause, requests.exceptions.ReadTimeout):
+            if isinstance(cause, _READ_TIMEOUTS):  # silent for timeout_s: the build hangs
                 raise BuildTimedOut(timeout_s, text.text()) from exc
             raise
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,12 @@ def engine() -> Iterator[Engine]:
     yield eng
     eng.sweep()
     eng.close()
+
+
+@pytest.fixture
+def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
+    """Call it to list the grader-labelled containers and images still in the engine."""
+    return lambda: grader_objects(engine)
 
 
 @pytest.fixture(scope="session")

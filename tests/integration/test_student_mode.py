@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from grader.engine import Engine
-
-from .conftest import grader_objects
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -25,7 +23,9 @@ def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_failing_check_reads_as_feedback_not_traceback(repo_root: Path, engine: Engine) -> None:
+def test_failing_check_reads_as_feedback_not_traceback(
+    repo_root: Path, leftovers: Callable[[], Any]
+) -> None:
     proc = _pytest(
         ["--submission", "submissions/tp6-wrong-text", "--lab", "tp6", "--lang", "en"], repo_root
     )
@@ -36,11 +36,11 @@ def test_failing_check_reads_as_feedback_not_traceback(repo_root: Path, engine: 
     assert 'expected: a page containing "Hello Docker!"' in out
     assert 'found: "Hello World!"' in out
     assert "Traceback" not in out and "def test_" not in out
-    assert grader_objects(engine) == ([], [])
+    assert leftovers() == ([], [])
 
 
 def test_installed_plugin_grades_the_current_folder(
-    repo_root: Path, engine: Engine, tmp_path: Path
+    repo_root: Path, leftovers: Callable[[], Any], tmp_path: Path
 ) -> None:
     """In the student's own repository: `pytest --lab tp6`, no conftest, no path."""
     student = tmp_path / "my-repo"
@@ -53,7 +53,7 @@ def test_installed_plugin_grades_the_current_folder(
     assert "1 failed, 13 passed" in proc.stdout
     assert "test_user_non_root[my-repo]" in proc.stdout
     assert "Le conteneur tourne en root." in proc.stdout  # the lab's language by default
-    assert grader_objects(engine) == ([], [])
+    assert leftovers() == ([], [])
 
 
 def test_grader_own_tests_are_not_collected_as_the_rubric(repo_root: Path) -> None:

@@ -1,0 +1,63 @@
+"""Time bounds: a hanging build and a silent app are graded as such within their bounds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.cli import main
+from grader.engine import Engine
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _student(repo_root: Path, tmp_path: Path, name: str, dockerfile: str) -> Path:
+    folder = tmp_path / "class" / name
+    shutil.copytree(repo_root / "submissions" / "tp6-ok", folder)
+    (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    return folder
+
+
+def _statuses(out: Path, name: str) -> dict[str, str]:
+    report = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
+    return {c["id"]: c["status"] for c in report["checks"]}
+
+
+def test_hanging_build_and_silent_app_are_bounded(
+    repo_root: Path, tmp_path: Path, engine: Engine, leftovers: Callable[[], Any]
+) -> None:
+    _student(repo_root, tmp_path, "hangs", "FROM python:3.11-slim\nRUN sleep 600\n")
+    _student(
+        repo_root,
+        tmp_path,
+        "silent",
+        'FROM python:3.11-slim\nLABEL maintainer="A B"\nUSER 1000\nENTRYPOINT ["sleep", "600"]\n',
+    )
+    out = tmp_path / "reports"
+    started = time.monotonic()
+    code = main(
+        [str(tmp_path / "class"), "--lab", "tp6", "--output", str(out), "--lang", "en"]
+        + ["--build-timeout", "4", "--start-timeout", "3"]
+    )
+    elapsed = time.monotonic() - started
+    assert code == 0
+    assert elapsed < 60, elapsed
+    hangs = _statuses(out, "hangs")
+    assert hangs["build.succeeds"] == "failed" and hangs["run.starts"] == "failed"
+    report = json.loads((out / "hangs" / "report.json").read_text(encoding="utf-8"))
+    build = next(c for c in report["checks"] if c["id"] == "build.succeeds")
+    assert "still running after 4 s" in build["message"]
+    silent = _statuses(out, "silent")
+    assert silent["run.starts"] == "passed" and silent["http.root_status"] == "failed"
+    report = json.loads((out / "silent" / "report.json").read_text(encoding="utf-8"))
+    http = next(c for c in report["checks"] if c["id"] == "http.root_status")
+    assert "nothing listens" in http["message"]
+    assert leftovers() == ([], [])
+    running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
+    assert not [c for c in running if "sleep 600" in c.get("Command", "")]
