@@ -151,6 +151,13 @@ class GradingSession:
                 if image_id:
                     graded.pipeline.engine.remove_image(image_id)
 
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Close a self-check with each submission's score."""
+        for report in self.reports:
+            failed = sum(c.status is not Status.PASSED for c in report.checks)
+            line = f"{report.submission} ({report.lab}): {report.score:g}/{report.max_score:g}"
+            terminalreporter.write_sep("=", f"{line}, {failed} check(s) to fix", bold=True)
+
     # -- reports --------------------------------------------------------------------------------
 
     def finish(self, submission: Submission) -> None:
