@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.engine import LABEL_RUN, Engine, new_run_labels
-from grader.errors import GraderError
+from grader.errors import EngineError
 from grader.facts import Submission
 from grader.i18n import t
 from grader.lab import LabSpec, choose_lab
@@ -75,7 +75,7 @@ def error_report(
 ) -> SubmissionReport:
     """A report whose every check is ``error``: the grader failed, not the student."""
     lang = (options.lang if options else None) or lab.lang
-    key = "error.engine" if isinstance(exc, GraderError) else "error.internal"
+    key = "error.engine" if isinstance(exc, EngineError) else "error.internal"
     fb = Feedback(summary=t(f"{key}.summary", lang, detail=str(exc)), fix=t(f"{key}.fix", lang))
     checks = [
         CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks

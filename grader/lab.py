@@ -145,6 +145,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     detect = _build(_Detect, _table(data, "detect", path), path, "detect")
     app = _build(_App, _table(data, "app", path), path, "app")
     limits = _build(Limits, _table(data, "limits", path), path, "limits")
+    _in_range(path, app, limits)
     checks = [_check(cid, t, path) for cid, t in _table(data, "checks", path).items()]
     if not checks:
         raise LabFileError(path, "checks", "a lab needs at least one check")
@@ -159,6 +160,28 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         checks=tuple(checks),
         source=Path(path),
     )
+
+
+RANGES: tuple[tuple[str, str, float, float], ...] = (
+    ("app", "port", 1, 65535),
+    ("limits", "build_timeout_s", 1, 24 * 3600),
+    ("limits", "start_timeout_s", 1, 3600),
+    ("limits", "http_timeout_s", 0.1, 600),
+    ("limits", "log_limit_bytes", 1000, 100_000_000),
+)
+"""(table, key, lowest, highest) of the lab's numbers."""
+
+
+def _in_range(path: str, app: _App, limits: Limits) -> None:
+    tables = {"app": app, "limits": limits}
+    for table, key, low, high in RANGES:
+        value = getattr(tables[table], key)
+        if not low <= value <= high:
+            raise LabFileError(
+                path, f"{table}.{key}", f"{value} is not between {low:g} and {high:g}"
+            )
+    if not app.path.startswith("/"):
+        raise LabFileError(path, "app.path", f"{app.path!r} must start with /")
 
 
 def _check(check_id: str, table: Any, path: str) -> CheckSpec:

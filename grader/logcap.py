@@ -52,12 +52,18 @@ def tail_lines(text: str, count: int) -> str:
     return "\n".join(lines[-count:])
 
 
-_ERROR_WORDS = ("Error", "error:", "Exception", "ERROR", "Traceback", "fatal", "not found")
+_ERROR_WORDS = ("Error", "error:", "Exception", "ERROR", "fatal", "not found")
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b.*:")
+"""A Python exception line, e.g. ``ImportError: cannot import name 'Markup'``."""
 
 
 def key_line(text: str) -> str:
-    """The most telling line of a log: the last one that names an error, else the last line."""
+    """The most telling line of a log: the last exception line (a server's own "worker failed"
+    summary comes after the cause), else the last line naming an error, else the last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION.match(line):
+            return line
     for line in reversed(lines):
         if any(word in line for word in _ERROR_WORDS) and not line.startswith("Traceback"):
             return line

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import time
+from collections.abc import Mapping
 
 import requests
 
@@ -26,7 +28,7 @@ def get(url: str, timeout_s: float) -> ProbeResult:
     try:
         with _SESSION.get(url, timeout=timeout_s, allow_redirects=False, stream=True) as resp:
             raw = resp.raw.read(BODY_LIMIT * 4, decode_content=True)
-            body = raw.decode(resp.encoding or "utf-8", errors="replace")[:BODY_LIMIT]
+            body = raw.decode(_charset(resp.headers), errors="replace")[:BODY_LIMIT]
             return ProbeResult(
                 url=url,
                 status=resp.status_code,
@@ -41,6 +43,19 @@ def get(url: str, timeout_s: float) -> ProbeResult:
         raise ProbeFailed(url, cause, str(exc)) from exc
     except (requests.exceptions.RequestException, OSError, LookupError) as exc:
         raise ProbeFailed(url, "error", str(exc)) from exc
+
+
+def _charset(headers: Mapping[str, str]) -> str:
+    """The declared charset, else UTF-8 (not requests' Latin-1 guess for text/*)."""
+    _, _, params = headers.get("Content-Type", "").partition(";")
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            try:
+                return codecs.lookup(value.strip("\"'")).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def _is_reset(exc: BaseException) -> bool:

@@ -68,12 +68,19 @@ def load_submission(root: Path) -> Submission:
     )
 
 
+def _student_folders(folder: Path) -> list[Path]:
+    """Sub-folders that may be submissions (not hidden, not tool folders)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and p.name not in SKIPPED_FOLDERS and not p.name.startswith(".")
+    )
+
+
 def is_submission(folder: Path) -> bool:
     """True when ``folder`` looks like one submission rather than a class folder."""
     dockerfile, _ = find_dockerfile(folder)
-    if dockerfile is not None:
-        return True
-    return not any(p.is_dir() and p.name not in SKIPPED_FOLDERS for p in folder.iterdir())
+    return dockerfile is not None or not _student_folders(folder)
 
 
 def resolve(paths: list[Path]) -> list[Path]:
@@ -94,11 +101,5 @@ def resolve(paths: list[Path]) -> list[Path]:
         if is_submission(path):
             found.append(path)
         else:
-            found.extend(
-                sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_dir() and p.name not in SKIPPED_FOLDERS and not p.name.startswith(".")
-                )
-            )
+            found.extend(_student_folders(path))
     return found

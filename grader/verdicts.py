@@ -33,6 +33,16 @@ def never_ready_feedback(exc: NeverReady, lang: str) -> Feedback:
         return _fb("not_run.never_ready_nothing", lang, exc.log_tail, port=port, seconds=seconds)
     loopback = [s for s in listening if s.is_loopback]
     outside = [s for s in listening if not s.is_loopback]
+    reachable = [s for s in outside if s.port == port]
+    if reachable:  # the right socket, but no HTTP answer: stuck, or not an HTTP server
+        return _fb(
+            "not_run.never_ready_no_http",
+            lang,
+            exc.log_tail,
+            socket=reachable[0],
+            port=port,
+            seconds=seconds,
+        )
     if loopback and not any(s.port == port for s in outside):
         on_port = [s for s in loopback if s.port == port] or loopback
         return _fb("not_run.never_ready_loopback", lang, exc.log_tail, socket=on_port[0], port=port)
