@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 PYTHON  ?= python3
 OUTPUT  ?= reports
 
-.PHONY: setup engine images grade test unit lint clean
+.PHONY: setup engine images tools grade test unit lint clean
 
 $(STAMP): pyproject.toml
 	bash scripts/venv.sh $(PYTHON) $(VENV)
@@ -20,7 +20,10 @@ engine:
 images: engine
 	bash scripts/base-images.sh
 
-setup: $(STAMP) images
+tools:
+	bash scripts/tools.sh
+
+setup: $(STAMP) images tools
 
 grade: setup  ## grade the bundled submissions into reports/
 	$(BIN)/grade submissions/ --output $(OUTPUT)

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from grader.checkparams import BaseImageParams, DepsFirstParams, LabelParams, WorkdirParams
+import re
+
+from grader.checkparams import (
+    BaseImageParams,
+    BuildChecksParams,
+    DepsFirstParams,
+    LabelParams,
+    ProductionDepsParams,
+    StagesParams,
+    WorkdirParams,
+)
 from grader.dockerfile import image_repository
-from grader.facts import DockerfileFacts, ImageFacts, Instruction, Submission
-from grader.rubric import Grade, brings, check, first_index, resolve_base, show
+from grader.facts import DockerfileFacts, ImageFacts, Instruction, Stage, Submission
+from grader.rubric import (
+    Grade,
+    brings,
+    brings_other_than,
+    check,
+    first_index,
+    resolve_base,
+    show,
+    whole_stage_copy,
+)
 
 
 @check("dockerfile.present")
@@ -18,16 +37,71 @@ def test_present(submission: Submission, grade: Grade) -> None:
         grade.note("other_name", name=submission.dockerfile.name)
 
 
+def _official_base(dockerfile: DockerfileFacts, stage: Stage | None, grade: Grade) -> None:
+    params: BaseImageParams = grade.params
+    if stage is None:
+        grade.fail("no_from", official=params.official_image)
+    base = resolve_base(dockerfile, stage)
+    if image_repository(base) != params.official_image:
+        grade.fail(official=params.official_image, base=base, evidence=show(stage.instructions[0]))
+
+
 @check("dockerfile.base_image")
 def test_base_image(dockerfile: DockerfileFacts, grade: Grade) -> None:
     """The final image starts from an official image of the expected family."""
-    params: BaseImageParams = grade.params
+    _official_base(dockerfile, dockerfile.final_stage, grade)
+
+
+@check("dockerfile.build_stage_official_node")
+def test_build_stage_official_node(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """The first (build) stage starts from an official node image."""
+    _official_base(dockerfile, dockerfile.stages[0] if dockerfile.stages else None, grade)
+
+
+@check("dockerfile.stages")
+def test_stages(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """At least two stages, and the final one does not just ship the whole build stage."""
+    params: StagesParams = grade.params
+    stages = dockerfile.stages
+    if len(stages) < params.min_stages:
+        grade.fail("single", count=len(stages), min_stages=params.min_stages)
+    final = stages[-1]
+    parent = next((s for s in stages[:-1] if s.name and s.name == final.base), None)
+    if parent is not None:
+        grade.fail("inherits", name=parent.name, evidence=show(final.instructions[0]))
+    whole = [i for i in final.instructions if whole_stage_copy(i, stages)]
+    if whole:
+        grade.fail("cosmetic", line=whole[0].line, evidence=show(whole[0]))
+
+
+@check("dockerfile.build_checks")
+def test_build_checks(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """The build stage runs the project's test, lint or build script."""
+    params: BuildChecksParams = grade.params
+    names = "|".join(map(re.escape, params.scripts))
+    pattern = re.compile(rf"\b(npm|yarn|pnpm)\s+(run(-script)?\s+)?({names})\b")
+    build_stages = dockerfile.stages[:-1] or dockerfile.stages
+    runs = [i for s in build_stages for i in s.instructions if i.keyword == "RUN"]
+    if not any(pattern.search(" ".join(i.args)) for i in runs):
+        grade.fail(scripts=", ".join(params.scripts))
+
+
+@check("dockerfile.production_deps")
+def test_production_deps(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """The final stage installs the runtime dependencies only."""
+    params: ProductionDepsParams = grade.params
     final = dockerfile.final_stage
-    if final is None:
-        grade.fail("no_from")
-    base = resolve_base(dockerfile, final)
-    if image_repository(base) != params.official_image:
-        grade.fail(official=params.official_image, base=base, evidence=show(final.instructions[0]))
+    body = final.instructions if final else ()
+    installs = [i for i in body if _is_install(i, NODE_INSTALLS)]
+    production_env = any(
+        i.keyword in ("ENV", "ARG") and "NODE_ENV" in i.value and "production" in i.value
+        for i in body
+    )
+    if not installs:
+        grade.fail("no_install", evidence="\n".join(show(i) for i in body if i.keyword == "COPY"))
+    flags_used = any(flag in " ".join(i.args) for i in installs for flag in params.flags)
+    if not (production_env or flags_used):
+        grade.fail("all_deps", evidence="\n".join(map(show, installs)))
 
 
 def _label_lines(dockerfile: DockerfileFacts | None, key: str) -> str:
@@ -67,20 +141,23 @@ def test_workdir(dockerfile: DockerfileFacts, grade: Grade) -> None:
         grade.fail("wrong", path=path, expected_path=params.expected or "/app", evidence=show(last))
 
 
+NODE_INSTALLS = ["npm install", "npm ci", "npm i ", "yarn install", "pnpm install"]
+
+
 def _is_install(ins: Instruction, commands: list[str]) -> bool:
     text = " ".join(ins.args) if ins.exec_form else " ".join(ins.value.split())
     return ins.keyword == "RUN" and any(cmd in text for cmd in commands)
 
 
-@check("dockerfile.requirements_first")
-def test_requirements_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+def _deps_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
     """Dependencies are copied and installed before the app code, so the layer cache works."""
     p: DepsFirstParams = grade.params
-    final = dockerfile.final_stage
-    body = final.instructions if final else ()
+    stage = dockerfile.stages[0] if p.stage == "first" and dockerfile.stages else None
+    stage = stage or dockerfile.final_stage
+    body = stage.instructions if stage else ()
     manifest = first_index(body, lambda i: brings(i, p.manifest))
     install = first_index(body, lambda i: _is_install(i, p.install_commands))
-    code = first_index(body, lambda i: any(brings(i, f) for f in p.app_files))
+    code = first_index(body, lambda i: brings_other_than(i, p.deps_files))
     seen = sorted(i for i in {manifest, install, code} if i is not None)
     lines = "\n".join(show(body[i]) for i in seen)
     if install is None:
@@ -89,6 +166,18 @@ def test_requirements_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
         grade.fail("no_manifest", manifest=p.manifest, evidence=lines)
     if code is not None and code <= install:
         grade.fail("code_first", manifest=p.manifest, line=body[code].line, evidence=lines)
+
+
+@check("dockerfile.requirements_first")
+def test_requirements_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """requirements.txt is copied and installed before the app code."""
+    _deps_first(dockerfile, grade)
+
+
+@check("dockerfile.package_json_first")
+def test_package_json_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """package.json is copied and the modules installed before the code, in the build stage."""
+    _deps_first(dockerfile, grade)
 
 
 @check("dockerfile.copy_not_add")

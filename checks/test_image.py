@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from grader.checkparams import EntrypointParams, ExposeParams, UserParams
-from grader.facts import DockerfileFacts, ImageFacts, RuntimeFacts
+from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
+from grader.i18n import t
 from grader.lab import LabSpec
 from grader.rubric import Grade, check, show
 
@@ -37,42 +38,95 @@ def test_user_non_root(
         grade.fail("process_uid", uid=process_uid, min_uid=params.min_uid, evidence=evidence)
 
 
+def _shell_wrapped(command: tuple[str, ...] | None) -> bool:
+    return command is not None and command[:2] == SHELL
+
+
+def _exec_form(image: ImageFacts, dockerfile: DockerfileFacts | None, grade: Grade) -> None:
+    params: EntrypointParams = grade.params
+    if image.entrypoint is None and (params.require_entrypoint or image.cmd is None):
+        grade.fail("missing")
+    for keyword, command in (("ENTRYPOINT", image.entrypoint), ("CMD", image.cmd)):
+        if _shell_wrapped(command):
+            assert command is not None
+            shell_text = command[2] if len(command) > 2 else ""
+            exec_form = ", ".join(f'"{w}"' for w in shell_text.split())
+            grade.fail(
+                "shell_form",
+                keyword=keyword,
+                command=shell_text,
+                exec_form=f"[{exec_form}]",
+                evidence=_last(dockerfile, keyword),
+            )
+
+
 @check("image.entrypoint_exec_form")
 def test_entrypoint_exec_form(
     image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
 ) -> None:
-    """The start command is in exec form, so the app is PID 1 and receives signals."""
-    params: EntrypointParams = grade.params
-    command, keyword = image.entrypoint, "ENTRYPOINT"
-    if command is None and not params.require_entrypoint:
-        command, keyword = image.cmd, "CMD"
-    if command is None:
-        grade.fail("missing")
-    if command[:2] == SHELL:
-        shell_text = command[2] if len(command) > 2 else ""
-        exec_form = ", ".join(f'"{w}"' for w in shell_text.split())
-        grade.fail(
-            "shell_form",
-            keyword=keyword,
-            command=shell_text,
-            exec_form=f"[{exec_form}]",
-            evidence=_last(dockerfile_or_none, keyword),
-        )
+    """ENTRYPOINT is set and in exec form, so the app is PID 1 and receives signals."""
+    _exec_form(image, dockerfile_or_none, grade)
+
+
+@check("image.entrypoint")
+def test_entrypoint(
+    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+) -> None:
+    """ENTRYPOINT or CMD starts the app, in exec form."""
+    _exec_form(image, dockerfile_or_none, grade)
 
 
 @check("image.exposed_port")
 def test_exposed_port(
     image: ImageFacts, runtime_or_none: RuntimeFacts | None, lab: LabSpec, grade: Grade
 ) -> None:
-    """EXPOSE documents the port the app listens on."""
+    """EXPOSE declares the port the app listens on (the lab's, or the one observed)."""
     params: ExposeParams = grade.params
-    port = lab.port
-    ports = ", ".join(map(str, sorted(image.exposed_ports)))
+    port = lab.port or (runtime_or_none.serving_port if runtime_or_none else None)
+    shown = port if port is not None else "?"
+    exposed = ", ".join(map(str, sorted(image.exposed_ports)))
     if not image.exposed_ports:
         if params.require_expose:
-            grade.fail("missing", port=port)
-        grade.note("missing_advice", port=port)
+            grade.fail("missing", port=shown)
+        grade.note("missing_advice", port=shown)
         return
-    if port not in image.exposed_ports:
-        grade.fail("wrong", port=port, exposed=ports)
-    del runtime_or_none  # observed sockets feed the diagnosis of the run and http checks
+    if port is not None and port not in image.exposed_ports:
+        grade.fail("wrong", port=port, exposed=exposed)
+
+
+@check("image.no_dev_dependencies")
+def test_no_dev_dependencies(dev_packages: DevPackages, grade: Grade) -> None:
+    """No package listed in devDependencies is installed in the final image."""
+    if dev_packages.present:
+        grade.fail(
+            packages=", ".join(dev_packages.present),
+            folder=dev_packages.folder,
+            evidence=f"checked with {dev_packages.method} in {dev_packages.folder}",
+        )
+
+
+def _source(sizes: SizeFacts, grade: Grade) -> str:
+    key = sizes.single_source.replace(" ", "_").replace(".", "_")
+    return t(f"size_source.{key}", grade.lang)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f}"
+
+
+@check("image.size")
+def test_size(sizes: SizeFacts, grade: Grade) -> None:
+    """The multi-stage image is smaller than the same app built in a single stage."""
+    if sizes.single_bytes is None:
+        grade.fail("no_comparison", final=_mb(sizes.final_bytes), source=_source(sizes, grade))
+    final, single, source = _mb(sizes.final_bytes), _mb(sizes.single_bytes), _source(sizes, grade)
+    if (sizes.saving_bytes or 0) <= 0:
+        grade.fail("not_smaller", final=final, single=single, source=source)
+    grade.note(
+        "smaller",
+        final=final,
+        single=single,
+        source=source,
+        saving=_mb(sizes.saving_bytes or 0),
+        percent=f"{sizes.saving_percent or 0:.0f}",
+    )

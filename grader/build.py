@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from grader.dockerfile import instruction_for_step
 from grader.engine import Engine
@@ -71,3 +74,49 @@ def build_image(
         raise BuildFailed(error, outcome.log, step, line)
     log.info("built %s in %.1f s", submission.name, time.monotonic() - started)
     return BuildResult(outcome.image_id, outcome.log, time.monotonic() - started)
+
+
+SINGLE_NAME = "Dockerfile.single"
+"""A student's own single-stage Dockerfile, for the size comparison."""
+
+
+def first_stage_text(facts: DockerfileFacts) -> str | None:
+    """The Dockerfile cut before its second FROM: the build stage alone (None if one stage)."""
+    if len(facts.stages) < 2:
+        return None
+    raw = facts.path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
+    lines = raw.replace("\r\n", "\n").split("\n")
+    second_from = facts.stages[1].instructions[0].line
+    return "\n".join(lines[: second_from - 1]) + "\n"
+
+
+def build_single_stage(
+    engine: Engine,
+    submission: Submission,
+    facts: DockerfileFacts,
+    labels: Mapping[str, str],
+    timeout_s: float,
+    log_limit: int,
+) -> tuple[BuildResult, str] | None:
+    """Build the same app without multi-staging; returns the build and where it came from.
+
+    Raises:
+        BuildFailed, BuildTimedOut, EngineError.
+    """
+    own = submission.root / SINGLE_NAME
+    if own.is_file():
+        single = dataclasses.replace(submission, dockerfile=own)
+        return build_image(engine, single, None, labels, timeout_s, log_limit), SINGLE_NAME
+    text = first_stage_text(facts)
+    if text is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
+        cut = Path(tmp) / "Dockerfile"
+        cut.write_text(text, encoding="utf-8")
+        started = time.monotonic()
+        # an absolute path outside the context: docker-py adds the file to the context tar
+        outcome = engine.build(submission.root, str(cut), labels, timeout_s, log_limit)
+    if outcome.image_id is None:
+        step, line = failing_step(outcome.log, facts)
+        raise BuildFailed(outcome.error or "no image", outcome.log, step, line)
+    return BuildResult(outcome.image_id, outcome.log, time.monotonic() - started), "build stage"

@@ -54,7 +54,44 @@ class DepsFirstParams:
         ["pip install", "pip3 install", "python -m pip install", "python3 -m pip install"],
         "Command fragments that count as installing the dependencies.",
     )
-    app_files: list[str] = _p(["app.py"], "Files of the app code that must be copied after.")
+    deps_files: list[str] = _p(
+        ["requirements.txt"],
+        "Files that are dependency manifests or lockfiles; copying any other file is app code.",
+    )
+    stage: Literal["first", "final"] = _p(
+        "final", "Which stage to look at: the first (build) stage or the final one."
+    )
+
+
+@dataclass(frozen=True)
+class StagesParams:
+    """Several stages, and a final stage that does not simply ship the build stage."""
+
+    min_stages: int = _p(2, "Fewest build stages accepted.")
+
+
+@dataclass(frozen=True)
+class BuildChecksParams:
+    """The build stage runs the project's test, lint or build script."""
+
+    scripts: list[str] = _p(["test", "lint", "build"], "package.json scripts that count.")
+
+
+@dataclass(frozen=True)
+class ProductionDepsParams:
+    """The final stage installs only the runtime dependencies."""
+
+    flags: list[str] = _p(
+        ["--only=production", "--only=prod", "--production", "--omit=dev", "--omit dev"],
+        "Install options that leave development dependencies out.",
+    )
+
+
+@dataclass(frozen=True)
+class DevDepsParams:
+    """No package listed in devDependencies is installed in the final image."""
+
+    manifest: str = _p("package.json", "The manifest listing devDependencies.")
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,16 @@ PARAMS: dict[str, type] = {
     "image.user_non_root": UserParams,
     "image.entrypoint_exec_form": EntrypointParams,
     "image.exposed_port": ExposeParams,
+    "dockerfile.stages": StagesParams,
+    "dockerfile.build_stage_official_node": BaseImageParams,
+    "dockerfile.package_json_first": DepsFirstParams,
+    "dockerfile.build_checks": BuildChecksParams,
+    "dockerfile.production_deps": ProductionDepsParams,
+    "image.entrypoint": EntrypointParams,
+    "image.no_dev_dependencies": DevDepsParams,
+    "image.size": NoParams,
+    "registry.pushed": NoParams,
+    "registry.runs": NoParams,
     "run.starts": NoParams,
     "http.root_status": StatusParams,
     "http.root_text": TextParams,

@@ -26,7 +26,7 @@ import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
-from grader.errors import BuildTimedOut, EngineError, EngineUnavailable
+from grader.errors import BuildTimedOut, EngineError, EngineUnavailable, PullFailed
 from grader.logcap import CappedText
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,34 @@ class Engine:
                     raise BuildTimedOut(timeout_s, text.text())
         return BuildOutcome(None if error else image_id, text.text(), error)
 
+    def image_present(self, name: str) -> bool:
+        """True when the engine already has this image."""
+        try:
+            self.api.inspect_image(name)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return False
+        except _TRANSIENT as exc:
+            raise EngineError(f"inspect image: {exc}") from exc
+        return True
+
+    def pull(self, name: str) -> str:
+        """Pull an image; returns its id.
+
+        Raises:
+            PullFailed: the registry refused it (absent, private...): the student's side.
+            EngineError: the engine failed.
+        """
+        repository, tag = docker.utils.parse_repository_tag(name)
+        try:
+            for chunk in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in chunk:  # reported in the stream, not raised
+                    raise PullFailed(name, str(chunk["error"]))
+        except docker.errors.APIError as exc:
+            raise PullFailed(name, str(exc.explanation or exc)) from exc
+        except _TRANSIENT as exc:
+            raise EngineError(f"pull {name}: {exc}") from exc
+        return str(self.inspect_image(name)["Id"])
+
     def inspect_image(self, image_id: str) -> dict[str, Any]:
         """``docker image inspect`` as a dict."""
         with _translated("inspect image"):
@@ -209,17 +237,17 @@ class Engine:
     def create_container(
         self,
         image_id: str,
-        port: int,
+        port: int | None,
         labels: Mapping[str, str],
         host_config: Mapping[str, Any],
     ) -> str:
-        """Create (not start) a container publishing ``port`` on 127.0.0.1 at a free host port."""
+        """Create (not start) a container publishing ``port`` (if any) on 127.0.0.1 at a host
+        port Docker picks."""
+        bindings: dict[int | str, Any] = {port: ("127.0.0.1",)} if port else {}
         with _translated("create container"):
-            config = self.api.create_host_config(
-                port_bindings={port: ("127.0.0.1",)}, **dict(host_config)
-            )
+            config = self.api.create_host_config(port_bindings=bindings, **dict(host_config))
             created = self.api.create_container(
-                image_id, ports=[port], labels=dict(labels), host_config=config
+                image_id, ports=list(bindings), labels=dict(labels), host_config=config
             )
             return str(created["Id"])
 

@@ -4,7 +4,8 @@
     ├── UsageError                   bad flags, unknown lab id, missing PATH          exit 2
     ├── LabFileError                 lab TOML invalid: path, key path, reason         exit 2
     ├── EngineError                  the Docker engine failed (cause chained)  status `error`
-    │   └── EngineUnavailable        no engine answers at the start of a run          exit 3
+    │   ├── EngineUnavailable        no engine answers at the start of a run          exit 3
+    │   └── RegistryUnreachable      a registry does not answer (not the student's fault)
     └── SubmissionError              about ONE submission; never ends the class run
         ├── SubmissionRejected       unreadable / unsafe submission
         ├── NoDockerfile
@@ -13,6 +14,8 @@
             ├── BuildTimedOut        .timeout_s, .log
             ├── ContainerExited      .exit_status, .log_tail
             ├── NeverReady           .waited_s, .listening (sockets seen inside the container)
+            ├── NotDeclared          no usable submission.toml image declaration
+            ├── PullFailed           the declared image cannot be pulled
             └── ProbeFailed          .url, .cause (refused | timeout | reset | error)
 
 Classes for grader faults end in ``Error``; classes for submission outcomes are named for what
@@ -61,6 +64,15 @@ class EngineUnavailable(EngineError):
     """No Docker engine answers."""
 
     exit_code = 3
+
+
+class RegistryUnreachable(EngineError):
+    """A registry (or its token service) does not answer."""
+
+    def __init__(self, registry: str, detail: str) -> None:
+        self.registry = registry
+        self.detail = detail
+        super().__init__(f"registry {registry} does not answer")
 
 
 class SubmissionError(GraderError):
@@ -136,6 +148,27 @@ class NeverReady(StageFailed):
         self.listening = listening
         self.log_tail = log_tail
         super().__init__(f"no HTTP answer on port {port} after {waited_s:.1f} s")
+
+
+class NotDeclared(StageFailed):
+    """The submission does not declare its pushed image (or declares it badly)."""
+
+    stage = "registry"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class PullFailed(StageFailed):
+    """The declared image could not be pulled."""
+
+    stage = "registry"
+
+    def __init__(self, reference: str, error: str) -> None:
+        self.reference = reference
+        self.error = error
+        super().__init__(f"cannot pull {reference}: {error}")
 
 
 class ProbeFailed(StageFailed):

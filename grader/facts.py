@@ -23,6 +23,16 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """What a student declares in ``submission.toml``."""
+
+    student: str
+    """The student's name, as they write it."""
+    image: str
+    """The image they pushed, e.g. ``user/repo:tag`` (a registry host is allowed)."""
+
+
+@dataclass(frozen=True)
 class Instruction:
     """One Dockerfile instruction."""
 
@@ -156,6 +166,52 @@ class StartResult:
     """Sockets seen listening inside the container (when not ready)."""
     log_tail: str
     """Last lines of the container's output (when not ready)."""
+    port: int | None = None
+    """The container port that was published and probed (None when none was known)."""
+
+
+def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:
+    """The port an app serves from outside: the lowest non-loopback listening port."""
+    ports = sorted(s.port for s in sockets or () if not s.is_loopback)
+    return ports[0] if ports else None
+
+
+@dataclass(frozen=True)
+class DevPackages:
+    """Which development dependencies are installed in the final image."""
+
+    declared: tuple[str, ...]
+    """Names listed in devDependencies."""
+    present: tuple[str, ...]
+    """Those found in the image's node_modules."""
+    folder: str
+    """The node_modules folder looked at."""
+    method: str
+    """How it was looked at: ``testinfra`` (a shell in the container) or ``archive``."""
+
+
+@dataclass(frozen=True)
+class SizeFacts:
+    """The final image's size against the same app built without multi-staging."""
+
+    final_bytes: int
+    """Size of the final (multi-stage) image."""
+    single_bytes: int | None
+    """Size of the single-stage equivalent; None when there is nothing to compare."""
+    single_source: str
+    """``build stage`` (the first stage built alone), ``Dockerfile.single`` or ``none``."""
+
+    @property
+    def saving_bytes(self) -> int | None:
+        """Bytes saved by multi-staging."""
+        return None if self.single_bytes is None else self.single_bytes - self.final_bytes
+
+    @property
+    def saving_percent(self) -> float | None:
+        """Saving as a percentage of the single-stage size."""
+        if not self.single_bytes or self.saving_bytes is None:
+            return None
+        return 100.0 * self.saving_bytes / self.single_bytes
 
 
 @dataclass(frozen=True)
@@ -170,6 +226,11 @@ class RuntimeFacts:
     """The container was still running when observed."""
     log_tail: str = ""
     """Last lines of the container's output."""
+
+    @property
+    def serving_port(self) -> int | None:
+        """The port the app is seen serving on from outside."""
+        return outside_port(self.listening)
 
 
 @dataclass(frozen=True)

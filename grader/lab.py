@@ -163,7 +163,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
 
 
 RANGES: tuple[tuple[str, str, float, float], ...] = (
-    ("app", "port", 1, 65535),
+    ("app", "port", 0, 65535),  # 0: not given by the lab, taken from EXPOSE or observed
     ("limits", "build_timeout_s", 1, 24 * 3600),
     ("limits", "start_timeout_s", 1, 3600),
     ("limits", "http_timeout_s", 0.1, 600),

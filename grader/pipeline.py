@@ -6,31 +6,56 @@ outcome, value or exception, is cached so every check that depends on a stage se
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from grader import build, image, run, runtime
+from grader import build, image, registry, run, runtime
 from grader import probe as http
 from grader.dockerfile import parse_dockerfile
 from grader.engine import LABEL_SUBMISSION, Engine
-from grader.errors import ContainerExited, GraderError, NeverReady, NoDockerfile
+from grader.errors import (
+    ContainerExited,
+    GraderError,
+    NeverReady,
+    NoDockerfile,
+    NotDeclared,
+    StageFailed,
+)
 from grader.facts import (
     BuildResult,
+    Declaration,
+    DevPackages,
     DockerfileFacts,
     ImageFacts,
     ProbeResult,
     RuntimeFacts,
+    SizeFacts,
     StartResult,
     Submission,
+    outside_port,
 )
 from grader.lab import LabSpec
-from grader.submission import DEFAULT_NAME, FALLBACK_NAMES
+from grader.registry import Reference
+from grader.submission import DEFAULT_NAME, FALLBACK_NAMES, read_declaration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def declared_dev_dependencies(manifest: Path) -> tuple[str, ...]:
+    """Names in a package.json's devDependencies (none when it is absent or unreadable)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    dev = data.get("devDependencies") if isinstance(data, dict) else None
+    return tuple(sorted(dev)) if isinstance(dev, dict) else ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,9 @@ class Pipeline:
         self._cache: dict[str, tuple[bool, Any]] = {}
         self.container_log = ""
         self._container_id: str | None = None
+        self._containers: list[str] = []
+        self._extra_images: list[str] = []
+        self._pulled: list[str] = []
 
     def _once(self, name: str, compute: Callable[[], T]) -> T:
         if name not in self._cache:
@@ -164,17 +192,31 @@ class Pipeline:
         return self._once("start", self._start)
 
     def _start(self) -> StartResult:
-        image_id = self.build.image_id
-        port, o = self.lab.port, self.options
+        result = self._start_image(self.build.image_id, self.image.exposed_ports)
+        self._container_id = result.container_id
+        return result
+
+    def _start_image(self, image_id: str, exposed: frozenset[int]) -> StartResult:
+        """The lab's port; or, when the lab gives none, EXPOSE's, and if the app is seen
+        listening elsewhere, a second container publishing the port it really uses."""
+        port = self.lab.port or min(exposed, default=0) or None
+        result = self._run(image_id, port)
+        if self.lab.port == 0 and not result.ready and result.running:
+            actual = outside_port(result.listening)
+            if actual is not None and actual != port:
+                self.engine.remove_container(result.container_id)
+                result = self._run(image_id, actual)
+        return result
+
+    def _run(self, image_id: str, port: int | None) -> StartResult:
+        o = self.options
         container_id, host_port = run.start(self.engine, image_id, port, self.labels, o.sandbox)
-        self._container_id = container_id
-        if host_port is None:
-            state = self.engine.inspect_container(container_id).get("State") or {}
-            return StartResult(container_id, None, False, False, state.get("ExitCode"), 0, None, "")
-        url = f"http://127.0.0.1:{host_port}{self.lab.path}"
-        return run.wait_ready(
-            self.engine, container_id, url, port, o.start_timeout_s, o.http_timeout_s
+        self._containers.append(container_id)
+        url = f"http://127.0.0.1:{host_port}{self.lab.path}" if host_port else None
+        result = run.wait_ready(
+            self.engine, container_id, url, port or 0, o.start_timeout_s, o.http_timeout_s
         )
+        return dataclasses.replace(result, port=port)
 
     @property
     def container(self) -> StartResult:
@@ -183,12 +225,15 @@ class Pipeline:
         Raises:
             ContainerExited, NeverReady (and whatever ``start`` raises).
         """
-        started = self.start
+        return self._ready(self.start)
+
+    def _ready(self, started: StartResult) -> StartResult:
         if started.ready:
             return started
         if not started.running:
             raise ContainerExited(started.exit_status or 0, started.log_tail)
-        raise NeverReady(started.seconds, self.lab.port, started.listening, started.log_tail)
+        port = started.port or self.lab.port
+        raise NeverReady(started.seconds, port, started.listening, started.log_tail)
 
     @property
     def runtime(self) -> RuntimeFacts:
@@ -205,6 +250,101 @@ class Pipeline:
             still_running=running,
             log_tail=started.log_tail,
         )
+
+    @property
+    def dev_packages(self) -> DevPackages:
+        """Development dependencies installed in the final image (needs ``start``)."""
+        return self._once("dev_packages", self._dev_packages)
+
+    def _dev_packages(self) -> DevPackages:
+        spec = self.lab.check("image.no_dev_dependencies")
+        manifest = spec.params.manifest if spec else "package.json"
+        declared = declared_dev_dependencies(self.submission.root / manifest)
+        started = self.start
+        running = runtime.main_pid(self.engine, started.container_id) is not None
+        workdir = self.image.workdir
+        return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
+
+    @property
+    def sizes(self) -> SizeFacts:
+        """The final image's size against its single-stage equivalent (needs the build)."""
+        return self._once("sizes", self._sizes)
+
+    def _sizes(self) -> SizeFacts:
+        final = self.image.size
+        o = self.options
+        try:
+            built = build.build_single_stage(
+                self.engine,
+                self.submission,
+                self.dockerfile,
+                self.labels,
+                o.build_timeout_s,
+                o.log_limit,
+            )
+        except StageFailed as exc:
+            log.info("single-stage build of %s failed: %s", self.submission.name, exc)
+            return SizeFacts(final, None, "failed")
+        if built is None:
+            return SizeFacts(final, None, "none")
+        result, source = built
+        self._extra_images.append(result.image_id)
+        size = self.engine.inspect_image(result.image_id).get("Size")
+        return SizeFacts(final, int(size or 0), source)
+
+    @property
+    def declaration(self) -> Declaration:
+        """The image the student says they pushed.
+
+        Raises:
+            NotDeclared.
+        """
+        return self._once("declaration", lambda: read_declaration(self.submission.root))
+
+    @property
+    def reference(self) -> Reference:
+        """The declared image reference, parsed."""
+        return self._once("reference", self._reference)
+
+    def _reference(self) -> Reference:
+        image = self.declaration.image
+        try:
+            return registry.parse_reference(image)
+        except ValueError as exc:
+            raise NotDeclared(f"submission.toml: {exc}") from exc
+
+    @property
+    def registry_status(self) -> int:
+        """HTTP status of the declared image's manifest in its registry.
+
+        Raises:
+            NotDeclared, RegistryUnreachable.
+        """
+        return self._once(
+            "registry_status",
+            lambda: registry.manifest_status(self.reference, self.options.http_timeout_s),
+        )
+
+    @property
+    def registry_probe(self) -> ProbeResult:
+        """GET the lab's page from a container of the pulled image.
+
+        Raises:
+            NotDeclared, PullFailed, ContainerExited, NeverReady, ProbeFailed, EngineError.
+        """
+        return self._once("registry_probe", self._registry_probe)
+
+    def _registry_probe(self) -> ProbeResult:
+        name = self.reference.pull_name
+        present = self.engine.image_present(name)
+        image_id = self.engine.pull(name)
+        if not present:
+            self._pulled.append(image_id)
+        attrs = self.engine.inspect_image(image_id)
+        started = self._start_image(image_id, image.exposed_ports(attrs.get("Config") or {}))
+        ready = self._ready(started)
+        url = f"http://127.0.0.1:{ready.host_port}{self.lab.path}"
+        return http.get(url, self.options.http_timeout_s)
 
     def _get(self, path: str) -> ProbeResult:
         url = f"http://127.0.0.1:{self.container.host_port}{path}"
@@ -227,17 +367,18 @@ class Pipeline:
 
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""
-        container_id = self._container_id
-        if container_id is None:
-            return
-        try:
-            self.container_log = self.engine.logs(container_id, self.options.log_limit)
-        except GraderError as exc:
-            log.warning("no log for %s: %s", self.submission.name, exc)
-        self.engine.remove_container(container_id)
-        self._container_id = None
+        if self._container_id is not None:
+            try:
+                self.container_log = self.engine.logs(self._container_id, self.options.log_limit)
+            except GraderError as exc:
+                log.warning("no log for %s: %s", self.submission.name, exc)
+        for container_id in self._containers:
+            self.engine.remove_container(container_id)
+        for image_id in self._pulled:
+            self.engine.remove_image(image_id)
+        self._containers, self._pulled, self._container_id = [], [], None
 
-    def built_image_id(self) -> str | None:
-        """The image built, when the build succeeded (removed at the end of the run)."""
+    def built_image_ids(self) -> list[str]:
+        """Images this pipeline built (removed at the end of the run)."""
         ok, value = self._cache.get("build", (False, None))
-        return value.image_id if ok else None
+        return ([value.image_id] if ok else []) + self._extra_images

@@ -16,10 +16,13 @@ from grader.engine import Engine, new_run_labels
 from grader.errors import BuildFailed, BuildTimedOut, GraderError, StageFailed, SubmissionError
 from grader.facts import (
     BuildResult,
+    Declaration,
+    DevPackages,
     DockerfileFacts,
     ImageFacts,
     ProbeResult,
     RuntimeFacts,
+    SizeFacts,
     StartResult,
     Submission,
 )
@@ -223,6 +226,36 @@ def runtime_or_none(pipeline: Pipeline) -> RuntimeFacts | None:
         return pipeline.runtime
     except StageFailed:
         return None
+
+
+@pytest.fixture
+def dev_packages(pipeline: Pipeline) -> DevPackages:
+    """Development dependencies installed in the final image."""
+    return pipeline.dev_packages
+
+
+@pytest.fixture
+def sizes(pipeline: Pipeline) -> SizeFacts:
+    """The final image's size against its single-stage equivalent."""
+    return pipeline.sizes
+
+
+@pytest.fixture
+def declaration(pipeline: Pipeline) -> Declaration:
+    """The image the student declares in submission.toml."""
+    return pipeline.declaration
+
+
+@pytest.fixture
+def registry_status(pipeline: Pipeline) -> int:
+    """HTTP status of the declared image's manifest in its registry."""
+    return pipeline.registry_status
+
+
+@pytest.fixture
+def registry_probe(pipeline: Pipeline) -> ProbeResult:
+    """GET the lab's page from a container of the pulled image."""
+    return pipeline.registry_probe
 
 
 @pytest.fixture

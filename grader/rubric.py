@@ -112,6 +112,28 @@ def brings(ins: Instruction, filename: str) -> bool:
     return False
 
 
+def brings_other_than(ins: Instruction, deps_files: list[str]) -> bool:
+    """True when this COPY/ADD brings from the context anything but dependency manifests."""
+    if ins.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in ins.flags):
+        return False
+    names = {d.rsplit("/", 1)[-1] for d in deps_files}
+    return any(src.removeprefix("./").rstrip("/") not in names for src in sources(ins))
+
+
+def whole_stage_copy(ins: Instruction, stages: tuple[Stage, ...]) -> bool:
+    """True for ``COPY --from=<stage> <its whole workdir or root> ...``: a cosmetic stage."""
+    origin = next((f.split("=", 1)[1] for f in ins.flags if f.startswith("--from=")), None)
+    if ins.keyword != "COPY" or origin is None:
+        return False
+    stage = next((s for s in stages if s.name == origin or str(s.index) == origin), None)
+    if stage is None:
+        return False
+    workdirs = [i.value.strip().strip("\"'") for i in stage.instructions if i.keyword == "WORKDIR"]
+    workdir = workdirs[-1].rstrip("/") if workdirs else ""
+    whole = {"", ".", "/", workdir, f"{workdir}/."}
+    return any(src.rstrip("/") in whole or src in whole for src in sources(ins))
+
+
 def first_index(items: Iterable[Instruction], keep: Callable[[Instruction], bool]) -> int | None:
     """Position of the first instruction satisfying ``keep``."""
     return next((i for i, ins in enumerate(items) if keep(ins)), None)

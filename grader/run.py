@@ -11,7 +11,7 @@ from typing import Any
 from grader import probe, runtime
 from grader.engine import Engine
 from grader.errors import ProbeFailed
-from grader.facts import Socket, StartResult
+from grader.facts import Socket, StartResult, outside_port
 from grader.logcap import tail_lines
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,18 @@ def sandbox_options(sandbox: Sandbox) -> dict[str, Any]:
 def start(
     engine: Engine,
     image_id: str,
-    port: int,
+    port: int | None,
     labels: Mapping[str, str],
     sandbox: Sandbox,
 ) -> tuple[str, int | None]:
-    """Create and start a sandboxed container publishing ``port`` on 127.0.0.1.
+    """Create and start a sandboxed container publishing ``port`` (if known) on 127.0.0.1.
 
     Returns the container id and the host port Docker picked.
     """
     container_id = engine.create_container(image_id, port, labels, sandbox_options(sandbox))
     engine.start(container_id)
+    if not port:
+        return container_id, None
     bindings = (engine.inspect_container(container_id).get("NetworkSettings") or {}).get("Ports")
     published = (bindings or {}).get(f"{port}/tcp") or []
     host_port = next((int(b["HostPort"]) for b in published if b.get("HostPort")), None)
@@ -77,7 +79,7 @@ def _unreachable(listening: tuple[Socket, ...] | None, port: int) -> bool:
 def wait_ready(
     engine: Engine,
     container_id: str,
-    url: str,
+    url: str | None,
     port: int,
     timeout_s: float,
     http_timeout_s: float,
@@ -87,6 +89,7 @@ def wait_ready(
     The interval starts at 10 ms and grows to 250 ms: a fast app is seen within milliseconds
     of listening, a slow one costs few requests. An app whose listening sockets settle on
     addresses unreachable through the published port is judged without waiting the full bound.
+    With no ``url`` (no port known yet), it returns as soon as the app listens from outside.
     """
     started = time.monotonic()
     interval = FIRST_POLL_S
@@ -96,22 +99,26 @@ def wait_ready(
         state = engine.inspect_container(container_id).get("State") or {}
         if not state.get("Running"):
             return _stopped(engine, container_id, state, started)
-        try:
-            probe.get(url, min(http_timeout_s, 1.0))
-            return StartResult(
-                container_id, _port(url), True, True, None, _since(started), None, ""
-            )
-        except ProbeFailed:
-            pass
+        if url is not None:
+            try:
+                probe.get(url, min(http_timeout_s, 1.0))
+                return StartResult(
+                    container_id, _port(url), True, True, None, _since(started), None, "", port
+                )
+            except ProbeFailed:
+                pass
         now = time.monotonic()
         listening = runtime.listening_sockets(engine, container_id)
         if listening != seen:
             seen, seen_since = listening, now
+        if url is None and outside_port(seen) is not None:
+            return StartResult(container_id, None, False, True, None, now - started, seen, "")
         settled = _unreachable(seen, port) and now - seen_since >= SETTLED_S
         if settled or now - started >= timeout_s:
             tail = tail_lines(engine.logs(container_id, 16_000), 30)
+            host_port = _port(url) if url else None
             return StartResult(
-                container_id, _port(url), False, True, None, now - started, seen, tail
+                container_id, host_port, False, True, None, now - started, seen, tail, port
             )
         time.sleep(interval)
         interval = min(interval * 1.5, MAX_POLL_S)
@@ -130,5 +137,6 @@ def _since(started: float) -> float:
 
 
 def _port(url: str) -> int | None:
+    """The host port of a probe URL."""
     tail = url.rsplit(":", 1)[-1].split("/", 1)[0]
     return int(tail) if tail.isdigit() else None

@@ -11,9 +11,11 @@ import ipaddress
 import logging
 from pathlib import Path
 
+import testinfra
+
 from grader.engine import Engine
 from grader.errors import EngineError
-from grader.facts import Socket
+from grader.facts import DevPackages, Socket
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +89,37 @@ def _in_container(engine: Engine, container_id: str) -> list[str] | None:
     texts = [engine.exec_read(container_id, f"/proc/net/{n}") for n in ("tcp", "tcp6")]
     found = [t.decode("ascii", errors="replace") for t in texts if t is not None]
     return found or None
+
+
+def _testinfra_present(container_id: str, folder: str, names: tuple[str, ...]) -> list[str] | None:
+    """Installed packages seen with pytest-testinfra; None when the image has no shell."""
+    try:
+        host = testinfra.get_host(f"docker://{container_id}")
+        if not host.file("/bin/sh").exists:
+            return None
+        return [n for n in names if host.file(f"{folder}/node_modules/{n}/package.json").exists]
+    except (AssertionError, RuntimeError, OSError) as exc:  # no shell, no docker CLI...
+        log.info("testinfra unavailable for %s: %s", container_id[:12], exc)
+        return None
+
+
+def dev_packages(
+    engine: Engine, container_id: str, workdir: str, declared: tuple[str, ...], running: bool
+) -> DevPackages:
+    """Which of the declared development packages are installed under ``workdir``.
+
+    Inside the running container with testinfra when it has a shell (and the engine is this
+    machine's, which testinfra's docker backend drives through the CLI); otherwise through the
+    archive API, which needs no shell and works on a stopped container too.
+    """
+    folder = (workdir or "/").rstrip("/") or ""
+    if running and engine.is_local():
+        present = _testinfra_present(container_id, folder, declared)
+        if present is not None:
+            return DevPackages(declared, tuple(present), f"{folder}/node_modules", "testinfra")
+    found = tuple(
+        n
+        for n in declared
+        if engine.read_file(container_id, f"{folder}/node_modules/{n}/package.json") is not None
+    )
+    return DevPackages(declared, found, f"{folder}/node_modules", "archive")

@@ -147,8 +147,7 @@ class GradingSession:
             self.reports.append(self.assemble(graded))
         if self.remove_images:
             for graded in self.graded.values():
-                image_id = graded.pipeline.built_image_id()
-                if image_id:
+                for image_id in graded.pipeline.built_image_ids():
                     graded.pipeline.engine.remove_image(image_id)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -220,7 +219,15 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
     if sub.dockerfile is not None:
         facts["dockerfile"] = sub.dockerfile.name
     if df := _peek(pipeline, "dockerfile"):
-        facts["stages"] = [{"index": s.index, "base": s.base, "name": s.name} for s in df.stages]
+        facts["stages"] = [
+            {
+                "index": s.index,
+                "name": s.name,
+                "base": s.base,
+                "runs": [i.value for i in s.instructions if i.keyword == "RUN"],
+            }
+            for s in df.stages
+        ]
         facts["dockerfile_bom"], facts["dockerfile_crlf"] = df.had_bom, df.had_crlf
     if built := _peek(pipeline, "build"):
         facts["build_seconds"] = round(built.seconds, 2)
@@ -242,6 +249,15 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts.update(ready=started.ready, start_seconds=round(started.seconds, 2))
         if started.exit_status is not None:
             facts["exit_status"] = started.exit_status
+    if sizes := _peek(pipeline, "sizes"):
+        facts.update(
+            single_stage_bytes=sizes.single_bytes,
+            single_stage_source=sizes.single_source,
+            saving_bytes=sizes.saving_bytes,
+            saving_percent=None if sizes.saving_percent is None else round(sizes.saving_percent, 1),
+        )
+    if dev := _peek(pipeline, "dev_packages"):
+        facts.update(dev_dependencies_present=list(dev.present), dev_checked_with=dev.method)
     if rt := _peek(pipeline, "runtime"):
         facts.update(process_uid=rt.process_uid, listening=describe(rt.listening))
     return facts

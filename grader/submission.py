@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tomllib
 from pathlib import Path
 
-from grader.errors import UsageError
-from grader.facts import Submission
+from grader.errors import NotDeclared, UsageError
+from grader.facts import Declaration, Submission
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,29 @@ FALLBACK_NAMES = ("dockerfile", "Dockerfile.multi", "Dockerfile.txt", "DockerFil
 IGNORED_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv"})
 SKIPPED_FOLDERS = frozenset({".git", "__pycache__", ".venv", "node_modules"})
 """Folders of a class folder that are never submissions."""
+
+
+DECLARATION = "submission.toml"
+"""Optional file at a submission's root: ``student = "..."`` and ``image = "user/repo:tag"``."""
+
+
+def read_declaration(root: Path) -> Declaration:
+    """The submission's declaration.
+
+    Raises:
+        NotDeclared: no submission.toml, or one without a usable ``image``.
+    """
+    path = root / DECLARATION
+    if not path.is_file():
+        raise NotDeclared("no submission.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise NotDeclared(f"submission.toml is not valid TOML: {exc}") from exc
+    image = data.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise NotDeclared('submission.toml has no image = "user/repo:tag"')
+    return Declaration(str(data.get("student", "")), image.strip())
 
 
 def find_dockerfile(root: Path) -> tuple[Path | None, bool]:
@@ -34,6 +58,7 @@ def find_dockerfile(root: Path) -> tuple[Path | None, bool]:
         p
         for n, p in names.items()
         if (n.lower().startswith("dockerfile.") or n.lower().endswith(".dockerfile"))
+        and n != "Dockerfile.single"  # the single-stage variant for the size bonus
         and p.is_file()
     )
     return (others[0], False) if others else (None, False)

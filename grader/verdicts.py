@@ -9,7 +9,10 @@ from grader.errors import (
     EngineError,
     NeverReady,
     NoDockerfile,
+    NotDeclared,
     ProbeFailed,
+    PullFailed,
+    RegistryUnreachable,
     SubmissionRejected,
 )
 from grader.facts import Socket
@@ -69,6 +72,12 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
         )
     if isinstance(exc, NeverReady):
         return Status.FAILED, never_ready_feedback(exc, lang)
+    if isinstance(exc, NotDeclared):
+        return Status.FAILED, _fb("not_run.not_declared", lang, reason=exc.reason)
+    if isinstance(exc, PullFailed):
+        return Status.FAILED, _fb("not_run.pull_failed", lang, image=exc.reference, error=exc.error)
+    if isinstance(exc, RegistryUnreachable):
+        return Status.ERROR, _fb("error.registry", lang, registry=exc.registry, detail=exc.detail)
     if isinstance(exc, ProbeFailed):
         return Status.FAILED, _fb("not_run.probe_failed", lang, url=exc.url, cause=exc.cause)
     if isinstance(exc, EngineError):

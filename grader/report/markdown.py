@@ -40,8 +40,11 @@ def _check_section(check: CheckResult, lang: str) -> list[str]:
 
 
 def _facts(facts: dict[str, Any], lang: str) -> list[str]:
+    single = facts.get("single_stage_bytes")
     rows = [
         ("size", f"{facts['size_mb']} MB" if "size_mb" in facts else None),
+        ("single_size", f"{single / 1e6:.1f} MB" if single else None),
+        ("saving", _saving(facts) if single else None),
         ("user", facts.get("user") or ("root" if "user" in facts else None)),
         ("exposed_ports", ", ".join(map(str, facts.get("exposed_ports", []))) or None),
         ("entrypoint", " ".join(facts.get("entrypoint", [])) or None),
@@ -54,6 +57,29 @@ def _facts(facts: dict[str, Any], lang: str) -> list[str]:
         return []
     lines = [f"## {t('report.image', lang)}", "", "| | |", "|---|---|"]
     lines += [f"| {t(f'report.fact_{k}', lang)} | {escape(str(v))} |" for k, v in shown]
+    return [*lines, ""]
+
+
+def _saving(facts: dict[str, Any]) -> str:
+    return f"{facts.get('saving_bytes', 0) / 1e6:.1f} MB ({facts.get('saving_percent', 0)} %)"
+
+
+def _stages(facts: dict[str, Any], lang: str) -> list[str]:
+    stages = facts.get("stages") or []
+    if len(stages) < 2:
+        return []
+    head = [t(f"report.stage_{k}", lang) for k in ("name", "base", "runs")]
+    lines = [
+        f"## {t('report.stages', lang)}",
+        "",
+        f"| # | {' | '.join(head)} |",
+        "|---|---|---|---|",
+    ]
+    for s in stages:
+        runs = "<br>".join(escape(r) for r in s.get("runs", [])) or "-"
+        lines.append(
+            f"| {s['index']} | {escape(s.get('name') or '-')} | {escape(s['base'])} | {runs} |"
+        )
     return [*lines, ""]
 
 
@@ -81,6 +107,7 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         lines += [f"## {t('report.details', lang)}", ""]
         for c in detailed:
             lines += _check_section(c, lang)
+    lines += _stages(report.facts, lang)
     lines += _facts(report.facts, lang)
     for key, text in (("build_log", report.build_log), ("container_log", report.container_log)):
         if text.strip():

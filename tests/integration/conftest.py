@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,14 +45,84 @@ def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
     return lambda: grader_objects(engine)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real registry (Debian's docker-registry) on 127.0.0.1; yields ``127.0.0.1:PORT``."""
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is missing: make test installs it (scripts/tools.sh)"
+    folder = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{_free_port()}"
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {address}\n"
+        "log:\n  level: warn\n",
+        encoding="utf-8",
+    )
+    log = (folder / "registry.log").open("w")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def push_submission(engine: Engine, folder: Path, reference: str) -> None:
+    """Build a submission as its student would, push it, and drop the local copy."""
+    api = engine.api
+    for chunk in api.build(path=str(folder), tag=reference, rm=True, forcerm=True, decode=True):
+        assert "error" not in chunk, chunk
+    repository, tag = reference.rsplit(":", 1)
+    for chunk in api.push(repository, tag=tag, stream=True, decode=True):
+        assert "error" not in chunk, chunk
+    api.remove_image(reference, force=True)
+
+
+@pytest.fixture(scope="session")
+def class_copy(
+    engine: Engine,
+    repo_root: Path,
+    local_registry: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The bundled class, with tp6bis-ok's declared image pushed to the local registry."""
+    folder = tmp_path_factory.mktemp("class") / "submissions"
+    shutil.copytree(repo_root / "submissions", folder)
+    reference = f"{local_registry}/camille/tp6bis:1.0"
+    push_submission(engine, folder / "tp6bis-ok", reference)
+    (folder / "tp6bis-ok" / "submission.toml").write_text(
+        f'student = "Martin Camille"\nimage = "{reference}"\n', encoding="utf-8"
+    )
+    return folder
+
+
 @pytest.fixture(scope="session")
 def graded_class(
-    engine: Engine, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, repo_root: Path, class_copy: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    """`grade submissions/` run once, as a user runs it; its output and reports."""
+    """`grade <class>/` run once, as a user runs it; its output and reports."""
     out = tmp_path_factory.mktemp("reports")
     proc = subprocess.run(
-        [str(BIN / "grade"), str(repo_root / "submissions"), "--output", str(out)],
+        [str(BIN / "grade"), str(class_copy), "--output", str(out)],
         capture_output=True,
         text=True,
         timeout=1200,
@@ -59,4 +133,10 @@ def graded_class(
         for p in sorted(out.glob("*/report.json"))
     }
     leftovers = grader_objects(engine)
-    return {"proc": proc, "out": out, "reports": reports, "leftovers": leftovers}
+    return {
+        "proc": proc,
+        "out": out,
+        "reports": reports,
+        "leftovers": leftovers,
+        "class": class_copy,
+    }

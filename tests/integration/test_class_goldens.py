@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-GOLDENS = Path(__file__).parent / "goldens" / "tp6.toml"
+GOLDENS = Path(__file__).parent / "goldens"
+"""One file per lab: submission -> {check id -> status}."""
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
@@ -25,7 +26,7 @@ def test_grade_exits_zero_and_prints_a_line_per_submission(graded_class: dict[st
     proc = graded_class["proc"]
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    subs = sorted(p.name for p in Path("submissions").iterdir() if p.is_dir())
+    subs = sorted(p.name for p in graded_class["class"].iterdir() if p.is_dir())
     for name in subs:
         assert any(line.startswith(name + " ") for line in proc.stdout.splitlines()), name
 
@@ -33,25 +34,29 @@ def test_grade_exits_zero_and_prints_a_line_per_submission(graded_class: dict[st
 def test_every_submission_matches_its_golden_verdicts(
     graded_class: dict[str, Any], request: pytest.FixtureRequest
 ) -> None:
-    actual = {name: _statuses(r) for name, r in graded_class["reports"].items()}
-    if request.config.getoption("--update-goldens"):
-        lines = ["# Expected verdict of every check for every bundled TP6 submission.", ""]
-        for name, statuses in actual.items():
-            lines.append(f'["{name}"]')
-            lines += [f'"{cid}" = "{status}"' for cid, status in statuses.items()]
-            lines.append("")
-        GOLDENS.write_text("\n".join(lines), encoding="utf-8")
-    expected = tomllib.loads(GOLDENS.read_text(encoding="utf-8"))
-    assert set(actual) == set(expected)
-    for name, statuses in expected.items():
-        assert actual[name] == statuses, name
+    reports = graded_class["reports"]
+    labs = sorted({r["lab"] for r in reports.values()})
+    assert labs == ["tp6", "tp6bis"]
+    for lab in labs:
+        actual = {n: _statuses(r) for n, r in reports.items() if r["lab"] == lab}
+        path = GOLDENS / f"{lab}.toml"
+        if request.config.getoption("--update-goldens"):
+            lines = [f"# Expected verdict of every check for every bundled {lab} submission.", ""]
+            for name, statuses in actual.items():
+                lines.append(f'["{name}"]')
+                lines += [f'"{cid}" = "{status}"' for cid, status in statuses.items()]
+                lines.append("")
+            path.write_text("\n".join(lines), encoding="utf-8")
+        expected = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert set(actual) == set(expected), lab
+        for name, statuses in expected.items():
+            assert actual[name] == statuses, name
 
 
 def test_scores_and_report_schema(graded_class: dict[str, Any]) -> None:
     for name, report in graded_class["reports"].items():
         assert {"submission", "lab", "score", "max_score", "checks"} <= set(report), name
-        assert report["lab"] == "tp6"
-        assert report["max_score"] == 20
+        assert report["max_score"] == {"tp6": 20, "tp6bis": 22}[report["lab"]]
         earned = sum(c["score"] for c in report["checks"])
         assert report["score"] == earned
         for c in report["checks"]:
@@ -128,3 +133,30 @@ def test_dockerfile_quirks_docker_accepts_are_graded_like_any_other(
     assert windows["score"] == 20
     renamed = _check(r["tp6-renamed-dockerfile"], "dockerfile.present")
     assert renamed["status"] == "passed" and "dockerfile" in renamed["message"]
+
+
+def test_tp6bis_feedback_and_facts(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    expose = _check(r["tp6bis-no-expose"], "image.exposed_port")["feedback"]
+    assert "3000" in expose["summary"] and "EXPOSE" in expose["found"]
+    assert _check(r["tp6bis-no-expose"], "http.root_text")["status"] == "passed"  # port found
+    cosmetic = _check(r["tp6bis-cosmetic-multistage"], "dockerfile.stages")["feedback"]
+    assert "COPY --from=build /app ." in cosmetic["evidence"]
+    dev = _check(r["tp6bis-cosmetic-multistage"], "image.no_dev_dependencies")["feedback"]
+    assert dev["found"].startswith("mocha")
+    ok = r["tp6bis-ok"]["facts"]
+    assert ok["dev_checked_with"] == "testinfra" and ok["dev_dependencies_present"] == []
+    assert ok["single_stage_bytes"] > ok["size_bytes"] > 0
+    assert [s["name"] for s in ok["stages"]] == ["build", None]
+    assert ok["stages"][0]["runs"] == ["npm ci", "npm test"]
+    size = _check(r["tp6bis-ok"], "image.size")["feedback"]
+    assert "MB" not in size["summary"] and "Mo" in size["summary"]  # French by default
+    crash = _check(r["tp6bis-crash-at-start"], "run.starts")["feedback"]
+    assert "Cannot find module" in crash["found"]
+    assert r["tp6bis-crash-at-start"]["facts"]["dev_checked_with"] == "archive"  # stopped
+    single = _check(r["tp6bis-single-stage"], "image.size")["feedback"]
+    assert "Dockerfile.single" in single["fix"]
+    undeclared = _check(r["tp6bis-no-expose"], "registry.pushed")["feedback"]
+    assert "submission.toml" in undeclared["expected"]
+    for check_id in ("registry.pushed", "registry.runs"):
+        assert _check(r["tp6bis-ok"], check_id)["status"] == "passed"

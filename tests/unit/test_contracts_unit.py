@@ -55,7 +55,7 @@ def importers(package: str) -> list[str]:
 
 def test_rubric_check_ids_equal_params_ids() -> None:
     ids = check_decorator_ids()
-    assert len(ids) == 14
+    assert len(ids) == len(PARAMS) == 24
     assert set(ids) == set(PARAMS)
 
 
@@ -94,10 +94,11 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_only_probe_makes_http_requests() -> None:
-    """probe.py is the HTTP client; engine.py may only catch the exceptions the Docker SDK
-    leaks from its transport (DESIGN's boundary table), nothing else from requests/urllib3."""
-    assert importers("requests") == ["grader/engine.py", "grader/probe.py"]
+def test_only_probe_and_registry_make_http_requests() -> None:
+    """probe.py (the app) and registry.py (the registry API) are the HTTP clients; engine.py
+    may only catch the exceptions the Docker SDK leaks from its transport (DESIGN's boundary
+    table), nothing else from requests/urllib3."""
+    assert importers("requests") == ["grader/engine.py", "grader/probe.py", "grader/registry.py"]
     transport = {
         m
         for m in imported_modules(GRADER / "engine.py")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from grader import i18n
+from grader.checkparams import PARAMS
 from grader.i18n import FIELDS, LANGS, catalogue, feedback, placeholders, t
 from grader.results import Feedback
 
@@ -47,37 +48,52 @@ def _check_id(func: ast.FunctionDef) -> str | None:
     return None
 
 
+def _grade_calls(func: ast.FunctionDef, where_prefix: str) -> list[tuple[str, str, frozenset[str]]]:
+    """(file:line, outcome, keyword names) of the grade.fail/grade.note calls in a function."""
+    found = []
+    for call in ast.walk(func):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("fail", "note")
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "grade"
+        ):
+            continue
+        where = f"{where_prefix}:{call.lineno}"
+        assert all(k.arg is not None for k in call.keywords), f"{where}: **kwargs"
+        if call.args:
+            first = call.args[0]
+            assert isinstance(first, ast.Constant), f"{where}: outcome not a literal"
+            outcome = str(first.value)
+        else:
+            assert call.func.attr == "fail", f"{where}: note() needs an outcome"
+            outcome = "failed"
+        names = frozenset(str(k.arg) for k in call.keywords) - {"evidence"}
+        found.append((where, outcome, names))
+    return found
+
+
 def rubric_calls() -> list[tuple[str, str, str, frozenset[str]]]:
-    """(file:line, check id, outcome, keyword names) of every grade.fail/grade.note call."""
+    """(file:line, check id, outcome, keyword names) of every grade.fail/grade.note call,
+    including those in a module's helper functions that a check calls."""
     found = []
     for path in CHECKS:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for func in ast.walk(tree):
-            if not isinstance(func, ast.FunctionDef):
-                continue
+        funcs = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]
+        helpers = {f.name: f for f in funcs if _check_id(f) is None}
+        for func in funcs:
             check_id = _check_id(func)
             if check_id is None:
                 continue
-            for call in ast.walk(func):
-                if not (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr in ("fail", "note")
-                    and isinstance(call.func.value, ast.Name)
-                    and call.func.value.id == "grade"
-                ):
-                    continue
-                where = f"{path.name}:{call.lineno}"
-                assert all(k.arg is not None for k in call.keywords), f"{where}: **kwargs"
-                if call.args:
-                    first = call.args[0]
-                    assert isinstance(first, ast.Constant), f"{where}: outcome not a literal"
-                    outcome = str(first.value)
-                else:
-                    assert call.func.attr == "fail", f"{where}: note() needs an outcome"
-                    outcome = "failed"
-                names = frozenset(str(k.arg) for k in call.keywords) - {"evidence"}
-                found.append((where, check_id, outcome, names))
+            called = {
+                c.func.id
+                for c in ast.walk(func)
+                if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+            }
+            for body in [func, *(helpers[n] for n in sorted(called) if n in helpers)]:
+                for where, outcome, names in _grade_calls(body, path.name):
+                    found.append((where, check_id, outcome, names))
     return found
 
 
@@ -138,7 +154,7 @@ def test_every_template_is_a_string() -> None:
 
 def test_the_rubric_has_fail_and_note_calls() -> None:
     calls = rubric_calls()
-    assert len({c[1] for c in calls}) == 14
+    assert {c[1] for c in calls} == set(PARAMS)
     assert ("dockerfile.present", "other_name") in {(c[1], c[2]) for c in calls}
 
 

@@ -75,8 +75,21 @@ def test_tp6_limits_int_values_become_floats() -> None:
     assert isinstance(limits.start_timeout_s, float)
 
 
-def test_builtin_labs_lists_tp6() -> None:
-    assert builtin_labs() == {"tp6": LABS_DIR / "tp6.toml"}
+def test_builtin_labs_lists_tp6_and_tp6bis() -> None:
+    assert builtin_labs() == {"tp6": LABS_DIR / "tp6.toml", "tp6bis": LABS_DIR / "tp6bis.toml"}
+
+
+def test_tp6bis_leaves_the_port_to_the_app() -> None:
+    lab = load_lab("tp6bis")
+    assert lab.port == 0 and lab.lang == "fr"
+    assert [c.id for c in lab.checks][:2] == ["dockerfile.present", "dockerfile.stages"]
+    assert sum(c.max_score for c in lab.checks) == 22
+
+
+def test_choose_lab_auto_detects_tp6bis(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text("{}\n")
+    lab = choose_lab(tmp_path, "auto")
+    assert lab is not None and lab.id == "tp6bis"
 
 
 # -- a valid custom lab ----------------------------------------------------------------------------
@@ -247,10 +260,8 @@ def test_choose_lab_auto_detects_tp6(tmp_path: Path) -> None:
     assert lab.id == "tp6"
 
 
-def test_choose_lab_auto_on_an_empty_folder_is_the_only_builtin_lab(tmp_path: Path) -> None:
-    lab = choose_lab(tmp_path, "auto")
-    assert lab is not None
-    assert lab.id == "tp6"
+def test_choose_lab_auto_on_an_empty_folder_cannot_tell(tmp_path: Path) -> None:
+    assert choose_lab(tmp_path, "auto") is None
 
 
 def test_choose_lab_by_reference(tmp_path: Path) -> None:
@@ -265,7 +276,7 @@ def test_choose_lab_by_reference(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "key_path"),
     [
-        ("[app]\nport = 0\n", "app.port"),
+        ("[app]\nport = -1\n", "app.port"),
         ("[app]\nport = 70000\n", "app.port"),
         ('[app]\npath = "index"\n', "app.path"),
         ("[limits]\nbuild_timeout_s = 0\n", "limits.build_timeout_s"),
