@@ -7,27 +7,34 @@ end (not earlier: later students reuse the build cache of earlier ones).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from grader.archive import extract_zip
 from grader.engine import LABEL_RUN, Engine, new_run_labels
-from grader.errors import EngineError
+from grader.errors import EngineError, SubmissionRejected
 from grader.facts import Submission
 from grader.i18n import t
-from grader.lab import LabSpec, choose_lab
+from grader.lab import LabSpec, choose_lab, load_lab
 from grader.pipeline import Options
 from grader.plugin import rubric_dir
 from grader.report import write_all, write_class
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.session import GradingSession, format_exception, write_grader_log
 from grader.submission import load_submission, resolve
+from grader.verdicts import stage_feedback
 
 log = logging.getLogger(__name__)
+UNPACKED_LIMIT = 500_000_000
+"""Most bytes a submission archive may unpack to."""
 
 
 def pytest_args() -> list[str]:
@@ -54,7 +61,17 @@ def grade_submission(
 
     The built image is left for the caller to remove (by the run's label).
     """
-    sub = load_submission(path)
+    return grade_loaded(load_submission(path), lab, options, engine, labels)
+
+
+def grade_loaded(
+    sub: Submission,
+    lab: LabSpec,
+    options: Options | None = None,
+    engine: Callable[[], Engine] = Engine,
+    labels: dict[str, str] | None = None,
+) -> tuple[SubmissionReport, list[str]]:
+    """Grade a located submission through the rubric."""
     session = GradingSession(
         [(sub, lab)], options or Options(), engine, labels or new_run_labels(), remove_images=False
     )
@@ -92,6 +109,67 @@ class Graded:
     folder: Path
 
 
+def rejected_report(name: str, lab: LabSpec | None, exc: SubmissionRejected) -> SubmissionReport:
+    """A submission refused before grading (unsafe archive...): every check failed, with why."""
+    if lab is None:
+        return assemble(name, "unknown", [], notes=(str(exc),))
+    status, fb = stage_feedback(exc, lab.lang)
+    checks = [CheckResult(c.id, status, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks]
+    return assemble(name, lab.id, checks, lang=lab.lang, notes=(str(exc),))
+
+
+def submission_name(path: Path) -> str:
+    """A submission's name: its folder's, or its archive's without ``.zip``."""
+    return path.stem if path.suffix.lower() == ".zip" else path.name
+
+
+@contextlib.contextmanager
+def intake(path: Path) -> Iterator[Path]:
+    """The submission's folder: ``path`` itself, or a zip safely extracted to a temporary
+    folder that is removed afterwards, whatever happens.
+
+    Raises:
+        SubmissionRejected: an unsafe or invalid archive.
+    """
+    if path.suffix.lower() != ".zip":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
+        dest = Path(tmp) / submission_name(path)
+        dest.mkdir()
+        yield extract_zip(path, dest, UNPACKED_LIMIT)
+
+
+def _grade_path(
+    path: Path,
+    lab_ref: str,
+    options: Options,
+    engine: Engine,
+    labels: dict[str, str],
+) -> tuple[SubmissionReport, list[str]]:
+    name = submission_name(path)
+    try:
+        with intake(path) as folder:
+            lab = choose_lab(folder, lab_ref)
+            if lab is None:
+                note = "cannot tell which lab this submission is for: grade it with --lab ID"
+                return assemble(name, "unknown", [], notes=(note,)), []
+            sub = load_submission(folder, name)
+            return grade_loaded(sub, lab, options, lambda: engine, labels)
+    except SubmissionRejected as exc:
+        lab = None if lab_ref == "auto" else load_lab(lab_ref)
+        return rejected_report(name, lab, exc), []
+
+
+def _previous(output: Path, name: str) -> SubmissionReport | None:
+    """A complete report left by an earlier run (reports are written atomically)."""
+    path = output / name / "report.json"
+    try:
+        return SubmissionReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def grade_class(
     paths: list[Path],
     lab_ref: str,
@@ -99,6 +177,7 @@ def grade_class(
     output: Path,
     engine: Engine,
     on_graded: Callable[[Graded], None] = lambda g: None,
+    resume: bool = False,
 ) -> list[SubmissionReport]:
     """Grade every submission under ``paths`` into ``output``; never stops on one submission.
 
@@ -112,17 +191,14 @@ def grade_class(
         log.info("removed %d leftovers of earlier interrupted runs", swept)
     reports: list[SubmissionReport] = []
     try:
-        for folder in folders:
+        for path in folders:
             started = time.monotonic()
-            lab = choose_lab(folder, lab_ref)
-            if lab is None:
-                note = "cannot tell which lab this submission is for: grade it with --lab ID"
-                report, tracebacks = (
-                    assemble(folder.name, "unknown", [], notes=(note,)),
-                    list[str](),
-                )
-            else:
-                report, tracebacks = grade_submission(folder, lab, options, lambda: engine, labels)
+            previous = _previous(output, submission_name(path)) if resume else None
+            if previous is not None:
+                reports.append(previous)
+                on_graded(Graded(previous, 0.0, output / previous.submission))
+                continue
+            report, tracebacks = _grade_path(path, lab_ref, options, engine, labels)
             target = write_all(report, output)
             write_grader_log(target, tracebacks)
             reports.append(report)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from grader.dockerfile import instruction_for_step
 from grader.engine import Engine
-from grader.errors import BuildFailed
+from grader.errors import BuildFailed, SubmissionRejected
 from grader.facts import BuildResult, DockerfileFacts, Submission
+from grader.submission import safe_file
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,29 @@ def step_output(build_log: str) -> str:
     return build_log[matches[-1].end() :].strip() if matches else build_log.strip()
 
 
+def ignore_patterns(root: Path) -> list[str]:
+    """The ``.dockerignore`` patterns of a submission (read only when inside it)."""
+    path = safe_file(root, ".dockerignore")
+    if path is None:
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def check_context(engine: Engine, submission: Submission, dockerfile: str, limit: int) -> None:
+    """Refuse a build context larger than ``limit`` bytes before sending anything.
+
+    Raises:
+        SubmissionRejected: the context is too large.
+    """
+    size = engine.context_size(submission.root, dockerfile, ignore_patterns(submission.root))
+    if size > limit:
+        raise SubmissionRejected(
+            f"the build context is {size / 1e6:.0f} MB, more than the {limit / 1e6:.0f} MB "
+            "allowed: add a .dockerignore (node_modules, .git, data files)"
+        )
+
+
 def build_image(
     engine: Engine,
     submission: Submission,
@@ -51,23 +75,21 @@ def build_image(
     labels: Mapping[str, str],
     timeout_s: float,
     log_limit: int,
+    context_limit: int = 100_000_000,
 ) -> BuildResult:
     """Build the submission's Dockerfile with its folder as context.
 
     Raises:
+        SubmissionRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake).
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """
     assert submission.dockerfile is not None
+    dockerfile = str(submission.dockerfile.relative_to(submission.root))
+    check_context(engine, submission, dockerfile, context_limit)
     started = time.monotonic()
-    outcome = engine.build(
-        submission.root,
-        str(submission.dockerfile.relative_to(submission.root)),
-        labels,
-        timeout_s,
-        log_limit,
-    )
+    outcome = engine.build(submission.root, dockerfile, labels, timeout_s, log_limit)
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
         step, line = failing_step(outcome.log, facts)
@@ -103,8 +125,8 @@ def build_single_stage(
     Raises:
         BuildFailed, BuildTimedOut, EngineError.
     """
-    own = submission.root / SINGLE_NAME
-    if own.is_file():
+    own = safe_file(submission.root, SINGLE_NAME)
+    if own is not None:
         single = dataclasses.replace(submission, dockerfile=own)
         return build_image(engine, single, None, labels, timeout_s, log_limit), SINGLE_NAME
     text = first_stage_text(facts)

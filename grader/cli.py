@@ -57,6 +57,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start-timeout", type=float, default=None, metavar="S")
     p.add_argument("--http-timeout", type=float, default=None, metavar="S")
     p.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="longest one submission may take, all stages together (default 900)",
+    )
+    p.add_argument("--memory", default=None, help="container memory limit (default 512m)")
+    p.add_argument(
+        "--pids-limit", type=int, default=None, metavar="N", help="container pids limit (256)"
+    )
+    p.add_argument("--cpus", type=float, default=None, help="container CPU limit (default 1)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the reports already in --output and grade only what is missing",
+    )
+    p.add_argument(
         "--docker-host",
         default=None,
         metavar="URL",
@@ -126,10 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_timeout_s=args.build_timeout,
             start_timeout_s=args.start_timeout,
             http_timeout_s=args.http_timeout,
+            submission_timeout_s=args.submission_timeout,
+            memory=args.memory,
+            pids=args.pids_limit,
+            cpus=args.cpus,
         )
         engine = Engine(args.docker_host)
         try:
-            reports = grade_class(args.paths, args.lab, options, args.output, engine, _print_graded)
+            reports = grade_class(
+                args.paths, args.lab, options, args.output, engine, _print_graded, args.resume
+            )
         finally:
             engine.close()
     except KeyboardInterrupt:

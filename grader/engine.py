@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import socket
+import stat
 import tarfile
 import time
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import docker
 import docker.errors
 import docker.utils
+import docker.utils.build
 import requests.exceptions
 import urllib3.exceptions
 
@@ -208,6 +210,19 @@ class Engine:
         except _TRANSIENT as exc:
             raise EngineError(f"pull {name}: {exc}") from exc
         return str(self.inspect_image(name)["Id"])
+
+    @staticmethod
+    def context_size(context: Path, dockerfile: str, ignore: list[str]) -> int:
+        """Bytes of the build context Docker would be sent (``.dockerignore`` applied)."""
+        try:
+            files = docker.utils.build.exclude_paths(str(context), ignore, dockerfile=dockerfile)
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"list the build context: {exc}") from exc
+        total = 0
+        for rel in files:
+            info = (context / rel).lstat()
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+        return total
 
     def inspect_image(self, image_id: str) -> dict[str, Any]:
         """``docker image inspect`` as a dict."""

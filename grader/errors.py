@@ -14,6 +14,7 @@
             ├── BuildTimedOut        .timeout_s, .log
             ├── ContainerExited      .exit_status, .log_tail
             ├── NeverReady           .waited_s, .listening (sockets seen inside the container)
+            ├── SubmissionTimedOut   the whole submission took longer than its bound
             ├── NotDeclared          no usable submission.toml image declaration
             ├── PullFailed           the declared image cannot be pulled
             └── ProbeFailed          .url, .cause (refused | timeout | reset | error)
@@ -148,6 +149,16 @@ class NeverReady(StageFailed):
         self.listening = listening
         self.log_tail = log_tail
         super().__init__(f"no HTTP answer on port {port} after {waited_s:.1f} s")
+
+
+class SubmissionTimedOut(StageFailed):
+    """The submission used up its whole time bound before this stage could run."""
+
+    stage = "submission"
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(f"the submission took longer than {timeout_s:g} s in all")
 
 
 class NotDeclared(StageFailed):

@@ -8,6 +8,7 @@ a silently wrong grade).
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -56,6 +57,16 @@ class Limits:
     """Longest one HTTP request may take."""
     log_limit_bytes: int = 64_000
     """Build and container logs kept in reports are cut to this size (head and tail)."""
+    submission_timeout_s: float = 900.0
+    """Longest one submission may take, all stages together."""
+    context_limit_bytes: int = 100_000_000
+    """A build context (the folder, less .dockerignore) larger than this is refused."""
+    memory: str = "512m"
+    """Memory limit of the student's container (swap included)."""
+    pids: int = 256
+    """Most processes and threads in the student's container."""
+    cpus: float = 1.0
+    """CPU share of the student's container, in cores."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,10 @@ RANGES: tuple[tuple[str, str, float, float], ...] = (
     ("limits", "start_timeout_s", 1, 3600),
     ("limits", "http_timeout_s", 0.1, 600),
     ("limits", "log_limit_bytes", 1000, 100_000_000),
+    ("limits", "submission_timeout_s", 5, 24 * 3600),
+    ("limits", "context_limit_bytes", 1000, 10_000_000_000),
+    ("limits", "pids", 16, 100_000),
+    ("limits", "cpus", 0.1, 64),
 )
 """(table, key, lowest, highest) of the lab's numbers."""
 
@@ -180,6 +195,8 @@ def _in_range(path: str, app: _App, limits: Limits) -> None:
             raise LabFileError(
                 path, f"{table}.{key}", f"{value} is not between {low:g} and {high:g}"
             )
+    if not re.fullmatch(r"\d+[kmg]?", limits.memory.lower()):
+        raise LabFileError(path, "limits.memory", f"{limits.memory!r} is not a size like 512m")
     if not app.path.startswith("/"):
         raise LabFileError(path, "app.path", f"{app.path!r} must start with /")
 

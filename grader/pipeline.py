@@ -7,12 +7,11 @@ outcome, value or exception, is cached so every check that depends on a stage se
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from grader import build, image, registry, run, runtime
@@ -26,6 +25,7 @@ from grader.errors import (
     NoDockerfile,
     NotDeclared,
     StageFailed,
+    SubmissionTimedOut,
 )
 from grader.facts import (
     BuildResult,
@@ -42,20 +42,15 @@ from grader.facts import (
 )
 from grader.lab import LabSpec
 from grader.registry import Reference
-from grader.submission import DEFAULT_NAME, FALLBACK_NAMES, read_declaration
+from grader.submission import (
+    DEFAULT_NAME,
+    FALLBACK_NAMES,
+    read_declaration,
+    read_dev_dependencies,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def declared_dev_dependencies(manifest: Path) -> tuple[str, ...]:
-    """Names in a package.json's devDependencies (none when it is absent or unreadable)."""
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ()
-    dev = data.get("devDependencies") if isinstance(data, dict) else None
-    return tuple(sorted(dev)) if isinstance(dev, dict) else ()
 
 
 @dataclass(frozen=True)
@@ -72,8 +67,14 @@ class Options:
     """Longest one HTTP request may take."""
     log_limit: int | None = None
     """Characters of each log kept."""
-    sandbox: run.Sandbox = field(default_factory=run.Sandbox)
-    """Container resource bounds."""
+    submission_timeout_s: float | None = None
+    """Longest one submission may take, all stages together."""
+    memory: str | None = None
+    """Container memory limit, e.g. ``512m``."""
+    pids: int | None = None
+    """Container pids limit."""
+    cpus: float | None = None
+    """Container CPU limit, in cores."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Settings:
     start_timeout_s: float
     http_timeout_s: float
     log_limit: int
+    submission_timeout_s: float
+    context_limit_bytes: int
     sandbox: run.Sandbox
 
     @classmethod
@@ -97,7 +100,13 @@ class Settings:
             start_timeout_s=options.start_timeout_s or limits.start_timeout_s,
             http_timeout_s=options.http_timeout_s or limits.http_timeout_s,
             log_limit=options.log_limit or limits.log_limit_bytes,
-            sandbox=options.sandbox,
+            submission_timeout_s=options.submission_timeout_s or limits.submission_timeout_s,
+            context_limit_bytes=limits.context_limit_bytes,
+            sandbox=run.Sandbox(
+                memory=options.memory or limits.memory,
+                pids=options.pids or limits.pids,
+                cpus=options.cpus or limits.cpus,
+            ),
         )
 
 
@@ -121,12 +130,25 @@ class Pipeline:
         self.container_log = ""
         self._container_id: str | None = None
         self._containers: list[str] = []
+        self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
+
+    def remaining_s(self) -> float:
+        """Seconds left of the whole-submission bound (its clock starts at the first stage)."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.options.submission_timeout_s
+        return self._deadline - time.monotonic()
+
+    def _bounded(self, seconds: float) -> float:
+        """A stage's own bound, cut to what is left of the submission's."""
+        return max(1.0, min(seconds, self.remaining_s()))
 
     def _once(self, name: str, compute: Callable[[], T]) -> T:
         if name not in self._cache:
             try:
+                if name != "engine" and self.remaining_s() <= 0:
+                    raise SubmissionTimedOut(self.options.submission_timeout_s)
                 self._cache[name] = (True, compute())
             except Exception as exc:  # ours or a bug: either way the stage never runs twice
                 self._cache[name] = (False, exc)
@@ -174,8 +196,15 @@ class Pipeline:
     def _build(self) -> BuildResult:
         facts = self.dockerfile
         o = self.options
+        timeout = self._bounded(o.build_timeout_s)
         return build.build_image(
-            self.engine, self.submission, facts, self.labels, o.build_timeout_s, o.log_limit
+            self.engine,
+            self.submission,
+            facts,
+            self.labels,
+            timeout,
+            o.log_limit,
+            o.context_limit_bytes,
         )
 
     @property
@@ -214,7 +243,12 @@ class Pipeline:
         self._containers.append(container_id)
         url = f"http://127.0.0.1:{host_port}{self.lab.path}" if host_port else None
         result = run.wait_ready(
-            self.engine, container_id, url, port or 0, o.start_timeout_s, o.http_timeout_s
+            self.engine,
+            container_id,
+            url,
+            port or 0,
+            self._bounded(o.start_timeout_s),
+            o.http_timeout_s,
         )
         return dataclasses.replace(result, port=port)
 
@@ -259,7 +293,7 @@ class Pipeline:
     def _dev_packages(self) -> DevPackages:
         spec = self.lab.check("image.no_dev_dependencies")
         manifest = spec.params.manifest if spec else "package.json"
-        declared = declared_dev_dependencies(self.submission.root / manifest)
+        declared = read_dev_dependencies(self.submission.root, manifest)
         started = self.start
         running = runtime.main_pid(self.engine, started.container_id) is not None
         workdir = self.image.workdir
@@ -279,7 +313,7 @@ class Pipeline:
                 self.submission,
                 self.dockerfile,
                 self.labels,
-                o.build_timeout_s,
+                self._bounded(o.build_timeout_s),
                 o.log_limit,
             )
         except StageFailed as exc:

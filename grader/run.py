@@ -45,6 +45,8 @@ def sandbox_options(sandbox: Sandbox) -> dict[str, Any]:
         "security_opt": ["no-new-privileges"],
         "privileged": False,
         "binds": [],
+        # bounded on disk too: an app printing without end keeps at most this much
+        "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tomllib
 from pathlib import Path
@@ -24,14 +25,41 @@ DECLARATION = "submission.toml"
 """Optional file at a submission's root: ``student = "..."`` and ``image = "user/repo:tag"``."""
 
 
+def inside(root: Path, path: Path) -> bool:
+    """True when ``path``, links resolved, stays inside ``root``."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def safe_file(root: Path, name: str) -> Path | None:
+    """``root/name`` when it is a regular file inside the submission, links included only
+    when they point inside it: a link to a host file is never read."""
+    path = root / name
+    return path if path.is_file() and inside(root, path) else None
+
+
+def read_dev_dependencies(root: Path, manifest: str) -> tuple[str, ...]:
+    """Names in the submission's package.json ``devDependencies`` (none when unreadable)."""
+    path = safe_file(root, manifest)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path else None
+    except (OSError, ValueError):
+        return ()
+    dev = data.get("devDependencies") if isinstance(data, dict) else None
+    return tuple(sorted(dev)) if isinstance(dev, dict) else ()
+
+
 def read_declaration(root: Path) -> Declaration:
     """The submission's declaration.
 
     Raises:
         NotDeclared: no submission.toml, or one without a usable ``image``.
     """
-    path = root / DECLARATION
-    if not path.is_file():
+    path = safe_file(root, DECLARATION)
+    if path is None:
         raise NotDeclared("no submission.toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -48,18 +76,17 @@ def find_dockerfile(root: Path) -> tuple[Path | None, bool]:
 
     Falls back to common other names, then to any ``Dockerfile.*`` / ``*.dockerfile``.
     """
-    names = {p.name: p for p in root.iterdir() if p.is_file() or p.is_symlink()}
-    if DEFAULT_NAME in names and names[DEFAULT_NAME].is_file():
+    names = {p.name: p for p in root.iterdir() if safe_file(root, p.name)}
+    if DEFAULT_NAME in names:
         return names[DEFAULT_NAME], True
     for name in FALLBACK_NAMES:
-        if name in names and names[name].is_file():
+        if name in names:
             return names[name], False
     others = sorted(
         p
         for n, p in names.items()
         if (n.lower().startswith("dockerfile.") or n.lower().endswith(".dockerfile"))
         and n != "Dockerfile.single"  # the single-stage variant for the size bonus
-        and p.is_file()
     )
     return (others[0], False) if others else (None, False)
 
@@ -80,12 +107,12 @@ def files_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def load_submission(root: Path) -> Submission:
-    """Describe one submission folder."""
+def load_submission(root: Path, name: str | None = None) -> Submission:
+    """Describe one submission folder (``name`` defaults to the folder's)."""
     root = root.resolve()
     dockerfile, is_default = find_dockerfile(root)
     return Submission(
-        name=root.name,
+        name=name or root.name,
         root=root,
         dockerfile=dockerfile,
         dockerfile_is_default_name=is_default,
@@ -105,7 +132,7 @@ def _student_folders(folder: Path) -> list[Path]:
 def is_submission(folder: Path) -> bool:
     """True when ``folder`` looks like one submission rather than a class folder."""
     dockerfile, _ = find_dockerfile(folder)
-    return dockerfile is not None or not _student_folders(folder)
+    return dockerfile is not None or not (_student_folders(folder) or list(folder.glob("*.zip")))
 
 
 def resolve(paths: list[Path]) -> list[Path]:
@@ -121,10 +148,13 @@ def resolve(paths: list[Path]) -> list[Path]:
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
+        if path.is_file() and path.suffix.lower() == ".zip":
+            found.append(path)
+            continue
         if not path.is_dir():
-            raise UsageError(f"{path}: not a folder (a submission is a folder with a Dockerfile)")
+            raise UsageError(f"{path}: not a folder or a .zip (a submission holds a Dockerfile)")
         if is_submission(path):
             found.append(path)
         else:
-            found.extend(_student_folders(path))
+            found.extend(sorted(_student_folders(path) + list(path.glob("*.zip"))))
     return found

@@ -14,6 +14,7 @@ from grader.errors import (
     PullFailed,
     RegistryUnreachable,
     SubmissionRejected,
+    SubmissionTimedOut,
 )
 from grader.facts import Socket
 from grader.i18n import FIELDS, t
@@ -72,6 +73,9 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
         )
     if isinstance(exc, NeverReady):
         return Status.FAILED, never_ready_feedback(exc, lang)
+    if isinstance(exc, SubmissionTimedOut):
+        seconds = f"{exc.timeout_s:g}"
+        return Status.FAILED, _fb("not_run.submission_timeout", lang, seconds=seconds)
     if isinstance(exc, NotDeclared):
         return Status.FAILED, _fb("not_run.not_declared", lang, reason=exc.reason)
     if isinstance(exc, PullFailed):

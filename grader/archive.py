@@ -1,0 +1,78 @@
+"""Unpack a submission that arrives as a ``.zip`` (a learning platform's export), safely.
+
+Refused, with the reason: entries that would land outside the target folder (``../``,
+absolute paths, drive letters), symbolic links, more files or more bytes than the caps (the
+sizes a zip declares are not trusted: copying stops at the cap), and files that are not zips.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from grader.errors import SubmissionRejected
+
+MAX_FILES = 20_000
+CHUNK = 1 << 16
+
+
+def _safe_name(name: str) -> PurePosixPath:
+    """The entry's relative path, or SubmissionRejected when it would escape."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise SubmissionRejected(f"the archive entry {name!r} would land outside the submission")
+    return path
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def extract_zip(archive: Path, dest: Path, max_bytes: int) -> Path:
+    """Extract ``archive`` into ``dest``; returns the submission's folder.
+
+    When everything sits in one top-level folder (a zipped folder), that folder is returned.
+
+    Raises:
+        SubmissionRejected: not a zip, or an unsafe or oversized one.
+    """
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_FILES:
+                raise SubmissionRejected(f"the archive holds more than {MAX_FILES} files")
+            plan = [(info, _safe_name(info.filename)) for info in infos]
+            links = [info.filename for info, _ in plan if _is_link(info)]
+            if links:
+                raise SubmissionRejected(f"the archive holds a symbolic link: {links[0]!r}")
+            budget = max_bytes
+            for info, rel in plan:
+                target = dest.joinpath(*rel.parts)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("wb") as out:
+                    budget = _copy_capped(src, out, budget, max_bytes)
+    except zipfile.BadZipFile as exc:
+        raise SubmissionRejected(f"{archive.name} is not a valid zip archive") from exc
+    except (OSError, RuntimeError) as exc:  # encrypted entries, unreadable file
+        raise SubmissionRejected(f"{archive.name} cannot be extracted: {exc}") from exc
+    entries = [p for p in dest.iterdir() if p.name != "__MACOSX"]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+def _copy_capped(src: object, out: object, budget: int, max_bytes: int) -> int:
+    while chunk := src.read(CHUNK):  # type: ignore[attr-defined]
+        budget -= len(chunk)
+        if budget < 0:
+            raise SubmissionRejected(f"the archive unpacks to more than {max_bytes} bytes")
+        out.write(chunk)  # type: ignore[attr-defined]
+    return budget
+
+
+def remove_tree(path: Path) -> None:
+    """Delete an extraction folder (never follows links out of it)."""
+    shutil.rmtree(path, ignore_errors=True)
