@@ -47,6 +47,9 @@ def pytest_args() -> list[str]:
         "-p", "grader.plugin",
         "-p", "no:terminal",
         "-p", "no:cacheprovider",
+        # docker-py leaks a socket when the engine is unreachable; the warning pytest raises
+        # for it at session end must not turn a graded submission into a grader error
+        "-p", "no:unraisableexception",
     ]  # fmt: skip
 
 
@@ -205,5 +208,8 @@ def grade_class(
             write_class(reports, output)
             on_graded(Graded(report, time.monotonic() - started, target))
     finally:
-        engine.sweep(labels[LABEL_RUN])
+        try:
+            engine.sweep(labels[LABEL_RUN])
+        except EngineError as exc:  # the engine went away: the next run's sweep will do it
+            log.warning("could not remove this run's objects: %s", exc)
     return reports

@@ -8,6 +8,7 @@ outcome (``BuildTimedOut``) when the cause is the submission.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import os
@@ -15,7 +16,9 @@ import socket
 import stat
 import tarfile
 import time
+import traceback
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,8 @@ LABEL = "org.docker-lab-grader"
 LABEL_RUN = f"{LABEL}.run"
 LABEL_OWNER = f"{LABEL}.owner"
 LABEL_SUBMISSION = f"{LABEL}.submission"
+MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
+"""Build errors that come from the machine, not from the student's Dockerfile."""
 NO_ENGINE = "no Docker engine: start Docker or run make grade as root"
 MIN_API_VERSION = "1.24"
 """Only used to ask the engine its own API version, which is then used for everything."""
@@ -71,6 +76,25 @@ class BuildOutcome:
     """The builder's error message when it failed."""
 
 
+def _release(exc: BaseException) -> None:
+    """Close now what a failed connection left in its frames.
+
+    docker-py's unix-socket ``connect()`` does not close its socket when connecting fails
+    (the engine is down); the traceback's frame keeps it alive until some later garbage
+    collection warns about it. Clearing the frames closes it here, silently.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            if current.__traceback__ is not None:
+                traceback.clear_frames(current.__traceback__)
+            current = current.__cause__ or current.__context__
+        gc.collect()
+
+
 @contextlib.contextmanager
 def _translated(action: str) -> Iterator[None]:
     """Turn SDK and transport exceptions into ``EngineError`` naming the action."""
@@ -79,6 +103,7 @@ def _translated(action: str) -> Iterator[None]:
     except docker.errors.APIError as exc:
         raise EngineError(f"{action}: {exc.explanation or exc}") from exc
     except _TRANSIENT as exc:
+        _release(exc)
         raise EngineError(f"{action}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -104,6 +129,7 @@ class Engine:
         try:
             server = str(probe.version(api_version=False)["ApiVersion"])
         except (*_TRANSIENT, KeyError) as exc:
+            _release(exc)
             raise EngineUnavailable(NO_ENGINE) from exc
         finally:
             probe.close()
@@ -135,6 +161,10 @@ class Engine:
             EngineError: the engine failed (not the Dockerfile).
         """
         text = CappedText(log_limit)
+        with _translated("build"):
+            # fail before docker-py writes the context to a temporary file it would not close
+            # if the request failed (the engine went away)
+            self.api.ping()
         try:
             return self._build(context, dockerfile, labels, timeout_s, text)
         except EngineError as exc:
@@ -181,6 +211,8 @@ class Engine:
                 if time.monotonic() > deadline:
                     stream.close()
                     raise BuildTimedOut(timeout_s, text.text())
+        if error and any(s in error.lower() for s in MACHINE_FAULTS):
+            raise EngineError(f"build: {error}")  # the machine's fault, not the Dockerfile's
         return BuildOutcome(None if error else image_id, text.text(), error)
 
     def image_present(self, name: str) -> bool:
@@ -190,6 +222,7 @@ class Engine:
         except docker.errors.ImageNotFound:
             return False
         except _TRANSIENT as exc:
+            _release(exc)
             raise EngineError(f"inspect image: {exc}") from exc
         return True
 
@@ -208,6 +241,7 @@ class Engine:
         except docker.errors.APIError as exc:
             raise PullFailed(name, str(exc.explanation or exc)) from exc
         except _TRANSIENT as exc:
+            _release(exc)
             raise EngineError(f"pull {name}: {exc}") from exc
         return str(self.inspect_image(name)["Id"])
 
@@ -303,6 +337,7 @@ class Engine:
         except docker.errors.APIError:
             return None
         except _TRANSIENT as exc:
+            _release(exc)
             raise EngineError(f"exec in container: {exc}") from exc
         return out if code == 0 and isinstance(out, bytes) else None
 
@@ -314,6 +349,7 @@ class Engine:
         except docker.errors.NotFound:
             return None
         except _TRANSIENT as exc:
+            _release(exc)
             raise EngineError(f"read {path}: {exc}") from exc
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             member = next((m for m in tar.getmembers() if m.isfile()), None)
@@ -332,6 +368,7 @@ class Engine:
         except docker.errors.NotFound:
             pass
         except _TRANSIENT as exc:
+            _release(exc)
             log.warning("could not remove container %s: %s", container_id[:12], exc)
 
     def remove_image(self, image_id: str) -> None:
@@ -341,6 +378,7 @@ class Engine:
         except docker.errors.NotFound:
             pass
         except _TRANSIENT as exc:
+            _release(exc)
             log.warning("could not remove image %s: %s", image_id[:19], exc)
 
     # -- clean-up by label --------------------------------------------------------------------
