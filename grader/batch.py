@@ -24,11 +24,11 @@ from grader.errors import EngineError, SubmissionRejected
 from grader.facts import Submission
 from grader.i18n import t
 from grader.lab import LabSpec, choose_lab, load_lab
-from grader.pipeline import Options
 from grader.plugin import rubric_dir
 from grader.report import write_all, write_class
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.session import GradingSession, format_exception, write_grader_log
+from grader.settings import Options
 from grader.submission import load_submission, resolve
 from grader.verdicts import stage_feedback
 

@@ -22,7 +22,7 @@ from grader.checkparams import PARAMS
 from grader.engine import Engine
 from grader.errors import GraderError, UsageError
 from grader.lab import builtin_labs, load_lab_file
-from grader.pipeline import Options
+from grader.settings import Options
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,9 +27,10 @@ from grader.facts import (
     Submission,
 )
 from grader.lab import LabSpec, choose_lab
-from grader.pipeline import Options, Pipeline
+from grader.pipeline import Pipeline
 from grader.rubric import Grade
 from grader.session import GradingSession, check_id_of
+from grader.settings import Options
 from grader.submission import load_submission
 
 SESSION_KEY = pytest.StashKey[GradingSession]()

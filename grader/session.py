@@ -21,9 +21,10 @@ from grader.engine import Engine
 from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
 from grader.lab import LabSpec
-from grader.pipeline import Options, Pipeline
+from grader.pipeline import Pipeline
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.rubric import FEEDBACK_KEY
+from grader.settings import Options
 from grader.verdicts import describe, result, stage_feedback
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from private_engine import PrivateEngine
 
 from grader.batch import Graded, grade_class
 from grader.engine import LABEL, Engine
-from grader.pipeline import Options
+from grader.settings import Options
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
