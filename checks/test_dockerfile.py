@@ -28,11 +28,18 @@ from grader.rubric import (
 
 
 @check("dockerfile.present")
-def test_present(submission: Submission, grade: Grade) -> None:
-    """A Dockerfile is at the root of the submission."""
+def test_present(submission: Submission, dockerfile_problem: str | None, grade: Grade) -> None:
+    """A usable Dockerfile is at the root of the submission."""
+    named = submission.root / "Dockerfile"
+    if submission.dockerfile is None and named.is_symlink():
+        grade.fail("unusable_link")
+    if submission.dockerfile is None and named.is_dir():
+        grade.fail("unusable_folder")
     if submission.dockerfile is None:
         files = sorted(p.name for p in submission.root.iterdir())[:12]
         grade.fail(found=", ".join(files) or "-")
+    if dockerfile_problem is not None:
+        grade.fail("unreadable", name=submission.dockerfile.name, reason=dockerfile_problem)
     if not submission.dockerfile_is_default_name:
         grade.note("other_name", name=submission.dockerfile.name)
 

@@ -10,6 +10,13 @@ from grader.rubric import Grade, check
 @check("run.starts")
 def test_starts(start: StartResult, grade: Grade) -> None:
     """The container is still running after start-up."""
+    if not start.running and start.oom_killed:
+        grade.fail(
+            "oom",
+            seconds=f"{start.seconds:.1f}",
+            memory=grade.limit("memory"),
+            evidence=start.log_tail,
+        )
     if not start.running:
         grade.fail(
             status=start.exit_status,

@@ -112,11 +112,16 @@ def _explain(check_id: str) -> None:
     print(f"  used by: {', '.join(used) or 'no built-in lab'}")
 
 
+def _safe(text: str) -> str:
+    """Text that any terminal can print (non-UTF-8 file names escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _print_graded(graded: Graded) -> None:
     r = graded.report
     failed = [c.id for c in r.checks if c.status.value in ("failed", "error")]
     tail = f"  failed: {', '.join(failed)}" if failed else ""
-    print(f"{r.submission:32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}",
+    print(f"{_safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}",
           flush=True)  # fmt: skip
 
 
@@ -159,8 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130
     except GraderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a bug of ours: one line here, the traceback with -v
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print(f"internal error: {_safe(repr(exc))} (run with -v for details)", file=sys.stderr)
+        return 4
     mean = sum(r.score for r in reports) / max(len(reports), 1)
     print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
     if args.min_score is not None and any(r.score < args.min_score for r in reports):

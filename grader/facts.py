@@ -168,6 +168,8 @@ class StartResult:
     """Last lines of the container's output (when not ready)."""
     port: int | None = None
     """The container port that was published and probed (None when none was known)."""
+    oom_killed: bool = False
+    """The kernel killed it for going over its memory limit."""
 
 
 def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:

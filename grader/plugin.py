@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from grader.engine import Engine, new_run_labels
-from grader.errors import BuildFailed, BuildTimedOut, GraderError, StageFailed, SubmissionError
+from grader.errors import (
+    BuildFailed,
+    BuildTimedOut,
+    GraderError,
+    NoDockerfile,
+    StageFailed,
+    SubmissionError,
+    SubmissionRejected,
+)
 from grader.facts import (
     BuildResult,
     Declaration,
@@ -181,7 +189,8 @@ def grade(pipeline: Pipeline, request: pytest.FixtureRequest) -> Grade:
     spec = pipeline.lab.check(check_id) if check_id else None
     if check_id is None or spec is None:
         raise pytest.UsageError(f"{request.node.nodeid}: not a check of lab {pipeline.lab.id}")
-    return Grade(check_id, spec.params, pipeline.options.lang, request.node)
+    limits = {"memory": pipeline.options.sandbox.memory, "pids": pipeline.options.sandbox.pids}
+    return Grade(check_id, spec.params, pipeline.options.lang, request.node, limits)
 
 
 @pytest.fixture
@@ -197,6 +206,18 @@ def dockerfile_or_none(pipeline: Pipeline) -> DockerfileFacts | None:
         return pipeline.dockerfile
     except SubmissionError:
         return None
+
+
+@pytest.fixture
+def dockerfile_problem(pipeline: Pipeline) -> str | None:
+    """Why the Dockerfile found cannot be used (binary, too large), or None."""
+    try:
+        _ = pipeline.dockerfile
+    except SubmissionRejected as exc:
+        return str(exc)
+    except NoDockerfile:
+        return None
+    return None
 
 
 @pytest.fixture

@@ -31,7 +31,15 @@ def check(check_id: str) -> Callable[[F], F]:
 class Grade:
     """The verdict helper handed to a check: its id, its lab parameters and the language."""
 
-    def __init__(self, check_id: str, params: Any, lang: str, item: pytest.Item | None) -> None:
+    def __init__(
+        self,
+        check_id: str,
+        params: Any,
+        lang: str,
+        item: pytest.Item | None,
+        limits: dict[str, object] | None = None,
+    ) -> None:
+        self.limits = limits or {}
         self.check_id = check_id
         self.params = params
         self.lang = lang
@@ -47,6 +55,10 @@ class Grade:
         __tracebackhide__ = True
         fb = self._store(feedback(self.check_id, outcome, self.lang, evidence, **params))
         pytest.fail(fb.as_text(), pytrace=False)
+
+    def limit(self, name: str) -> str:
+        """A sandbox limit in force, as text (for messages)."""
+        return str(self.limits.get(name, "?"))
 
     def note(self, outcome: str, evidence: str = "", **params: Any) -> None:
         """Pass the check, with a remark (e.g. a Dockerfile found under another name)."""

@@ -131,7 +131,17 @@ def _stopped(
 ) -> StartResult:
     tail = tail_lines(engine.logs(container_id, 16_000), 30)
     status = int(state.get("ExitCode") or 0)
-    return StartResult(container_id, None, False, False, status, _since(started), None, tail)
+    return StartResult(
+        container_id,
+        None,
+        False,
+        False,
+        status,
+        _since(started),
+        None,
+        tail,
+        oom_killed=bool(state.get("OOMKilled")),
+    )
 
 
 def _since(started: float) -> float:

@@ -33,7 +33,11 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        # file names that are not UTF-8 (bytes kept by the OS as surrogates) come out escaped
+        # as \udcXX, so every report stays valid UTF-8 (and report.json valid JSON)
+        with os.fdopen(
+            fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
+        ) as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

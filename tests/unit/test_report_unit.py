@@ -203,13 +203,14 @@ def test_write_atomic_replaces_and_writes_lf(tmp_path: Path) -> None:
     assert sorted(p.name for p in path.parent.iterdir()) == ["report.md"]
 
 
-def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path) -> None:
-    path = tmp_path / "report.md"
-    path.write_text("old report\n", encoding="utf-8")
-    with pytest.raises(UnicodeEncodeError):
-        write_atomic(path, "half \ud800 written")  # a lone surrogate cannot be encoded
-    assert path.read_text(encoding="utf-8") == "old report\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+def test_non_utf8_file_names_are_written_escaped_as_valid_utf8(tmp_path: Path) -> None:
+    """A name the OS kept as surrogates (b"r\\xe9sum\\xe9") must not stop a report."""
+    path = tmp_path / "report.json"
+    name = b"r\xe9sum\xe9.txt".decode("utf-8", "surrogateescape")
+    write_atomic(path, json.dumps({"found": name}, ensure_ascii=False))
+    raw = path.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    assert json.loads(raw)["found"] == name  # and the JSON escape gives the name back
 
 
 def test_write_atomic_failure_of_a_non_text_object(tmp_path: Path) -> None:
