@@ -14,7 +14,7 @@ def test_succeeds(build_outcome: BuildResult | BuildFailed | BuildTimedOut, grad
     if isinstance(build_outcome, BuildTimedOut):
         grade.fail(
             "timeout",
-            seconds=f"{build_outcome.timeout_s:g}",
+            seconds=f"{build_outcome.timeout_s:.0f}",
             evidence=tail_lines(build_outcome.log, 20),
         )
     if isinstance(build_outcome, BuildFailed):

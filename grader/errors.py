@@ -122,7 +122,7 @@ class BuildTimedOut(StageFailed):
     def __init__(self, timeout_s: float, log: str) -> None:
         self.timeout_s = timeout_s
         self.log = log
-        super().__init__(f"build still running after {timeout_s:g} s")
+        super().__init__(f"build still running after {timeout_s:.0f} s")
 
 
 class ContainerExited(StageFailed):
@@ -158,7 +158,7 @@ class SubmissionTimedOut(StageFailed):
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        super().__init__(f"the submission took longer than {timeout_s:g} s in all")
+        super().__init__(f"the submission took longer than {timeout_s:.0f} s in all")
 
 
 class NotDeclared(StageFailed):

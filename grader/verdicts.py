@@ -64,7 +64,7 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
     if isinstance(exc, BuildFailed):
         return Status.FAILED, _fb("not_run.build_failed", lang, error=str(exc))
     if isinstance(exc, BuildTimedOut):
-        return Status.FAILED, _fb("not_run.build_timeout", lang, seconds=f"{exc.timeout_s:g}")
+        return Status.FAILED, _fb("not_run.build_timeout", lang, seconds=f"{exc.timeout_s:.0f}")
     if isinstance(exc, ContainerExited):
         line = key_line(exc.log_tail) or "-"
         evidence = tail_lines(exc.log_tail, 15)
@@ -74,7 +74,7 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
     if isinstance(exc, NeverReady):
         return Status.FAILED, never_ready_feedback(exc, lang)
     if isinstance(exc, SubmissionTimedOut):
-        seconds = f"{exc.timeout_s:g}"
+        seconds = f"{exc.timeout_s:.0f}"
         return Status.FAILED, _fb("not_run.submission_timeout", lang, seconds=seconds)
     if isinstance(exc, NotDeclared):
         return Status.FAILED, _fb("not_run.not_declared", lang, reason=exc.reason)

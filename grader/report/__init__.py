@@ -13,6 +13,7 @@ from grader.results import SubmissionReport
 EXPORTERS: dict[str, str] = {
     "json": "grader.report.json_report:render",
     "markdown": "grader.report.markdown:render",
+    "html": "grader.report.html:render",
 }
 """Per-submission formats: name -> "module:function(report) -> (filename, text)"."""
 

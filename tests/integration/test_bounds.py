@@ -61,3 +61,44 @@ def test_hanging_build_and_silent_app_are_bounded(
     assert leftovers() == ([], [])
     running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
     assert not [c for c in running if "sleep 600" in c.get("Command", "")]
+
+
+def test_whole_submission_bound_and_context_cap_from_a_lab_file(
+    repo_root: Path, tmp_path: Path, leftovers: Callable[[], Any]
+) -> None:
+    slow = _student(
+        repo_root, tmp_path, "slow", 'FROM python:3.11-slim\nRUN sleep 30\nCMD ["sleep", "9"]\n'
+    )
+    big = _student(
+        repo_root, tmp_path, "big", (repo_root / "submissions/tp6-ok/Dockerfile").read_text()
+    )
+    (big / "dataset.bin").write_bytes(b"\0" * 3_000_000)
+    small_ignored = _student(repo_root, tmp_path, "ignored", (big / "Dockerfile").read_text())
+    (small_ignored / "dataset.bin").write_bytes(b"\0" * 3_000_000)
+    (small_ignored / ".dockerignore").write_text("dataset.bin\n")
+    del slow
+    lab = tmp_path / "tp6-strict.toml"
+    text = (repo_root / "grader/labs/tp6.toml").read_text(encoding="utf-8")
+    lab.write_text(
+        text.replace("http_timeout_s = 5", "http_timeout_s = 5\ncontext_limit_bytes = 1000000"),
+        encoding="utf-8",
+    )
+    out = tmp_path / "reports"
+    started = time.monotonic()
+    code = main(
+        [str(tmp_path / "class"), "--lab", str(lab), "--output", str(out), "--lang", "en"]
+        + ["--submission-timeout", "6"]
+    )
+    assert code == 0
+    assert time.monotonic() - started < 90
+    slow_report = json.loads((out / "slow" / "report.json").read_text(encoding="utf-8"))
+    by_id = {c["id"]: c for c in slow_report["checks"]}
+    assert "still running after 6 s" in by_id["build.succeeds"]["message"]
+    assert by_id["run.starts"]["status"] == "failed"
+    big_statuses = _statuses(out, "big")
+    assert big_statuses["build.succeeds"] == "failed"
+    big_report = json.loads((out / "big" / "report.json").read_text(encoding="utf-8"))
+    build = next(c for c in big_report["checks"] if c["id"] == "build.succeeds")
+    assert "more than the 1 MB allowed" in build["message"] and ".dockerignore" in build["message"]
+    assert _statuses(out, "ignored")["build.succeeds"] == "passed"
+    assert leftovers() == ([], [])

@@ -433,6 +433,14 @@ def test_markup_from_the_student_is_inert_in_report_md(runtime_class: dict[str, 
     assert "\\<img src=x onerror=alert(1)\\>" in prose
 
 
+def test_markup_from_the_student_is_inert_in_report_html(runtime_class: dict[str, Any]) -> None:
+    """The label (<script>) and the response body (<img onerror>) arrive escaped in the HTML."""
+    page = (runtime_class["out"] / "09-markup-injection" / "report.html").read_text("utf-8")
+    assert not re.search(r"<\s*(script|img)\b", page, re.IGNORECASE)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
 # -- one class run: Dockerfiles that are not what they seem, and a build that hangs ------------
 
 

@@ -175,6 +175,7 @@ def test_write_all_writes_every_file_and_no_temporary(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == [
         "build.log",
         "container.log",
+        "report.html",
         "report.json",
         "report.md",
     ]
@@ -220,3 +221,30 @@ def test_write_atomic_failure_of_a_non_text_object(tmp_path: Path) -> None:
         write_atomic(path, object())  # type: ignore[arg-type]
     assert path.read_text(encoding="utf-8") == "{}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_html_report_escapes_everything_the_student_controls() -> None:
+    from grader.report import html as html_report
+    from grader.results import CheckResult, Feedback, Status, assemble
+
+    script, img = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+    fb = Feedback(summary="The page does not show the text.", found=f'"{img}"', evidence=img)
+    checks = [
+        CheckResult("http.root_text", Status.FAILED, 0, 2, fb.as_text(), fb),
+        CheckResult("dockerfile.label_maintainer", Status.PASSED, 1, 1, "", None),
+    ]
+    report = assemble(
+        f"eve{script}",
+        "tp6",
+        checks,
+        lang="en",
+        facts={"labels": {"maintainer": script}, "user": img},
+        build_log=script,
+        container_log=img,
+    )
+    name, page = html_report.render(report)
+    assert name == "report.html"
+    assert "<script" not in page and "<img" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "http" not in page.replace("http.root_text", "")  # nothing fetched from the network
