@@ -39,12 +39,6 @@ def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | N
     return text.strip(), ins.line if ins else None
 
 
-def step_output(build_log: str) -> str:
-    """What the last step printed (the lines after its ``Step N/M`` header)."""
-    matches = list(STEP.finditer(build_log))
-    return build_log[matches[-1].end() :].strip() if matches else build_log.strip()
-
-
 def ignore_patterns(root: Path) -> list[str]:
     """The ``.dockerignore`` patterns of a submission (read only when inside it)."""
     path = safe_file(root, ".dockerignore")

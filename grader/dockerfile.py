@@ -17,11 +17,6 @@ log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
 MAX_BYTES = 1_000_000
-KNOWN = frozenset(
-    {"FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT"}
-    | {"VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
-)
-"""Instructions the Docker builder accepts."""
 
 
 def _exec_args(value: str) -> tuple[str, ...] | None:
@@ -120,11 +115,6 @@ def parse_dockerfile(path: Path) -> DockerfileFacts:
     had_bom = raw.startswith(BOM)
     text = raw[len(BOM) :] if had_bom else raw
     return parse_text(text.decode("utf-8", errors="replace"), path, had_bom)
-
-
-def unknown_instructions(facts: DockerfileFacts) -> tuple[Instruction, ...]:
-    """Instructions the Docker builder would reject."""
-    return tuple(i for i in facts.instructions if i.keyword not in KNOWN)
 
 
 def instruction_for_step(facts: DockerfileFacts, step: int) -> Instruction | None:

@@ -264,12 +264,6 @@ class Engine:
             result: dict[str, Any] = self.api.inspect_image(image_id)  # type: ignore[no-untyped-call]
             return result
 
-    def image_history(self, image_id: str) -> list[dict[str, Any]]:
-        """``docker history`` as a list of dicts, newest layer first."""
-        with _translated("image history"):
-            result: list[dict[str, Any]] = self.api.history(image_id)  # type: ignore[no-untyped-call]
-            return result
-
     def read_image_file(self, image_id: str, path: str, labels: Mapping[str, str]) -> bytes | None:
         """A file's bytes from an image, without starting anything; None when absent."""
         with _translated("read file from image"):
@@ -355,11 +349,6 @@ class Engine:
             member = next((m for m in tar.getmembers() if m.isfile()), None)
             extracted = tar.extractfile(member) if member else None
             return extracted.read() if extracted else None
-
-    def stop(self, container_id: str, timeout_s: int = 2) -> None:
-        """Stop a container (SIGTERM, then SIGKILL after ``timeout_s``)."""
-        with _translated("stop container"):
-            self.api.stop(container_id, timeout=timeout_s)
 
     def remove_container(self, container_id: str) -> None:
         """Force-remove a container; absent is fine."""

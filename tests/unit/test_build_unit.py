@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.build import failing_step, step_output
+from grader.build import failing_step
 from grader.dockerfile import parse_text
 from grader.facts import DockerfileFacts
 
@@ -54,18 +54,6 @@ def test_failing_step_without_facts_has_no_line() -> None:
 def test_failing_step_of_an_earlier_step() -> None:
     log = LOG.split("Step 4/5")[0] + "COPY failed: file not found in build context\n"
     assert failing_step(log, facts()) == ("COPY requirements.txt .", 3)
-
-
-def test_step_output_is_what_the_last_step_printed() -> None:
-    out = step_output(LOG)
-    assert out.splitlines()[0] == "---> Running in 0a1b2c3d4e5f"
-    assert "No matching distribution found for flaks==3.0" in out
-    assert "Step 3/5" not in out
-    assert out.endswith("returned a non-zero code: 1")
-
-
-def test_step_output_without_steps_is_the_whole_log() -> None:
-    assert step_output("  some error\n") == "some error"
 
 
 def test_parse_error_maps_its_line() -> None:

@@ -12,7 +12,6 @@ from grader.dockerfile import (
     instruction_for_step,
     parse_dockerfile,
     parse_text,
-    unknown_instructions,
 )
 from grader.errors import SubmissionRejected
 from grader.facts import DockerfileFacts
@@ -158,12 +157,6 @@ def test_comments_and_parser_directives_are_not_instructions() -> None:
     facts = parse("# syntax=docker/dockerfile:1\n# hello\nFROM python\n")
     assert keywords(facts) == ["FROM"]
     assert facts.instructions[0].line == 3
-
-
-def test_unknown_instructions_finds_a_typo() -> None:
-    facts = parse("FROM python\nWORKDIR /app\nCOPPY app.py .\nCOPY x y\n")
-    unknown = unknown_instructions(facts)
-    assert [(i.keyword, i.line) for i in unknown] == [("COPPY", 3)]
 
 
 def test_instruction_for_step_counts_every_instruction() -> None:
