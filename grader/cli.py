@@ -119,10 +119,12 @@ def _safe(text: str) -> str:
 
 def _print_graded(graded: Graded) -> None:
     r = graded.report
-    failed = [c.id for c in r.checks if c.status.value in ("failed", "error")]
-    tail = f"  failed: {', '.join(failed)}" if failed else ""
-    print(f"{_safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}",
-          flush=True)  # fmt: skip
+    tail = ""
+    for status in ("failed", "error"):
+        ids = [c.id for c in r.checks if c.status.value == status]
+        tail += f"  {status}: {', '.join(ids)}" if ids else ""
+    line = f"{_safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}"
+    print(line, flush=True)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -312,6 +312,8 @@ class Pipeline:
         return self._once("registry_probe", self._registry_probe)
 
     def _registry_probe(self) -> ProbeResult:
+        # ask the registry first: unreachable is an `error` here too, not the student's fault
+        _ = self.registry_status
         name = self.reference.pull_name
         present = self.engine.image_present(name)
         image_id = self.engine.pull(name)
