@@ -45,8 +45,9 @@ def sandbox_options(sandbox: Sandbox) -> dict[str, Any]:
         "security_opt": ["no-new-privileges"],
         "privileged": False,
         "binds": [],
-        # bounded on disk too: an app printing without end keeps at most this much
-        "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        # bounded on disk too (2 x 1 MB); two files so a read just after a rotation still
+        # finds the last full megabyte, and the report can say how much was cut
+        "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}},
     }
 
 

@@ -25,6 +25,7 @@ from grader.pipeline import Pipeline
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.rubric import FEEDBACK_KEY
 from grader.settings import Options
+from grader.submission import declared_identity
 from grader.verdicts import describe, result, stage_feedback
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
     sub = pipeline.submission
     if sub.dockerfile is not None:
         facts["dockerfile"] = sub.dockerfile.name
+    facts.update(declared_identity(sub.root))
     if df := _peek(pipeline, "dockerfile"):
         facts["stages"] = [
             {

@@ -71,6 +71,16 @@ def read_declaration(root: Path) -> Declaration:
     return Declaration(str(data.get("student", "")), image.strip())
 
 
+def declared_identity(root: Path) -> dict[str, str]:
+    """``student`` and ``email`` from submission.toml, when the student gave them."""
+    path = safe_file(root, DECLARATION)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {k: str(data[k]) for k in ("student", "email") if isinstance(data.get(k), str)}
+
+
 def find_dockerfile(root: Path) -> tuple[Path | None, bool]:
     """The submission's Dockerfile and whether it has the default name.
 

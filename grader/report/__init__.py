@@ -14,11 +14,16 @@ EXPORTERS: dict[str, str] = {
     "json": "grader.report.json_report:render",
     "markdown": "grader.report.markdown:render",
     "html": "grader.report.html:render",
+    "junit": "grader.report.junit:render",
+    "gradescope": "grader.report.gradescope:render",
+    "prairielearn": "grader.report.prairielearn:render",
 }
 """Per-submission formats: name -> "module:function(report) -> (filename, text)"."""
 
 CLASS_EXPORTERS: dict[str, str] = {
     "csv": "grader.report.summary_csv:render",
+    "gradebook": "grader.report.gradebook:render",
+    "summary_md": "grader.report.gradebook:render_summary",
 }
 """Class-level formats: name -> "module:function(reports) -> (filename, text)"."""
 

@@ -71,10 +71,23 @@ def test_scores_and_report_schema(graded_class: dict[str, Any]) -> None:
 def test_every_submission_has_its_files_and_the_summary_csv(graded_class: dict[str, Any]) -> None:
     out: Path = graded_class["out"]
     for name in graded_class["reports"]:
-        for filename in ("report.json", "report.md", "build.log", "container.log"):
+        for filename in (
+            "report.json",
+            "report.md",
+            "report.html",
+            "junit.xml",
+            "gradescope.json",
+            "prairielearn.json",
+            "build.log",
+            "container.log",
+        ):
             assert (out / name / filename).is_file(), (name, filename)
     rows = list(csv.DictReader((out / "summary.csv").read_text(encoding="utf-8").splitlines()))
     assert [r["submission"] for r in rows] == sorted(graded_class["reports"])
+    book = list(csv.DictReader((out / "gradebook.csv").read_text(encoding="utf-8").splitlines()))
+    declared = next(r for r in book if r["submission"] == "tp6bis-ok")
+    assert declared["student"] == "Martin Camille" and declared["score"] == "22"
+    assert "tp6-wrong-text" in (out / "summary.md").read_text(encoding="utf-8")
     ok = next(r for r in rows if r["submission"] == "tp6-ok")
     assert ok["score"] == "20" and ok["http.root_text"] == "passed"
 

@@ -42,7 +42,7 @@ def test_host_config_is_locked_down(engine: Engine, running: tuple[str, int | No
     assert hc["SecurityOpt"] == ["no-new-privileges"]
     assert hc["Privileged"] is False
     assert not hc["Binds"] and not attrs["Mounts"]
-    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}}
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
     bindings = hc["PortBindings"]["8000/tcp"]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": ""}]
     published = attrs["NetworkSettings"]["Ports"]["8000/tcp"]

@@ -175,6 +175,9 @@ def test_write_all_writes_every_file_and_no_temporary(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == [
         "build.log",
         "container.log",
+        "gradescope.json",
+        "junit.xml",
+        "prairielearn.json",
         "report.html",
         "report.json",
         "report.md",
@@ -190,7 +193,11 @@ def test_write_all_writes_every_file_and_no_temporary(tmp_path: Path) -> None:
 
 def test_write_class_writes_the_summary(tmp_path: Path) -> None:
     write_class([report("a"), report("b")], tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gradebook.csv",
+        "summary.csv",
+        "summary.md",
+    ]
     text = (tmp_path / "summary.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["submission"] for r in rows] == ["a", "b"]

@@ -16,7 +16,7 @@ def test_default_sandbox_options() -> None:
         "security_opt": ["no-new-privileges"],
         "privileged": False,
         "binds": [],
-        "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}},
     }
 
 

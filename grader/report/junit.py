@@ -1,0 +1,40 @@
+"""junit.xml: one test case per check, for CI systems (GitHub, GitLab, Jenkins)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from grader.results import Status, SubmissionReport
+
+
+def render(report: SubmissionReport) -> tuple[str, str]:
+    """``junit.xml``: a suite per submission; failed checks are failures, grader faults errors."""
+    counts = {s: sum(c.status is s for c in report.checks) for s in Status}
+    suites = ET.Element("testsuites", name=f"docker-lab-grader {report.lab}")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=report.submission,
+        tests=str(len(report.checks)),
+        failures=str(counts[Status.FAILED]),
+        errors=str(counts[Status.ERROR]),
+        skipped=str(counts[Status.SKIPPED]),
+    )
+    for check in report.checks:
+        stage = check.id.split(".", 1)[0]
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{report.lab}.{stage}", name=check.id, time="0"
+        )
+        summary = check.feedback.summary if check.feedback else check.message
+        text = check.message + (f"\n\n{check.feedback.evidence}" if check.feedback else "")
+        if check.status is Status.FAILED:
+            ET.SubElement(case, "failure", message=summary, type="failed").text = text
+        elif check.status is Status.ERROR:
+            ET.SubElement(case, "error", message=summary, type="error").text = text
+        elif check.status is Status.SKIPPED:
+            ET.SubElement(case, "skipped", message=summary)
+        ET.SubElement(case, "properties").append(
+            ET.Element("property", name="points", value=f"{check.score:g}/{check.max_score:g}")
+        )
+    ET.indent(suites)
+    return "junit.xml", ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
