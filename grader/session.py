@@ -22,11 +22,11 @@ from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
 from grader.lab import LabSpec
 from grader.pipeline import Pipeline
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.results import CheckResult, Status, SubmissionReport, assemble
 from grader.rubric import FEEDBACK_KEY
 from grader.settings import Options
 from grader.submission import declared_identity
-from grader.verdicts import describe, result, stage_feedback
+from grader.verdicts import describe, feedback_for, result, stage_feedback
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,8 @@ class GradingSession:
             return result(check_id, status, max_score, fb)
         if call.excinfo is not None:
             graded.tracebacks.append(f"{check_id}:\n{call.excinfo.getrepr(style='long')}")
-        status, fb = stage_feedback(exc if isinstance(exc, Exception) else RuntimeError(), "en")
+        bug = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+        status, fb = stage_feedback(bug, graded.pipeline.options.lang)
         return result(check_id, status, max_score, fb)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -167,14 +168,15 @@ class GradingSession:
 
     def assemble(self, graded: Graded) -> SubmissionReport:
         """The report of one submission; a check that never ran is an error, never dropped."""
+        pipeline = graded.pipeline
         checks = []
         for spec in graded.lab.checks:
             found = graded.results.get(spec.id)
             if found is None:
-                fb = Feedback(summary=f"not run: the check {spec.id} did not run")
+                lang = pipeline.options.lang
+                fb = feedback_for("error.not_run", lang, check=spec.id)
                 found = result(spec.id, Status.ERROR, spec.max_score, fb)
             checks.append(found)
-        pipeline = graded.pipeline
         return assemble(
             graded.submission.name,
             graded.lab.id,

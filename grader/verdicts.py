@@ -22,9 +22,13 @@ from grader.logcap import key_line, tail_lines
 from grader.results import CheckResult, Feedback, Status
 
 
-def _fb(key: str, lang: str, evidence: str = "", **params: object) -> Feedback:
+def feedback_for(key: str, lang: str, evidence: str = "", **params: object) -> Feedback:
+    """The four-part feedback of a ``not_run.*`` / ``error.*`` message."""
     parts = {f: t(f"{key}.{f}", lang, **params) for f in FIELDS}
     return Feedback(**parts, evidence=evidence)
+
+
+_fb = feedback_for
 
 
 def never_ready_feedback(exc: NeverReady, lang: str) -> Feedback:

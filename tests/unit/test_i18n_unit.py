@@ -100,7 +100,7 @@ def rubric_calls() -> list[tuple[str, str, str, frozenset[str]]]:
 def verdict_keys() -> set[str]:
     """Every ``not_run.*`` / ``error.*`` key literal in verdicts.py and batch.py."""
     keys = set()
-    for name in ("verdicts.py", "batch.py"):
+    for name in ("verdicts.py", "batch.py", "session.py"):
         tree = ast.parse((ROOT / "grader" / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
