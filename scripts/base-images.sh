@@ -125,7 +125,12 @@ rootfs_tar() {
 	fi
 
 	((EUID == 0)) || die "building a stand-in needs root (debootstrap); run as root"
-	command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+	if ! command -v debootstrap >/dev/null; then
+		# a fresh Debian machine has no debootstrap: install it (we are root here)
+		log "installing debootstrap"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } \
+			>>"$DEBOOTSTRAP_LOG" 2>&1 || die "could not install debootstrap (log: $DEBOOTSTRAP_LOG)"
+	fi
 	workdir
 	dir="$WORK/$family-rootfs"
 	mirror=$(debian_mirror)
