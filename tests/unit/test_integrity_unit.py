@@ -1,4 +1,4 @@
-"""grader/integrity.py: a disguised copy is flagged, independent work and the lab's files are not."""
+"""grader/integrity.py: a disguised copy is flagged; independent work and given files are not."""
 
 from __future__ import annotations
 
