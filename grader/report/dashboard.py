@@ -41,7 +41,7 @@ class Row:
 
 def report_href(name: str) -> str:
     """The link to a submission's report.html (names that are not UTF-8 keep their bytes)."""
-    return quote(name.encode("utf-8", "surrogateescape")) + "/report.html"
+    return quote(name.encode("utf-8", "surrogateescape"), safe="") + "/report.html"
 
 
 def percent(report: SubmissionReport) -> float:
