@@ -70,6 +70,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Integrity:
+    """What the lab hands out to everyone, left out of the near-duplicate signal."""
+
+    given_files: list[str] = dataclasses.field(default_factory=list)
+    """Files the lab text gives (paths from the submission's root): identical for all."""
+    dockerfile_template: str = ""
+    """The Dockerfile the lab text gives, if any: what students share with it is not a copy."""
+
+
+@dataclass(frozen=True)
 class LabSpec:
     """A lab: what to detect, the app's facts, limits and the checks that apply."""
 
@@ -91,6 +101,8 @@ class LabSpec:
     """Checks in rubric order."""
     source: Path
     """The lab file."""
+    integrity: Integrity = dataclasses.field(default_factory=lambda: Integrity())
+    """What the integrity signal leaves out (the files and Dockerfile the lab gives)."""
 
     def check(self, check_id: str) -> CheckSpec | None:
         """The spec of one check, or None when this lab does not use it."""
@@ -144,6 +156,7 @@ def _table(data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
 
 def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     allowed = {"schema_version", "id", "title", "lang", "detect", "app", "limits", "checks"}
+    allowed |= {"integrity"}  # optional: what the near-duplicate signal leaves out
     for key in data:
         if key not in allowed:
             raise LabFileError(path, key, f"unknown key (known keys: {', '.join(sorted(allowed))})")
@@ -170,6 +183,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         limits=limits,
         checks=tuple(checks),
         source=Path(path),
+        integrity=_build(Integrity, _table(data, "integrity", path), path, "integrity"),
     )
 
 

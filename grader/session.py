@@ -20,6 +20,7 @@ from grader import __version__
 from grader.engine import Engine
 from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
+from grader.integrity import fingerprint
 from grader.lab import LabSpec
 from grader.pipeline import Pipeline
 from grader.results import CheckResult, Status, SubmissionReport, assemble
@@ -265,6 +266,8 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts.update(dev_dependencies_present=list(dev.present), dev_checked_with=dev.method)
     if rt := _peek(pipeline, "runtime"):
         facts.update(process_uid=rt.process_uid, listening=describe(rt.listening))
+    given = pipeline.lab.integrity  # near-duplicate signal: compared on the class dashboard
+    facts["fingerprint"] = fingerprint(sub.root, given.given_files, given.dockerfile_template)
     return facts
 
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Tools the test suite uses besides Docker: Debian's docker-registry (the distribution
-# registry), which the registry tests start on 127.0.0.1. Installed as root when missing.
+# registry), which the registry tests start on 127.0.0.1, and Debian's chromium, which the
+# report tests render report.html and index.html with (headless). Installed as root when missing.
 set -euo pipefail
-if command -v docker-registry >/dev/null 2>&1; then
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [[ ${#missing[@]} -eq 0 ]]; then
 	exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
-	echo "tools: docker-registry is missing; install Debian's docker-registry package" >&2
+	echo "tools: missing ${missing[*]}; install Debian's packages: ${missing[*]}" >&2
 	exit 1
 fi
 apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from grader.regrade import Delta
 from grader.results import SubmissionReport
 
 EXPORTERS: dict[str, str] = {
@@ -26,6 +27,9 @@ CLASS_EXPORTERS: dict[str, str] = {
     "summary_md": "grader.report.gradebook:render_summary",
 }
 """Class-level formats: name -> "module:function(reports) -> (filename, text)"."""
+
+DASHBOARD = "grader.report.dashboard:render"
+"""The class dashboard: "module:function(reports, deltas) -> (filename, text)"."""
 
 
 def _load(dotted: str) -> Callable[..., tuple[str, str]]:
@@ -67,8 +71,15 @@ def write_all(report: SubmissionReport, outdir: Path) -> Path:
     return folder
 
 
-def write_class(reports: list[SubmissionReport], outdir: Path) -> None:
-    """Write the class-level files (summary.csv...)."""
+def write_class(
+    reports: list[SubmissionReport], outdir: Path, deltas: Sequence[Delta] = ()
+) -> None:
+    """Write the class-level files (summary.csv..., and the dashboard index.html).
+
+    ``deltas`` (a regrade's, from ``grader.regrade``) are shown on the dashboard when given.
+    """
     for dotted in CLASS_EXPORTERS.values():
         filename, text = _load(dotted)(reports)
         write_atomic(outdir / filename, text)
+    filename, text = _load(DASHBOARD)(reports, deltas)
+    write_atomic(outdir / filename, text)

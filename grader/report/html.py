@@ -1,73 +1,105 @@
-"""report.html: a self-contained page (no script, no network); all text escaped."""
+"""report.html: one submission's self-contained page (no script, no network); all text escaped."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from grader.i18n import t
 from grader.logcap import tail_lines
-from grader.results import CheckResult, Status, SubmissionReport
+from grader.report.templating import render as render_template
+from grader.results import Status, SubmissionReport
 
-STYLE = " ".join(
-    [
-        "body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}",
-        "table{border-collapse:collapse;width:100%;margin:1rem 0}",
-        "td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}",
-        "pre{background:#f6f6f6;padding:.6rem;overflow:auto;white-space:pre-wrap}",
-        ".passed{color:#1a7f37}.failed{color:#cf222e}.error{color:#9a6700}.skipped{color:#666}",
+LOG_LINES = 40
+"""Lines of each log shown (the whole bounded log is in build.log / container.log)."""
+GRADER_LABELS = "org.docker-lab-grader"
+"""Labels the grader puts on images (not the student's): not shown."""
+INSTRUCTION_CHARS = 300
+"""A layer's instruction is cut to this length."""
+
+
+def human_size(size: float) -> str:
+    """``1234567`` -> ``1.2 MB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:g} B"
+
+
+def _words(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def fact_rows(facts: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(label, value) of the image facts worth showing, labels in ``lang``."""
+    rows: list[tuple[str, Any]] = []
+    if isinstance(facts.get("size_bytes"), int | float):
+        rows.append(("report.fact_size", human_size(facts["size_bytes"])))
+    single = facts.get("single_stage_bytes")
+    if isinstance(single, int | float) and single:
+        rows.append(("report.fact_single_size", human_size(single)))
+        saving = human_size(facts.get("saving_bytes") or 0)
+        rows.append(("report.fact_saving", f"{saving} ({facts.get('saving_percent')} %)"))
+    if isinstance(facts.get("layers"), int) and not facts.get("layer_table"):
+        rows.append(("html.fact_layers", facts["layers"]))
+    if "user" in facts:
+        user = facts.get("user") or "root"
+        uid = facts.get("uid")
+        rows.append(("report.fact_user", user if uid is None else f"{user} (uid {uid})"))
+    if facts.get("process_uid") is not None:
+        rows.append(("html.fact_process_uid", facts["process_uid"]))
+    for key in ("exposed_ports", "entrypoint", "cmd", "workdir", "listening"):
+        if facts.get(key) not in (None, "", []):
+            rows.append((f"report.fact_{key}", _words(facts[key])))
+    shown = [(t(key, lang), str(value)) for key, value in rows]
+    labels = facts.get("labels")
+    if isinstance(labels, dict):
+        own = [(k, v) for k, v in labels.items() if not k.startswith(GRADER_LABELS)]
+        shown += [(t("html.fact_label", lang, name=k), str(v)) for k, v in own]
+    return shown
+
+
+def layer_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The image's layers (base first) with their sizes, from ``facts["layer_table"]``."""
+    table = facts.get("layer_table")
+    if not isinstance(table, list):
+        return []
+    layers = [
+        (str(row.get("instruction", "")), int(row.get("size_bytes") or 0))
+        for row in table
+        if isinstance(row, dict)
     ]
-)
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def _check_row(check: CheckResult, lang: str) -> str:
-    fb = check.feedback
-    parts = [f"<strong>{_e(fb.summary if fb else check.message)}</strong>"] if check.message else []
-    if fb:
-        for key, value in (("expected", fb.expected), ("found", fb.found), ("fix", fb.fix)):
-            if value:
-                parts.append(f"<br><em>{_e(t(f'report.{key}', lang))}</em>: {_e(value)}")
-        if fb.evidence:
-            parts.append(f"<pre>{_e(fb.evidence)}</pre>")
-    status = check.status.value
-    return (
-        f'<tr><td><code>{_e(check.id)}</code></td><td class="{_e(status)}">{_e(status)}</td>'
-        f"<td>{check.score:g}/{check.max_score:g}</td><td>{''.join(parts)}</td></tr>"
-    )
-
-
-def _facts(facts: dict[str, Any], lang: str) -> str:
-    keys = ("size_mb", "user", "uid", "exposed_ports", "entrypoint", "cmd", "workdir", "listening")
-    rows = [(k, facts[k]) for k in keys if facts.get(k) not in (None, "", [])]
-    rows += [(f"label {k}", v) for k, v in (facts.get("labels") or {}).items()]
-    if not rows:
-        return ""
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f"<h2>{_e(t('report.image', lang))}</h2><table>{body}</table>"
+    largest = max((size for _, size in layers), default=0) or 1
+    return [
+        {
+            "instruction": text[:INSTRUCTION_CHARS]
+            + ("…" if len(text) > INSTRUCTION_CHARS else ""),
+            "size_bytes": size,
+            "size": human_size(size),
+            "width": round(12 * size / largest, 2),
+        }
+        for text, size in layers
+    ]
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:
     """``report.html`` for one submission."""
     lang = report.lang
-    head = f"<th>{_e(t('report.check', lang))}</th><th>{_e(t('report.status', lang))}</th>"
-    head += f"<th>{_e(t('report.points', lang))}</th><th></th>"
-    rows = "".join(_check_row(c, lang) for c in report.checks)
-    notes = "".join(f"<p><em>{_e(n)}</em></p>" for n in report.notes)
-    logs = ""
-    for key, text in (("build_log", report.build_log), ("container_log", report.container_log)):
-        if text.strip():
-            logs += f"<h2>{_e(t(f'report.{key}', lang))}</h2><pre>{_e(tail_lines(text, 40))}</pre>"
-    failed = sum(c.status in (Status.FAILED, Status.ERROR) for c in report.checks)
-    page = (
-        f'<!doctype html><html lang="{_e(lang)}"><head><meta charset="utf-8">'
-        f"<title>{_e(report.submission)} — {_e(report.lab)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{_e(report.submission)} — {_e(report.lab)}</h1>"
-        f"<p><strong>{_e(t('report.score', lang))}: {report.score:g} / {report.max_score:g}"
-        f"</strong> ({failed} ✗)</p>{notes}<table><tr>{head}</tr>{rows}</table>"
-        f"{_facts(report.facts, lang)}{logs}</body></html>\n"
+    facts = report.facts
+    stages = facts.get("stages")
+    stages = stages if isinstance(stages, list) and len(stages) >= 2 else []
+    logs = [
+        (t(f"report.{key}", lang), tail_lines(text, LOG_LINES))
+        for key, text in (("build_log", report.build_log), ("container_log", report.container_log))
+        if text.strip()
+    ]
+    page = render_template(
+        "report.html.j2",
+        report=report,
+        lang=lang,
+        to_fix=sum(c.status in (Status.FAILED, Status.ERROR) for c in report.checks),
+        facts=fact_rows(facts, lang),
+        layers=layer_rows(facts),
+        stages=stages,
+        logs=logs,
     )
     return "report.html", page

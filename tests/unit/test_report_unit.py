@@ -195,6 +195,7 @@ def test_write_class_writes_the_summary(tmp_path: Path) -> None:
     write_class([report("a"), report("b")], tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "gradebook.csv",
+        "index.html",
         "summary.csv",
         "summary.md",
     ]
