@@ -149,6 +149,7 @@ class Run:
             self.close(job)
             raise
         finally:
+            self.listener.step(worker, job.name, "ready, waiting for its checks")
             with self.lock:
                 self.free.append(worker)
         return job
