@@ -178,6 +178,7 @@ class Run:
     def finish(self, job: Job) -> Graded:
         """Run the rubric on a prepared submission and write its reports (main thread)."""
         self.listener.step(-1, job.name, "checks")
+        where = "" if job.engine is None else self.pool.engines[job.engine].base_url
         try:
             report = job.report
             if report is None and job.pipeline is not None:
@@ -203,7 +204,6 @@ class Run:
             target = write_all(report, self.output)
             write_grader_log(target, job.tracebacks)
         seconds = 0.0 if job.reused else time.monotonic() - job.started
-        where = "" if job.engine is None else self.pool.engines[job.engine].base_url
         return Graded(report, seconds, target, job.reused, where)
 
     def close(self, job: Job) -> None:
