@@ -297,10 +297,10 @@ def run_class(
                     run.close(future.result())
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        if reports:
+        deltas = compare_class(before, reports) if regrade else []
+        if reports:  # once per run, every report (reused ones too), also when interrupted
             write_class(reports, output)
         run.sweep()
-    deltas = compare_class(before, reports) if regrade else []
     if regrade:
         write_deltas(deltas, output)
     return ClassResult(reports, deltas)

@@ -71,34 +71,10 @@ def engine() -> Iterator[Engine]:
     eng.close()
 
 
-def other_live_run(obj: dict[str, Any]) -> bool:
-    """True for an object of another grader process still running (another run sharing the
-    engine, e.g. a second worktree's tests): not a leftover of ours."""
-    host, _, pid = (obj.get("Labels") or {}).get(LABEL_OWNER, "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture
 def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
-    """Call it to list the grader-labelled containers and images still in the engine; when
-    other grader processes are at work on it, theirs (and the owner-less intermediate layers of
-    builds under way) are not counted."""
-
-    def mine() -> tuple[list[Any], list[Any]]:
-        containers, images = grader_objects(engine)
-        if not any(other_live_run(o) for o in [*containers, *images]):
-            return containers, images
-        ours = [o for o in [*containers, *images] if LABEL_OWNER in (o.get("Labels") or {})]
-        kept = {id(o) for o in ours if not other_live_run(o)}
-        return [c for c in containers if id(c) in kept], [i for i in images if id(i) in kept]
-
-    return mine
+    """Call it to list the grader-labelled containers and images still in the engine."""
+    return lambda: grader_objects(engine)
 
 
 def _free_port() -> int:
