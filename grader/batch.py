@@ -150,6 +150,8 @@ class Run:
             raise
         finally:
             self.listener.step(worker, job.name, "ready, waiting for its checks")
+            if job.pipeline is not None:  # stages the checks still run show on their own row
+                job.pipeline.on_stage = lambda stage: self.listener.step(-1, job.name, stage)
             with self.lock:
                 self.free.append(worker)
         return job
