@@ -144,7 +144,11 @@ class Run:
             raise
         except Exception as exc:  # a grader bug: this submission's report says so
             job.tracebacks.append(format_exception(exc))
-            job.report = assemble(job.name, "unknown", [], notes=(f"grader error: {exc}",))
+            if job.pipeline is not None:
+                pipeline = job.pipeline
+                job.report = error_report(pipeline.submission, pipeline.lab, self.options, exc)
+            else:
+                job.report = assemble(job.name, "unknown", [], notes=(f"grader error: {exc}",))
         except BaseException:  # interrupted
             self.close(job)
             raise
