@@ -1,106 +1,56 @@
-"""Grade submissions: each one through the rubric in pytest, one never stopping the others.
+"""Grade a class: enumerate submissions, parallel workers, reuse, start-of-run sweep by label.
 
-The class run connects to the engine once, sweeps leftovers of dead runs by label, grades each
-submission, writes its reports as soon as it is graded, and removes this run's images at the
-end (not earlier: later students reuse the build cache of earlier ones).
+The class run connects to its engines once, sweeps leftovers of dead runs by label, and grades
+each submission: worker threads run its Docker stages ahead (``grader.workers``) on the
+least-loaded engine while the main thread runs the rubric, in pytest, on each prepared
+submission in turn (pytest is not thread-safe) and writes its reports as soon as it is graded.
+A submission whose files, lab file, options and grader version did not change since the
+report in ``--output`` keeps that report (``grader.reuse``). This run's images are removed at
+the end (not earlier: later students reuse the build cache of earlier ones).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
-import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-from grader.archive import extract_zip
 from grader.engine import LABEL_RUN, Engine, new_run_labels
-from grader.errors import EngineError, SubmissionRejected
-from grader.facts import Submission
-from grader.i18n import t
+from grader.errors import (
+    EngineError,
+    EngineUnavailable,
+    LabFileError,
+    SubmissionRejected,
+    UsageError,
+)
 from grader.lab import LabSpec, choose_lab, load_lab
-from grader.plugin import rubric_dir
-from grader.report import write_all, write_class
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
-from grader.session import GradingSession, format_exception, write_grader_log
+from grader.pipeline import Pipeline
+from grader.regrade import Delta, compare_class
+from grader.report import write_all, write_atomic, write_class
+from grader.results import SubmissionReport, assemble
+from grader.reuse import key_of, previous_report, reusable
+from grader.session import format_exception, write_grader_log
 from grader.settings import Options
+from grader.single import (
+    error_report,
+    grade_loaded,
+    grade_submission,
+    intake,
+    rejected_report,
+    submission_name,
+)
 from grader.submission import load_submission, resolve
-from grader.verdicts import stage_feedback
+from grader.workers import EnginePool, prepare, stages_for
 
+__all__ = ["ClassResult", "Graded", "Listener", "grade_class", "grade_submission", "run_class"]
 log = logging.getLogger(__name__)
-UNPACKED_LIMIT = 500_000_000
-"""Most bytes a submission archive may unpack to."""
-
-
-def pytest_args() -> list[str]:
-    """How the batch runs the rubric: its own config, quiet, no cache, no terminal output."""
-    rubric = rubric_dir()
-    return [
-        str(rubric),
-        "-c", str(rubric / "pytest.ini"),
-        "--rootdir", str(rubric),
-        "-p", "grader.plugin",
-        "-p", "no:terminal",
-        "-p", "no:cacheprovider",
-        # docker-py leaks a socket when the engine is unreachable; the warning pytest raises
-        # for it at session end must not turn a graded submission into a grader error
-        "-p", "no:unraisableexception",
-    ]  # fmt: skip
-
-
-def grade_submission(
-    path: Path,
-    lab: LabSpec,
-    options: Options | None = None,
-    engine: Callable[[], Engine] = Engine,
-    labels: dict[str, str] | None = None,
-) -> tuple[SubmissionReport, list[str]]:
-    """Grade one submission folder; returns its report and any grader tracebacks.
-
-    The built image is left for the caller to remove (by the run's label).
-    """
-    return grade_loaded(load_submission(path), lab, options, engine, labels)
-
-
-def grade_loaded(
-    sub: Submission,
-    lab: LabSpec,
-    options: Options | None = None,
-    engine: Callable[[], Engine] = Engine,
-    labels: dict[str, str] | None = None,
-) -> tuple[SubmissionReport, list[str]]:
-    """Grade a located submission through the rubric."""
-    session = GradingSession(
-        [(sub, lab)], options or Options(), engine, labels or new_run_labels(), remove_images=False
-    )
-    try:
-        code = pytest.main(pytest_args(), plugins=[session])
-    except Exception as exc:  # a grader bug must not stop the class
-        return error_report(sub, lab, options, exc), [format_exception(exc)]
-    if code == pytest.ExitCode.INTERRUPTED:  # pytest swallowed Ctrl-C / SIGTERM: stop the class
-        raise KeyboardInterrupt
-    if not session.reports:
-        nothing = RuntimeError(f"the rubric did not run (pytest exit status {int(code)})")
-        return error_report(sub, lab, options, nothing), []
-    return session.reports[0], session.tracebacks(sub.name)
-
-
-def error_report(
-    sub: Submission, lab: LabSpec, options: Options | None, exc: BaseException
-) -> SubmissionReport:
-    """A report whose every check is ``error``: the grader failed, not the student."""
-    lang = (options.lang if options else None) or lab.lang
-    key = "error.engine" if isinstance(exc, EngineError) else "error.internal"
-    fb = Feedback(summary=t(f"{key}.summary", lang, detail=str(exc)), fix=t(f"{key}.fix", lang))
-    checks = [
-        CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks
-    ]
-    return assemble(sub.name, lab.id, checks, lang=lang)
 
 
 @dataclass(frozen=True)
@@ -110,67 +60,256 @@ class Graded:
     report: SubmissionReport
     seconds: float
     folder: Path
+    reused: bool = False
+    """The report of an earlier run, kept because nothing it depends on changed."""
+    engine: str = ""
+    """The engine it was built and run on (empty when reused or never built)."""
 
 
-def rejected_report(name: str, lab: LabSpec | None, exc: SubmissionRejected) -> SubmissionReport:
-    """A submission refused before grading (unsafe archive...): every check failed, with why."""
-    if lab is None:
-        return assemble(name, "unknown", [], notes=(str(exc),))
-    status, fb = stage_feedback(exc, lab.lang)
-    checks = [CheckResult(c.id, status, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks]
-    return assemble(name, lab.id, checks, lang=lab.lang, notes=(str(exc),))
+@dataclass(frozen=True)
+class ClassResult:
+    """What a class run produced."""
+
+    reports: list[SubmissionReport]
+    """One report per submission, in the order of the submissions."""
+    deltas: list[Delta]
+    """With ``regrade``: each submission against its previous report (``Delta.moved``)."""
 
 
-def submission_name(path: Path) -> str:
-    """A submission's name: its folder's, or its archive's without ``.zip``."""
-    return path.stem if path.suffix.lower() == ".zip" else path.name
+class Listener:
+    """Hears about a class run as it goes; this one hears nothing (see ``grader.progress``)."""
+
+    def started(self, total: int, workers: int) -> None:
+        """The run starts: ``total`` submissions, ``workers`` at once."""
+
+    def step(self, worker: int, submission: str, step: str) -> None:
+        """Worker ``worker`` (0-based; -1: the main thread, running the checks) is at
+        ``step`` of ``submission`` (called from any thread)."""
+
+    def graded(self, graded: Graded) -> None:
+        """One submission is graded and its reports written (main thread)."""
 
 
-@contextlib.contextmanager
-def intake(path: Path) -> Iterator[Path]:
-    """The submission's folder: ``path`` itself, or a zip safely extracted to a temporary
-    folder that is removed afterwards, whatever happens.
+@dataclass
+class Job:
+    """One submission on its way: prepared by a worker, then checked by the main thread."""
 
-    Raises:
-        SubmissionRejected: an unsafe or invalid archive.
-    """
-    if path.suffix.lower() != ".zip":
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
-        dest = Path(tmp) / submission_name(path)
-        dest.mkdir()
-        yield extract_zip(path, dest, UNPACKED_LIMIT)
+    path: Path
+    name: str
+    started: float = field(default_factory=time.monotonic)
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    lab: LabSpec | None = None
+    key: str = ""
+    pipeline: Pipeline | None = None
+    engine: int | None = None
+    report: SubmissionReport | None = None
+    """Known without running the rubric (reused, refused, unknown lab, grader failure)."""
+    reused: bool = False
+    tracebacks: list[str] = field(default_factory=list)
 
 
-def _grade_path(
-    path: Path,
+@dataclass
+class Run:
+    """Everything the jobs of one class run share."""
+
+    lab_ref: str
+    options: Options
+    output: Path
+    pool: EnginePool
+    labels: dict[str, str]
+    listener: Listener
+    force: bool
+    ahead: bool
+    """Run the Docker stages when preparing (the workers), not lazily in pytest."""
+    stop: threading.Event = field(default_factory=threading.Event)
+    free: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def prepare(self, path: Path) -> Job:
+        """Locate the submission, reuse its report or run its stages (any thread).
+
+        Raises:
+            UsageError, LabFileError: the lab given cannot be used.
+        """
+        with self.lock:
+            worker = self.free.pop() if self.free else 0
+        job = Job(path, submission_name(path))
+        try:
+            self._prepare(job, worker)
+        except SubmissionRejected as exc:
+            lab = None if self.lab_ref == "auto" else load_lab(self.lab_ref)
+            job.report = rejected_report(job.name, lab, exc)
+        except (UsageError, LabFileError, EngineUnavailable):
+            self.close(job)
+            raise
+        except Exception as exc:  # a grader bug: this submission's report says so
+            job.tracebacks.append(format_exception(exc))
+            if job.pipeline is not None:
+                pipeline = job.pipeline
+                job.report = error_report(pipeline.submission, pipeline.lab, self.options, exc)
+            else:
+                job.report = assemble(job.name, "unknown", [], notes=(f"grader error: {exc}",))
+        except BaseException:  # interrupted
+            self.close(job)
+            raise
+        finally:
+            self.listener.step(worker, job.name, "ready, waiting for its checks")
+            if job.pipeline is not None:  # stages the checks still run show on their own row
+                job.pipeline.on_stage = lambda stage: self.listener.step(-1, job.name, stage)
+            with self.lock:
+                self.free.append(worker)
+        return job
+
+    def _prepare(self, job: Job, worker: int) -> None:
+        self.listener.step(worker, job.name, "intake")
+        folder = job.stack.enter_context(intake(job.path))
+        job.lab = lab = choose_lab(folder, self.lab_ref)
+        if lab is None:
+            note = "cannot tell which lab this submission is for: grade it with --lab ID"
+            job.report = assemble(job.name, "unknown", [], notes=(note,))
+            return
+        sub = load_submission(folder, job.name)
+        job.key = key_of(sub, lab, self.options)
+        previous = None if self.force else previous_report(self.output, job.name)
+        if previous is not None and reusable(previous, job.key):
+            job.report, job.reused = previous, True
+            return
+        job.engine = self.pool.pick()
+        engine = self.pool.engines[job.engine]
+        job.pipeline = Pipeline(sub, lab, lambda: engine, self.labels, self.options)
+        job.pipeline.on_stage = lambda stage: self.listener.step(worker, job.name, stage)
+        if self.ahead:
+            prepare(job.pipeline, stages_for(lab), self.stop)
+
+    def finish(self, job: Job) -> Graded:
+        """Run the rubric on a prepared submission and write its reports (main thread)."""
+        self.listener.step(-1, job.name, "checks")
+        where = "" if job.engine is None else self.pool.engines[job.engine].base_url
+        try:
+            report = job.report
+            if report is None and job.pipeline is not None:
+                pipeline = job.pipeline
+                try:
+                    report, job.tracebacks = grade_loaded(
+                        pipeline.submission,
+                        pipeline.lab,
+                        self.options,
+                        lambda: pipeline.engine,
+                        self.labels,
+                        prepared=pipeline,
+                    )
+                except Exception as exc:  # a grader bug must not stop the class
+                    report = error_report(pipeline.submission, pipeline.lab, self.options, exc)
+                    job.tracebacks.append(format_exception(exc))
+                report = dataclasses.replace(report, reuse_key=job.key)
+            assert report is not None
+        finally:
+            self.close(job)
+        target = self.output / report.submission
+        if not job.reused:
+            target = write_all(report, self.output)
+            write_grader_log(target, job.tracebacks)
+        seconds = 0.0 if job.reused else time.monotonic() - job.started
+        return Graded(report, seconds, target, job.reused, where)
+
+    def close(self, job: Job) -> None:
+        """Remove the job's container and temporary folder; give its engine back."""
+        if job.pipeline is not None:
+            job.pipeline.close()
+        if job.engine is not None:
+            self.pool.release(job.engine)
+            job.engine = None
+        job.stack.close()
+
+    def sweep(self) -> None:
+        """Remove this run's containers and images from every engine."""
+        for engine in self.pool.engines:
+            try:
+                engine.sweep(self.labels[LABEL_RUN])
+            except EngineError as exc:  # the engine went away: the next run's sweep will do it
+                log.warning("could not remove this run's objects from %s: %s", engine.base_url, exc)
+
+
+def previous_reports(output: Path) -> dict[str, SubmissionReport]:
+    """Every report an earlier run left in ``output``, by submission name."""
+    found = {}
+    for path in sorted(output.glob("*/report.json")):
+        report = previous_report(output, path.parent.name)
+        if report is not None:
+            found[report.submission] = report
+    return found
+
+
+def write_deltas(deltas: list[Delta], output: Path) -> Path:
+    """``regrade.json``: the deltas of the submissions that moved."""
+    moved = [d.to_dict() for d in deltas if d.moved]
+    path = output / "regrade.json"
+    write_atomic(path, json.dumps({"deltas": moved}, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def run_class(
+    paths: list[Path],
     lab_ref: str,
     options: Options,
-    engine: Engine,
-    labels: dict[str, str],
-) -> tuple[SubmissionReport, list[str]]:
-    name = submission_name(path)
-    try:
-        with intake(path) as folder:
-            lab = choose_lab(folder, lab_ref)
-            if lab is None:
-                note = "cannot tell which lab this submission is for: grade it with --lab ID"
-                return assemble(name, "unknown", [], notes=(note,)), []
-            sub = load_submission(folder, name)
-            return grade_loaded(sub, lab, options, lambda: engine, labels)
-    except SubmissionRejected as exc:
-        lab = None if lab_ref == "auto" else load_lab(lab_ref)
-        return rejected_report(name, lab, exc), []
+    output: Path,
+    engines: Engine | EnginePool,
+    listener: Listener | None = None,
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    regrade: bool = False,
+) -> ClassResult:
+    """Grade every submission under ``paths`` into ``output``, ``jobs`` at once; one
+    submission's failure never stops the others.
 
-
-def _previous(output: Path, name: str) -> SubmissionReport | None:
-    """A complete report left by an earlier run (reports are written atomically)."""
-    path = output / name / "report.json"
+    Raises:
+        UsageError, LabFileError: bad paths or lab (before anything is graded).
+    """
+    folders = resolve(paths)
+    if lab_ref != "auto":
+        load_lab(lab_ref)  # a bad lab is refused before anything is built
+    pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
+    jobs = max(1, jobs)
+    run = Run(lab_ref, options, output, pool, new_run_labels(), listener or Listener(),
+              force, ahead=jobs > 1, free=list(range(jobs))[::-1])  # fmt: skip
+    before = previous_reports(output) if regrade else {}
+    for engine in pool.engines:
+        if swept := engine.sweep():
+            log.info("removed %d leftovers of earlier runs from %s", swept, engine.base_url)
+    run.listener.started(len(folders), jobs)
+    reports: list[SubmissionReport] = []
+    pending: dict[int, Future[Job]] = {}
+    executor = ThreadPoolExecutor(jobs, thread_name_prefix="grader") if jobs > 1 else None
     try:
-        return SubmissionReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError):
-        return None
+        for i, path in enumerate(folders):
+            if executor is None:
+                job = run.prepare(path)
+            else:  # keep the workers ahead, but not by so much that containers pile up
+                for j in range(i, min(i + 2 * jobs, len(folders))):
+                    if j not in pending:
+                        pending[j] = executor.submit(run.prepare, folders[j])
+                job = pending.pop(i).result()
+            graded = run.finish(job)
+            reports.append(graded.report)
+            run.listener.graded(graded)
+    finally:
+        run.stop.set()
+        if pending:
+            run.sweep()  # interrupted: stop the containers the workers are waiting on
+        for future in pending.values():
+            if not future.cancel():
+                with contextlib.suppress(Exception):
+                    run.close(future.result())
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        deltas = compare_class(before, reports) if regrade else []
+        if reports:  # once per run, every report (reused ones too), also when interrupted
+            write_class(reports, output)
+        run.sweep()
+    if regrade:
+        write_deltas(deltas, output)
+    return ClassResult(reports, deltas)
 
 
 def grade_class(
@@ -182,34 +321,17 @@ def grade_class(
     on_graded: Callable[[Graded], None] = lambda g: None,
     resume: bool = False,
 ) -> list[SubmissionReport]:
-    """Grade every submission under ``paths`` into ``output``; never stops on one submission.
+    """Grade a class one submission at a time (``run_class`` with ``jobs=1``); ``resume`` is
+    kept for compatibility: unchanged submissions always keep their report."""
+    return run_class(paths, lab_ref, options, output, engine, _Callback(on_graded)).reports
 
-    Raises:
-        UsageError, LabFileError: bad paths or lab (before anything is graded).
-    """
-    folders = resolve(paths)
-    labels = new_run_labels()
-    swept = engine.sweep()
-    if swept:
-        log.info("removed %d leftovers of earlier interrupted runs", swept)
-    reports: list[SubmissionReport] = []
-    try:
-        for path in folders:
-            started = time.monotonic()
-            previous = _previous(output, submission_name(path)) if resume else None
-            if previous is not None:
-                reports.append(previous)
-                on_graded(Graded(previous, 0.0, output / previous.submission))
-                continue
-            report, tracebacks = _grade_path(path, lab_ref, options, engine, labels)
-            target = write_all(report, output)
-            write_grader_log(target, tracebacks)
-            reports.append(report)
-            write_class(reports, output)
-            on_graded(Graded(report, time.monotonic() - started, target))
-    finally:
-        try:
-            engine.sweep(labels[LABEL_RUN])
-        except EngineError as exc:  # the engine went away: the next run's sweep will do it
-            log.warning("could not remove this run's objects: %s", exc)
-    return reports
+
+class _Callback(Listener):
+    """A listener that hands each graded submission to a function."""
+
+    def __init__(self, on_graded: Callable[[Graded], None]) -> None:
+        self.on_graded = on_graded
+
+    def graded(self, graded: Graded) -> None:
+        """Call the function."""
+        self.on_graded(graded)

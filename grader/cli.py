@@ -17,12 +17,13 @@ from pathlib import Path
 from types import FrameType
 
 from grader import __version__
-from grader.batch import Graded, grade_class
+from grader.batch import run_class
 from grader.checkparams import PARAMS
-from grader.engine import Engine
 from grader.errors import GraderError, UsageError
 from grader.lab import builtin_labs, load_lab_file
+from grader.progress import delta_lines, progress_for
 from grader.settings import Options
+from grader.workers import EnginePool, default_jobs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,13 +72,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="keep the reports already in --output and grade only what is missing",
+        help="kept for compatibility: unchanged submissions always keep their report",
     )
     p.add_argument(
         "--docker-host",
-        default=None,
+        action="append",
+        default=[],
         metavar="URL",
-        help="Docker engine to use (default: DOCKER_HOST or the local socket)",
+        help="Docker engine to use (default: DOCKER_HOST or the local socket); repeat it to "
+        "spread the class over several engines",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="submissions graded at once (default: the cores, at most 4, per engine)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grade every submission again, even when its report in --output is up to date",
+    )
+    p.add_argument(
+        "--regrade",
+        action="store_true",
+        help="compare with the reports already in --output: print who moved, write regrade.json",
     )
     p.add_argument(
         "--min-score",
@@ -117,16 +138,6 @@ def _safe(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _print_graded(graded: Graded) -> None:
-    r = graded.report
-    tail = ""
-    for status in ("failed", "error"):
-        ids = [c.id for c in r.checks if c.status.value == status]
-        tail += f"  {status}: {', '.join(ids)}" if ids else ""
-    line = f"{_safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}"
-    print(line, flush=True)
-
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -155,13 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             pids=args.pids_limit,
             cpus=args.cpus,
         )
-        engine = Engine(args.docker_host)
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError("-j/--jobs must be at least 1")
+        pool = EnginePool.connect(args.docker_host)
+        jobs = args.jobs or default_jobs(len(pool.engines))
         try:
-            reports = grade_class(
-                args.paths, args.lab, options, args.output, engine, _print_graded, args.resume
-            )
+            with progress_for() as progress:
+                result = run_class(args.paths, args.lab, options, args.output, pool, progress,
+                                   jobs=jobs, force=args.force, regrade=args.regrade)  # fmt: skip
         finally:
-            engine.close()
+            pool.close()
+        reports = result.reports
+        if args.regrade:
+            print("\n".join(delta_lines(result.deltas)))
     except KeyboardInterrupt:
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130

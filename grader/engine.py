@@ -125,7 +125,12 @@ class Engine:
             raise EngineUnavailable(NO_ENGINE)
         # Not version="auto": that talks to the engine inside the constructor, and a failure
         # there leaks a socket we could not close. /version answers whatever the API version.
-        probe = docker.APIClient(**params, version=MIN_API_VERSION, timeout=int(timeout_s))
+        if url.startswith("ssh://"):
+            params["use_ssh_client"] = True  # the system's ssh (its config and agent), no paramiko
+        try:
+            probe = docker.APIClient(**params, version=MIN_API_VERSION, timeout=int(timeout_s))
+        except docker.errors.DockerException as exc:  # a URL the SDK cannot use
+            raise EngineUnavailable(f"{NO_ENGINE} ({url}: {exc})") from exc
         try:
             server = str(probe.version(api_version=False)["ApiVersion"])
         except (*_TRANSIENT, KeyError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -76,6 +77,9 @@ class Pipeline:
         self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
+        self._lock = threading.RLock()  # a worker prepares stages, the main thread reads them
+        self.on_stage: Callable[[str], None] = lambda name: None
+        """Called with a stage's name when it starts (the class run's progress display)."""
 
     def remaining_s(self) -> float:
         """Seconds left of the whole-submission bound (its clock starts at the first stage)."""
@@ -88,14 +92,16 @@ class Pipeline:
         return max(1.0, min(seconds, self.remaining_s()))
 
     def _once(self, name: str, compute: Callable[[], T]) -> T:
-        if name not in self._cache:
-            try:
-                if name != "engine" and self.remaining_s() <= 0:
-                    raise SubmissionTimedOut(self.options.submission_timeout_s)
-                self._cache[name] = (True, compute())
-            except Exception as exc:  # ours or a bug: either way the stage never runs twice
-                self._cache[name] = (False, exc)
-        ok, value = self._cache[name]
+        with self._lock:
+            if name not in self._cache:
+                try:
+                    if name != "engine" and self.remaining_s() <= 0:
+                        raise SubmissionTimedOut(self.options.submission_timeout_s)
+                    self.on_stage(name)
+                    self._cache[name] = (True, compute())
+                except Exception as exc:  # ours or a bug: either way the stage never runs twice
+                    self._cache[name] = (False, exc)
+            ok, value = self._cache[name]
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]

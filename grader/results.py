@@ -106,6 +106,9 @@ class SubmissionReport:
     """Build output (bounded)."""
     container_log: str = ""
     """Container output (bounded)."""
+    reuse_key: str = ""
+    """What the report was computed from (files, lab file, grader version, options): a later
+    run with the same key reuses the report instead of grading again (``grader/reuse.py``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (the schema of report.json)."""
@@ -129,6 +132,7 @@ class SubmissionReport:
             facts=dict(data.get("facts", {})),
             build_log=data.get("build_log", ""),
             container_log=data.get("container_log", ""),
+            reuse_key=data.get("reuse_key", ""),
         )
 
     def status_of(self, check_id: str) -> Status | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import shlex
 from pathlib import Path
 
 import testinfra
@@ -91,16 +92,29 @@ def _in_container(engine: Engine, container_id: str) -> list[str] | None:
     return found or None
 
 
+def presence_script(paths: list[str]) -> str:
+    """One shell command printing which of ``paths`` are regular files (pure)."""
+    if not paths:
+        return "exit 0"
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    return f'for p in {quoted}; do [ -f "$p" ] && echo "$p"; done; exit 0'
+
+
 def _testinfra_present(container_id: str, folder: str, names: tuple[str, ...]) -> list[str] | None:
-    """Installed packages seen with pytest-testinfra; None when the image has no shell."""
+    """Installed packages seen with pytest-testinfra, in one ``docker exec`` session; None when
+    the image has no shell."""
+    paths = [f"{folder}/node_modules/{n}/package.json" for n in names]
     try:
         host = testinfra.get_host(f"docker://{container_id}")
-        if not host.file("/bin/sh").exists:
-            return None
-        return [n for n in names if host.file(f"{folder}/node_modules/{n}/package.json").exists]
-    except (AssertionError, RuntimeError, OSError) as exc:  # no shell, no docker CLI...
+        out = host.run(presence_script(paths))
+    except (AssertionError, RuntimeError, OSError) as exc:  # no docker CLI...
         log.info("testinfra unavailable for %s: %s", container_id[:12], exc)
         return None
+    if out.rc != 0:  # no /bin/sh in the image
+        log.info("no shell in %s: %s", container_id[:12], out.stderr.strip())
+        return None
+    found = set(out.stdout.splitlines())
+    return [n for n, p in zip(names, paths, strict=True) if p in found]
 
 
 def dev_packages(

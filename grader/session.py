@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,11 @@ class GradingSession:
         engine: Callable[[], Engine],
         labels: dict[str, str],
         remove_images: bool = True,
+        prepared: Mapping[str, Pipeline] | None = None,
     ) -> None:
+        ready = prepared or {}  # pipelines whose stages a batch worker already ran
         self.graded = {
-            s.name: Graded(s, lab, Pipeline(s, lab, engine, labels, options))
+            s.name: Graded(s, lab, ready.get(s.name) or Pipeline(s, lab, engine, labels, options))
             for s, lab in submissions
         }
         self.options = options

@@ -1,0 +1,134 @@
+"""What a class run shows in the terminal: a live display on a terminal, plain lines elsewhere.
+
+On a terminal (``rich``): submissions done/total, elapsed time and each worker's current
+step, with one line per graded submission printed above it. When stdout is not a terminal
+(CI, tests, a pipe): only the plain lines, one per graded submission, as they are graded.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from grader.batch import Graded, Listener
+from grader.regrade import Delta
+
+
+def safe(text: str) -> str:
+    """Text that any terminal can print (non-UTF-8 file names escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def graded_line(graded: Graded) -> str:
+    """One graded submission: name, score, seconds, reused, failed and error checks (pure)."""
+    r = graded.report
+    tail = "  reused" if graded.reused else ""
+    for status in ("failed", "error"):
+        ids = [c.id for c in r.checks if c.status.value == status]
+        tail += f"  {status}: {', '.join(ids)}" if ids else ""
+    return f"{safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}"
+
+
+def delta_lines(deltas: list[Delta]) -> list[str]:
+    """Who moved since the previous grading, by how much, which checks changed (pure)."""
+    moved = [d for d in deltas if d.moved]
+    lines = [f"regrade: {len(moved)} of {len(deltas)} submission(s) moved"]
+    for d in moved:
+        name = safe(d.submission)
+        if d.before is None:
+            lines.append(f"  {name}: new, {d.after:g}/{d.max_after:g}")
+            continue
+        out_of = f"/{d.max_after:g}"
+        if d.max_before != d.max_after:
+            out_of = f" (out of {d.max_before:g} -> {d.max_after:g})"
+        lines.append(f"  {name}: {d.before:g} -> {d.after:g}{out_of}  ({d.points:+g})")
+        for c in d.changes:
+            lines.append(f"      {c.id}: {c.before} -> {c.after} ({c.points:+g})")
+    return lines
+
+
+class PlainProgress(Listener):
+    """One line per graded submission, printed as soon as it is graded."""
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def graded(self, graded: Graded) -> None:
+        """Print its line."""
+        sys.stdout.write(graded_line(graded) + "\n")
+        sys.stdout.flush()
+
+
+class LiveProgress(PlainProgress):
+    """The plain lines, under a live table of the run (done/total, elapsed, each worker)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.total = 0
+        self.done = 0
+        self.began = time.monotonic()
+        self.steps: dict[int, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+        self.live = Live(
+            console=self.console,
+            get_renderable=self.render,
+            refresh_per_second=4,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def __enter__(self) -> LiveProgress:
+        self.live.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.live.stop()
+
+    def started(self, total: int, workers: int) -> None:
+        """Remember the total; the clock starts now."""
+        self.total, self.began = total, time.monotonic()
+
+    def step(self, worker: int, submission: str, step: str) -> None:
+        """Note where a worker is (called from the worker threads)."""
+        with self._lock:
+            self.steps[worker] = (submission, step)
+
+    def graded(self, graded: Graded) -> None:
+        """Print its line above the live table."""
+        with self._lock:
+            self.done += 1
+            self.steps = {w: s for w, s in self.steps.items() if s[0] != graded.report.submission}
+        self.live.console.print(Text(graded_line(graded)), soft_wrap=True)
+
+    def render(self) -> Group:
+        """The live table (called by rich's refresh thread)."""
+        elapsed = time.monotonic() - self.began
+        head = Text(f"{self.done}/{self.total} graded  {elapsed:.0f} s elapsed", style="bold")
+        table = Table.grid(padding=(0, 2))
+        with self._lock:
+            steps = sorted(self.steps.items())
+        for worker, (submission, step) in steps:
+            who = "checks" if worker < 0 else f"worker {worker + 1}"
+            table.add_row(who, Text(safe(submission)), Text(step, style="cyan"))
+        return Group(head, table)
+
+
+def progress_for(console: Console | None = None) -> PlainProgress:
+    """The live display when stdout is a terminal, else the plain lines."""
+    console = console or Console()
+    return LiveProgress(console) if console.is_terminal else PlainProgress()

@@ -1,0 +1,71 @@
+"""grader/pipeline.py under threads: a stage read from several threads at once runs once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import pipeline as pipeline_module
+from grader.engine import new_run_labels
+from grader.errors import EngineUnavailable
+from grader.lab import load_lab
+from grader.pipeline import Pipeline
+from grader.settings import Options
+from grader.submission import load_submission
+
+
+def _no_engine() -> Any:
+    raise EngineUnavailable("not needed here")
+
+
+def test_a_stage_read_by_many_threads_runs_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+    real = pipeline_module.parse_dockerfile
+    calls: list[str] = []
+
+    def slow_parse(path: Path) -> Any:
+        calls.append(threading.current_thread().name)
+        time.sleep(0.05)  # wide open window for a second thread to enter
+        return real(path)
+
+    monkeypatch.setattr(pipeline_module, "parse_dockerfile", slow_parse)
+    pipe = Pipeline(
+        load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()
+    )
+    started: list[str] = []
+    pipe.on_stage = started.append
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(pipe.dockerfile)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and started == ["dockerfile"]
+    assert len(seen) == 8 and all(s is seen[0] for s in seen)
+
+
+def test_a_failed_stage_fails_the_same_way_in_every_thread(tmp_path: Path) -> None:
+    pipe = Pipeline(
+        load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()
+    )
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            _ = pipe.build
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 4 and all(e is errors[0] for e in errors)
+    assert type(errors[0]).__name__ == "NoDockerfile"

@@ -1,0 +1,56 @@
+"""grader/reuse.py and the report's reuse key: what makes a previous report reusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.report import write_all
+from grader.results import CheckResult, Status, SubmissionReport, assemble
+from grader.reuse import previous_report, reusable, reuse_key
+from grader.settings import Options
+
+
+def _report(status: Status = Status.PASSED, key: str = "k1") -> SubmissionReport:
+    checks = [CheckResult("run.starts", status, 2.0 if status is Status.PASSED else 0.0, 2.0, "")]
+    return assemble("alice", "tp6", checks, grader_version="0.1.0", reuse_key=key)
+
+
+def test_reuse_key_changes_with_every_input() -> None:
+    base = reuse_key("files", b"lab", Options(), "1.0")
+    assert base == reuse_key("files", b"lab", Options(), "1.0")
+    others = {
+        reuse_key("files2", b"lab", Options(), "1.0"),
+        reuse_key("files", b"lab ", Options(), "1.0"),
+        reuse_key("files", b"lab", Options(lang="en"), "1.0"),
+        reuse_key("files", b"lab", Options(memory="1g"), "1.0"),
+        reuse_key("files", b"lab", Options(), "1.1"),
+    }
+    assert base not in others and len(others) == 5
+
+
+def test_reuse_key_round_trips_in_report_json() -> None:
+    report = _report(key="abc")
+    again = SubmissionReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again == report and again.reuse_key == "abc"
+    old = report.to_dict()
+    del old["reuse_key"]  # a report written before the key existed
+    assert SubmissionReport.from_dict(old).reuse_key == ""
+
+
+def test_reusable_needs_the_same_key_and_no_error() -> None:
+    assert reusable(_report(), "k1")
+    assert reusable(_report(Status.FAILED), "k1")
+    assert not reusable(_report(), "k2")
+    assert not reusable(None, "k1")
+    assert not reusable(_report(key=""), "")
+    assert not reusable(_report(Status.ERROR), "k1")  # the engine's fault may have passed
+
+
+def test_previous_report_reads_what_write_all_wrote(tmp_path: Path) -> None:
+    report = _report(key="xyz")
+    write_all(report, tmp_path)
+    assert previous_report(tmp_path, "alice") == report
+    assert previous_report(tmp_path, "bob") is None
+    (tmp_path / "alice" / "report.json").write_text("{not json", encoding="utf-8")
+    assert previous_report(tmp_path, "alice") is None

@@ -1,0 +1,104 @@
+"""grader/workers.py: which stages a lab's checks need, and the least-loaded engine choice."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from grader.engine import Engine
+from grader.lab import load_lab
+from grader.workers import EnginePool, check_fixtures, default_jobs, stage_names, stages_for
+
+RUBRIC = """
+@check("http.root_text")
+def test_root_text(root_probe, grade):
+    pass
+
+@check("build.succeeds")
+def test_succeeds(build_outcome: object, grade: object) -> None:
+    pass
+
+def helper(image):
+    pass
+"""
+
+
+def test_check_fixtures_reads_the_decorated_functions_only() -> None:
+    assert check_fixtures(RUBRIC) == {
+        "http.root_text": ("root_probe", "grade"),
+        "build.succeeds": ("build_outcome", "grade"),
+    }
+
+
+def test_stage_names_maps_fixtures_to_pipeline_stages_once_in_order() -> None:
+    fixtures = ["submission", "dockerfile_problem", "grade", "build_outcome", "image",
+                "runtime_or_none", "dockerfile", "root_probe", "lab", "missing_probe"]  # fmt: skip
+    assert stage_names(fixtures) == [
+        "dockerfile", "build", "image", "runtime", "root_probe", "missing_probe"
+    ]  # fmt: skip
+
+
+def test_stages_for_a_built_in_lab(repo_root: Path) -> None:
+    stages = stages_for(load_lab("tp6"), repo_root / "checks")
+    assert {"dockerfile", "build", "image", "start", "root_probe", "missing_probe"} <= set(stages)
+    assert "sizes" not in stages  # tp6 has no image.size check: no second build
+    assert set(stages_for(load_lab("tp6bis"), repo_root / "checks")) >= {"sizes", "dev_packages"}
+
+
+def test_a_lab_of_static_checks_only_never_builds(repo_root: Path) -> None:
+    lab = load_lab("tp6")
+    static = ("dockerfile.base_image", "dockerfile.workdir", "dockerfile.copy_not_add")
+    only = dataclasses.replace(lab, checks=tuple(c for c in lab.checks if c.id in static))
+    assert len(only.checks) == 3
+    assert stages_for(only, repo_root / "checks") == ["dockerfile"]
+
+
+def _pool(n: int) -> EnginePool:
+    return EnginePool([cast(Engine, object()) for _ in range(n)])
+
+
+def test_pool_spreads_over_the_least_loaded_engine() -> None:
+    pool = _pool(2)
+    assert [pool.pick(), pool.pick(), pool.pick()] == [0, 1, 0]
+    pool.release(0)
+    pool.release(0)  # engine 0 is free, engine 1 still busy
+    assert pool.pick() == 0
+    pool.release(0)
+    pool.release(1)  # both free: the one given fewer so far goes first
+    assert pool.pick() == 1
+    assert pool.used == [3, 2]
+
+
+def test_pool_of_one_engine_and_of_none() -> None:
+    pool = _pool(1)
+    assert {pool.pick() for _ in range(3)} == {0}
+    with pytest.raises(ValueError):
+        EnginePool([])
+
+
+def test_connect_closes_what_it_opened_when_one_engine_is_missing() -> None:
+    closed: list[str | None] = []
+
+    class Fake:
+        def __init__(self, url: str | None) -> None:
+            if url == "down":
+                raise RuntimeError("no engine")
+            self.url = url
+
+        def close(self) -> None:
+            closed.append(self.url)
+
+    with pytest.raises(RuntimeError):
+        EnginePool.connect(["a", "down", "b"], cast(Any, Fake))
+    assert closed == ["a"]
+    assert len(EnginePool.connect([], cast(Any, Fake)).engines) == 1  # no URL: the default one
+
+
+def test_default_jobs_is_bounded_and_per_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_jobs() == 4 and default_jobs(2) == 8
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert default_jobs() == 1
