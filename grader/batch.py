@@ -305,7 +305,7 @@ def run_class(
             executor.shutdown(wait=True, cancel_futures=True)
         deltas = compare_class(before, reports) if regrade else []
         if reports:  # once per run, every report (reused ones too), also when interrupted
-            write_class(reports, output)
+            write_class(reports, output, deltas)
         run.sweep()
     if regrade:
         write_deltas(deltas, output)

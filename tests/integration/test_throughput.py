@@ -107,6 +107,10 @@ def test_reuse_force_and_regrade(
     assert deltas[0]["changes"] == [
         {"id": "http.root_text", "before": "failed", "after": "passed", "points": 2.0}
     ]
+    dashboard = (out / "index.html").read_text(encoding="utf-8")  # the dashboard shows it too
+    moved = dashboard.split('<table id="moved">', 1)[1].split("</table>", 1)[0]
+    assert "s-text" in moved and "http.root_text" in moved and "+2" in moved
+    assert "s-ok" not in moved and "s-root" not in moved
 
     forced = _grade(capsys, *args, "--force", "--regrade")
     assert not any("reused" in forced[n] for n in sources)
