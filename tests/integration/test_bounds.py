@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ def _statuses(out: Path, name: str) -> dict[str, str]:
 def test_hanging_build_and_silent_app_are_bounded(
     repo_root: Path, tmp_path: Path, engine: Engine, leftovers: Callable[[], Any]
 ) -> None:
-    _student(repo_root, tmp_path, "hangs", "FROM python:3.11-slim\nRUN sleep 600\n")
+    nonce = uuid.uuid4().hex[:12]  # tells this run's build container from any other's
+    _student(repo_root, tmp_path, "hangs", f"FROM python:3.11-slim\nRUN sleep 600 # {nonce}\n")
     _student(
         repo_root,
         tmp_path,
@@ -60,7 +62,7 @@ def test_hanging_build_and_silent_app_are_bounded(
     assert "nothing listens" in http["message"]
     assert leftovers() == ([], [])
     running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
-    assert not [c for c in running if "sleep 600" in c.get("Command", "")]
+    assert not [c for c in running if nonce in c.get("Command", "")]
 
 
 def test_whole_submission_bound_and_context_cap_from_a_lab_file(
