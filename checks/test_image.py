@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from grader.checkparams import EntrypointParams, ExposeParams, UserParams
+from grader.checkparams import EntrypointParams, ExposeParams, SecretsParams, UserParams
 from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
 from grader.i18n import t
 from grader.lab import LabSpec
+from grader.mistakes import describe_secret, secrets
 from grader.rubric import Grade, check, show
 
 SHELL = ("/bin/sh", "-c")
@@ -129,4 +130,37 @@ def test_size(sizes: SizeFacts, grade: Grade) -> None:
         source=source,
         saving=_mb(sizes.saving_bytes or 0),
         percent=f"{sizes.saving_percent or 0:.0f}",
+    )
+
+
+# -- static diagnoses (issue 7): secrets, healthcheck -----------------------------------------
+
+
+@check("image.no_secrets")
+def test_no_secrets(
+    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+) -> None:
+    """No ENV or ARG, and no variable of the final image, holds a secret (values never shown)."""
+    params: SecretsParams = grade.params
+    found = secrets(dockerfile_or_none, image.env, params.names, params.allowed)
+    if found:
+        grade.fail(
+            names=", ".join(sorted({s.name for s in found})),
+            where=", ".join(sorted({s.where for s in found})),
+            evidence="\n".join(map(describe_secret, found)),
+        )
+
+
+@check("image.healthcheck")
+def test_healthcheck(
+    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, lab: LabSpec, grade: Grade
+) -> None:
+    """The final image declares a HEALTHCHECK, so Docker can tell a hung app from a healthy one."""
+    if image.healthcheck is None:
+        port = lab.port or min(image.exposed_ports, default=8000)
+        grade.fail(port=port, path=lab.path)
+    grade.note(
+        "present",
+        test=" ".join(image.healthcheck),
+        evidence=_last(dockerfile_or_none, "HEALTHCHECK"),
     )

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader import build, image, registry, run, runtime
+from grader import build, image, lint, registry, run, runtime
 from grader import probe as http
+from grader.context import context_facts
 from grader.dockerfile import parse_dockerfile
 from grader.engine import LABEL_SUBMISSION, Engine
 from grader.errors import (
@@ -28,10 +29,12 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    ContextFacts,
     Declaration,
     DevPackages,
     DockerfileFacts,
     ImageFacts,
+    LintFacts,
     ProbeResult,
     RuntimeFacts,
     SizeFacts,
@@ -51,6 +54,8 @@ from grader.submission import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LINT_TIMEOUT_S = 30.0
+"""Longest hadolint may take on one Dockerfile."""
 
 
 class Pipeline:
@@ -343,6 +348,30 @@ class Pipeline:
         """GET a path that cannot exist (needs a ready container)."""
         path = f"/grader-missing-{secrets.token_hex(4)}"
         return self._once("missing_probe", lambda: self._get(path))
+
+    # -- static diagnoses (issue 7): lint and build context --------------------------------------
+
+    @property
+    def lint(self) -> LintFacts:
+        """hadolint's findings on the Dockerfile (needs only the Dockerfile).
+
+        Raises:
+            NoDockerfile, SubmissionRejected, ToolError (hadolint failed: not the student's).
+        """
+        return self._once("lint", self._lint)
+
+    def _lint(self) -> LintFacts:
+        facts = self.dockerfile
+        return lint.run_hadolint(facts.path, self._bounded(LINT_TIMEOUT_S))
+
+    @property
+    def context(self) -> ContextFacts:
+        """The build context Docker is sent (needs only the submission and its Dockerfile)."""
+        return self._once("context", self._context)
+
+    def _context(self) -> ContextFacts:
+        _ = self.dockerfile
+        return context_facts(self.submission)
 
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""
