@@ -167,6 +167,29 @@ def describe_secret(secret: Secret) -> str:
     return f"{where} {secret.name}={mask(secret.length)}"
 
 
+ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S+)")
+LEGACY_ENV = re.compile(r"\b(ENV|ARG)\s+([A-Za-z_][A-Za-z0-9_]*)\s+([^=\s].*)$", re.MULTILINE)
+
+
+def mask_secret_values(text: str, fragments: list[str], allowed: list[str]) -> str:
+    """``text`` (a build log) with the values of secret-named variables replaced by ******:
+    ``ENV API_TOKEN="abc"`` -> ``ENV API_TOKEN=******``; other assignments are kept."""
+
+    def assignment(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not is_secret_name(name, fragments, allowed):
+            return match.group(0)
+        return f"{name}={mask(len(match.group(2)))}"
+
+    def legacy(match: re.Match[str]) -> str:
+        keyword, name = match.group(1), match.group(2)
+        if not is_secret_name(name, fragments, allowed):
+            return match.group(0)
+        return f"{keyword} {name} {mask(len(match.group(3)))}"
+
+    return LEGACY_ENV.sub(legacy, ASSIGNMENT.sub(assignment, text))
+
+
 # -- npm -------------------------------------------------------------------------------------
 
 SEPARATORS = re.compile(r"&&|\|\||;|\|")

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 from grader import build, image, lint, registry, run, runtime
 from grader import probe as http
+from grader.checkparams import SecretsParams
 from grader.context import context_facts
 from grader.dockerfile import parse_dockerfile
 from grader.engine import LABEL_SUBMISSION, Engine
 from grader.errors import (
+    BuildFailed,
     ContainerExited,
     GraderError,
     NeverReady,
@@ -43,6 +45,7 @@ from grader.facts import (
     outside_port,
 )
 from grader.lab import LabSpec
+from grader.mistakes import mask_secret_values
 from grader.registry import Reference
 from grader.settings import Options, Settings
 from grader.submission import (
@@ -145,15 +148,26 @@ class Pipeline:
         facts = self.dockerfile
         o = self.options
         timeout = self._bounded(o.build_timeout_s)
-        return build.build_image(
-            self.engine,
-            self.submission,
-            facts,
-            self.labels,
-            timeout,
-            o.log_limit,
-            o.context_limit_bytes,
-        )
+        try:
+            result = build.build_image(
+                self.engine,
+                self.submission,
+                facts,
+                self.labels,
+                timeout,
+                o.log_limit,
+                o.context_limit_bytes,
+            )
+        except BuildFailed as exc:  # the log goes into reports: no secret value in it
+            step = self._mask(exc.step) if exc.step else exc.step
+            raise BuildFailed(exc.error, self._mask(exc.log), step, exc.step_line) from exc
+        return dataclasses.replace(result, log=self._mask(result.log))
+
+    def _mask(self, text: str) -> str:
+        """A build log with the values of secret-named ENV/ARG hidden (image.no_secrets)."""
+        spec = self.lab.check("image.no_secrets")
+        params = spec.params if spec else SecretsParams()
+        return mask_secret_values(text, params.names, params.allowed)
 
     @property
     def image(self) -> ImageFacts:

@@ -108,3 +108,10 @@ def _entry(**changes: object) -> dict[str, object]:
 def test_a_bad_catalogue_entry_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         parse_catalogue({"breakage": [bad]})
+
+
+def test_the_builders_colour_codes_are_not_in_the_line_shown() -> None:
+    _, log = LOGS["busybox_adduser_on_debian"]
+    assert "\x1b[91m" in log  # as the classic builder streams a step's error output
+    (found,) = diagnose(log, "build", "en")
+    assert found.line == "Option d is ambiguous (debug, disabled-login, disabled-password)"
