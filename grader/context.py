@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.build import ignore_patterns
 from grader.engine import Engine
-from grader.facts import ContextEntry, ContextFacts, Submission
+from grader.facts import ContextEntry, ContextFacts, DockerfileFacts, Submission
 from grader.submission import safe_file
 
 BIG_FILE = 1_000_000
@@ -19,6 +19,10 @@ def _parents(rel: str) -> list[str]:
     """``a/b/c.txt`` -> ``["a", "a/b"]``."""
     parts = rel.split("/")[:-1]
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _largest_first(entry: ContextEntry) -> tuple[int, str]:
+    return (-entry.bytes, entry.path)
 
 
 def measure(root: Path, paths: list[str], has_dockerignore: bool) -> ContextFacts:
@@ -45,18 +49,18 @@ def measure(root: Path, paths: list[str], has_dockerignore: bool) -> ContextFact
     entries += [ContextEntry(f, s, 1, False) for f, s in files.items() if s >= BIG_FILE]
     top = [ContextEntry(d, sizes[d], counts[d], True, d in venvs) for d in dirs if "/" not in d]
     top += [ContextEntry(f, s, 1, False) for f, s in files.items() if "/" not in f]
-    order = lambda e: (-e.bytes, e.path)  # noqa: E731
     return ContextFacts(
         total_bytes=sum(files.values()),
         files=len(files),
         has_dockerignore=has_dockerignore,
-        entries=tuple(sorted(entries, key=order)),
-        top=tuple(sorted(top, key=order)),
+        entries=tuple(sorted(entries, key=_largest_first)),
+        top=tuple(sorted(top, key=_largest_first)),
     )
 
 
-def context_facts(submission: Submission) -> ContextFacts:
-    """The submission's build context as Docker would send it.
+def context_facts(submission: Submission, _usable: DockerfileFacts | None = None) -> ContextFacts:
+    """The submission's build context as Docker would send it (``_usable``: the parsed
+    Dockerfile, asked for first so that a missing or rejected one is reported as such).
 
     Raises:
         EngineError: the context cannot be listed.

@@ -363,29 +363,23 @@ class Pipeline:
         path = f"/grader-missing-{secrets.token_hex(4)}"
         return self._once("missing_probe", lambda: self._get(path))
 
-    # -- static diagnoses (issue 7): lint and build context --------------------------------------
+    # -- static diagnoses (issue 7): lint and build context, no build needed -------------------
 
     @property
     def lint(self) -> LintFacts:
-        """hadolint's findings on the Dockerfile (needs only the Dockerfile).
+        """hadolint's findings on the Dockerfile.
 
         Raises:
             NoDockerfile, SubmissionRejected, ToolError (hadolint failed: not the student's).
         """
-        return self._once("lint", self._lint)
-
-    def _lint(self) -> LintFacts:
-        facts = self.dockerfile
-        return lint.run_hadolint(facts.path, self._bounded(LINT_TIMEOUT_S))
+        return self._once(
+            "lint", lambda: lint.run_hadolint(self.dockerfile.path, self._bounded(LINT_TIMEOUT_S))
+        )
 
     @property
     def context(self) -> ContextFacts:
-        """The build context Docker is sent (needs only the submission and its Dockerfile)."""
-        return self._once("context", self._context)
-
-    def _context(self) -> ContextFacts:
-        _ = self.dockerfile
-        return context_facts(self.submission)
+        """The build context Docker is sent (once the Dockerfile is known to be usable)."""
+        return self._once("context", lambda: context_facts(self.submission, self.dockerfile))
 
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""
