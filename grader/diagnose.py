@@ -77,9 +77,11 @@ def dockerfile_source(facts: DockerfileFacts | None) -> str:
     """The Dockerfile's instructions, one per line, as catalogue conditions read them."""
     if facts is None:
         return ""
-    return "\n".join(
-        f"{i.keyword} {' '.join(i.flags)} {i.value}".strip() for i in facts.instructions
-    )
+    lines = []
+    for ins in facts.instructions:
+        text = " ".join(ins.args) if ins.exec_form else ins.value
+        lines.append(" ".join([ins.keyword, *ins.flags, text]))
+    return "\n".join(lines)
 
 
 def diagnose(

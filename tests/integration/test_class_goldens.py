@@ -181,8 +181,10 @@ def test_tp6bis_feedback_and_facts(graded_class: dict[str, Any]) -> None:
 def test_known_breakages_explain_the_build_and_start_failures(graded_class: dict[str, Any]) -> None:
     r = graded_class["reports"]
     pins = _check(r["tp6-pins-2018"], "run.starts")["feedback"]
-    assert "collections.abc" in pins["summary"] and "gunicorn>=20.1" in pins["fix"]
-    assert pins["found"].startswith("ImportError: cannot import name 'Mapping'")
+    # stand-in images (Python 3.11): gunicorn 19.9 trips on collections.Mapping first;
+    # the official python:3.7-alpine: Flask 1.0.2 trips on Jinja2 3.1's missing Markup
+    assert pins["found"].startswith("ImportError: cannot import name")
+    assert "gunicorn>=20.1" in pins["fix"] or "Flask>=2.2" in pins["fix"]
     node = _check(r["tp6bis-crash-at-start"], "run.starts")["feedback"]
     assert "Node" in node["summary"] and "COPY --from=build" in node["fix"]
     copy = _check(r["tp6-copy-no-slash"], "build.succeeds")["feedback"]

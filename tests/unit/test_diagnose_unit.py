@@ -61,6 +61,11 @@ def test_pip_user_needs_the_dockerfile_condition() -> None:
         "FROM python:3.11-slim\nUSER 1000\nRUN pip install --user flask\n", Path("D")
     )
     assert diagnose(log, "run", "en", before) == ()
+    exec_form = parse_text(
+        'FROM python:3.11-slim\nRUN ["pip", "install", "--user", "gunicorn"]\nUSER 1000\n',
+        Path("D"),
+    )
+    assert [d.id for d in diagnose(log, "run", "en", exec_form)] == ["pip_user_then_user"]
 
 
 def test_a_log_is_only_read_where_the_entry_says() -> None:
