@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from grader.checkparams import EntrypointParams, ExposeParams, SecretsParams, UserParams
+from grader.dockerfile import image_repository
 from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
 from grader.i18n import t
 from grader.lab import LabSpec
 from grader.mistakes import describe_secret, secrets
-from grader.rubric import Grade, check, show
+from grader.rubric import Grade, check, resolve_base, show
 
 SHELL = ("/bin/sh", "-c")
 
@@ -158,6 +159,10 @@ def test_healthcheck(
     """The final image declares a HEALTHCHECK, so Docker can tell a hung app from a healthy one."""
     if image.healthcheck is None:
         port = lab.port or min(image.exposed_ports, default=8000)
+        final = dockerfile_or_none.final_stage if dockerfile_or_none else None
+        base = resolve_base(dockerfile_or_none, final) if dockerfile_or_none and final else ""
+        if image_repository(base) == "node":
+            grade.fail("missing_node", port=port, path=lab.path)
         grade.fail(port=port, path=lab.path)
     grade.note(
         "present",

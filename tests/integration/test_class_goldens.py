@@ -218,5 +218,11 @@ def test_static_diagnoses_on_the_bundled_mistakes(graded_class: dict[str, Any]) 
     assert "node_modules/:" in ignore["evidence"]
     health = _check(r["tp6-ok"], "image.healthcheck")["message"]
     assert "HEALTHCHECK" in health
+    assert "python3" in _check(r["tp6-wrong-text"], "image.healthcheck")["feedback"]["fix"]
+    assert "node" in _check(r["tp6bis-no-expose"], "image.healthcheck")["feedback"]["fix"]
+    pins_facts, bis_facts = r["tp6-pins-2018"]["facts"], r["tp6bis-no-dockerignore"]["facts"]
+    assert pins_facts["lint"] == [{"rule": "DL3042", "level": "warning", "line": 12}]
+    assert bis_facts["context_files"] == 8 and bis_facts["context_bytes"] > 60_000
+    assert ["node_modules", 738] in bis_facts["context_largest"]
     for name in ("tp6-ok", "tp6bis-ok"):  # the correct ones come out clean of every diagnosis
         assert all(c["status"] == "passed" for c in r[name]["checks"] if c["max_score"] == 0)
