@@ -29,6 +29,7 @@ from grader.facts import (
     Submission,
 )
 from grader.i18n import t
+from grader.lab import LabSpec
 from grader.lint import at_least, graded_by
 from grader.mistakes import (
     build_stage_labels,
@@ -238,9 +239,10 @@ def _finding_line(finding: LintFinding) -> str:
 
 
 @check("dockerfile.lint")
-def test_lint(lint: LintFacts, lab_checks: set[str], grade: Grade) -> None:
+def test_lint(lint: LintFacts, lab: LabSpec, grade: Grade) -> None:
     """hadolint finds nothing at or above the lab's threshold (rules a lab check grades aside)."""
     params: LintParams = grade.params
+    lab_checks = {c.id for c in lab.checks}
     shown = [f for f in lint.findings if f.rule not in params.ignored]
     elsewhere = {f: c for f in shown if (c := graded_by(f.rule, lab_checks)) is not None}
     own = [f for f in shown if f not in elsewhere]

@@ -307,9 +307,3 @@ def lint(pipeline: Pipeline) -> LintFacts:
 def build_context(pipeline: Pipeline) -> ContextFacts:
     """The build context Docker is sent."""
     return pipeline.context
-
-
-@pytest.fixture
-def lab_checks(pipeline: Pipeline) -> set[str]:
-    """The ids of the checks the lab uses."""
-    return {c.id for c in pipeline.lab.checks}
