@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from grader.diagnose import diagnose
 from grader.errors import BuildFailed, BuildTimedOut
-from grader.facts import BuildResult
+from grader.facts import BuildResult, DockerfileFacts
 from grader.logcap import tail_lines
 from grader.rubric import Grade, check
 
 
 @check("build.succeeds")
-def test_succeeds(build_outcome: BuildResult | BuildFailed | BuildTimedOut, grade: Grade) -> None:
-    """``docker build`` succeeds."""
+def test_succeeds(
+    build_outcome: BuildResult | BuildFailed | BuildTimedOut,
+    dockerfile_or_none: DockerfileFacts | None,
+    grade: Grade,
+) -> None:
+    """``docker build`` succeeds (a known breakage in the log is explained)."""
     if isinstance(build_outcome, BuildTimedOut):
         grade.fail(
             "timeout",
@@ -19,6 +24,16 @@ def test_succeeds(build_outcome: BuildResult | BuildFailed | BuildTimedOut, grad
         )
     if isinstance(build_outcome, BuildFailed):
         where = f"line {build_outcome.step_line}: " if build_outcome.step_line else ""
+        known = diagnose(build_outcome.log, "build", grade.lang, dockerfile_or_none)
+        if known:
+            grade.fail(
+                "known",
+                step=f"{where}{build_outcome.step or '?'}",
+                line=known[0].line,
+                cause=" ".join(d.cause for d in known),
+                fix=" ".join(d.fix for d in known),
+                evidence=tail_lines(build_outcome.log, 25),
+            )
         grade.fail(
             step=f"{where}{build_outcome.step or '?'}",
             error=build_outcome.error.splitlines()[0] if build_outcome.error else "",

@@ -8,13 +8,36 @@ from grader.checkparams import (
     BaseImageParams,
     BuildChecksParams,
     DepsFirstParams,
+    DockerignoreParams,
     LabelParams,
+    LintParams,
+    NpmCiParams,
+    PinnedBaseParams,
     ProductionDepsParams,
     StagesParams,
     WorkdirParams,
 )
 from grader.dockerfile import image_repository
-from grader.facts import DockerfileFacts, ImageFacts, Instruction, Stage, Submission
+from grader.facts import (
+    ContextFacts,
+    DockerfileFacts,
+    ImageFacts,
+    Instruction,
+    LintFacts,
+    LintFinding,
+    Stage,
+    Submission,
+)
+from grader.i18n import t
+from grader.lab import LabSpec
+from grader.lint import at_least, graded_by
+from grader.mistakes import (
+    build_stage_labels,
+    heavy_entries,
+    npm_install_from_manifest,
+    size_text,
+    unpinned_bases,
+)
 from grader.rubric import (
     Grade,
     brings,
@@ -126,6 +149,19 @@ def test_label_maintainer(
     params: LabelParams = grade.params
     value = image.labels.get(params.label)
     evidence = _label_lines(dockerfile_or_none, params.label)
+    in_build_stage = (
+        build_stage_labels(dockerfile_or_none, params.label) if dockerfile_or_none else []
+    )
+    if value is None and in_build_stage:
+        first = in_build_stage[0]
+        grade.fail(
+            "build_stage_only",
+            label=params.label,
+            stage=first.stage + 1,
+            final=len(dockerfile_or_none.stages) if dockerfile_or_none else 1,
+            line=first.line,
+            evidence=evidence,
+        )
     if value is None:
         grade.fail("missing", label=params.label, evidence=evidence)
     if not value.strip():
@@ -193,3 +229,124 @@ def test_copy_not_add(dockerfile: DockerfileFacts, grade: Grade) -> None:
     adds = [i for i in dockerfile.instructions if i.keyword == "ADD"]
     if adds:
         grade.fail(lines=", ".join(str(i.line) for i in adds), evidence="\n".join(map(show, adds)))
+
+
+# -- static diagnoses (issue 7): lint, build context, pinned bases, npm ci -------------------
+
+
+def _finding_line(finding: LintFinding) -> str:
+    return f"line {finding.line}: {finding.rule} ({finding.level}) {finding.message} {finding.url}"
+
+
+@check("dockerfile.lint")
+def test_lint(lint: LintFacts, lab: LabSpec, grade: Grade) -> None:
+    """hadolint finds nothing at or above the lab's threshold (rules a lab check grades aside)."""
+    params: LintParams = grade.params
+    lab_checks = {c.id for c in lab.checks}
+    shown = [f for f in lint.findings if f.rule not in params.ignored]
+    elsewhere = {f: c for f in shown if (c := graded_by(f.rule, lab_checks)) is not None}
+    own = [f for f in shown if f not in elsewhere]
+    failing = [f for f in own if at_least(f.level, params.failure_threshold)]
+    lines = [_finding_line(f) for f in own]
+    lines += [
+        _finding_line(f) + " -> " + t("lint.graded_by", grade.lang, check=c)
+        for f, c in elsewhere.items()
+    ]
+    evidence = "\n".join(lines)
+    graded = ", ".join(sorted({f"{f.rule} -> {c}" for f, c in elsewhere.items()}))
+    if failing:
+        first = failing[0]
+        grade.fail(
+            count=len(failing),
+            threshold=params.failure_threshold,
+            rules=", ".join(sorted({f.rule for f in failing})),
+            first=f"line {first.line}: {first.rule} {first.message}",
+            url=first.url,
+            evidence=evidence,
+        )
+    if own:
+        grade.note(
+            "advice",
+            count=len(own),
+            rules=", ".join(sorted({f.rule for f in own})),
+            threshold=params.failure_threshold,
+            evidence=evidence,
+        )
+    elif elsewhere:
+        grade.note("elsewhere", graded=graded, evidence=evidence)
+
+
+@check("dockerfile.dockerignore")
+def test_dockerignore(build_context: ContextFacts, grade: Grade) -> None:
+    """No heavy folder (node_modules, .git, a venv) or big file is sent in the build context."""
+    params: DockerignoreParams = grade.params
+    heavy = heavy_entries(build_context, params.heavy_dirs, int(params.big_file_mb * 1e6))
+    top = build_context.top[:5]
+    evidence = "\n".join(f"{e.path}{'/' if e.is_dir else ''}: {size_text(e.bytes)}" for e in top)
+    if not heavy:
+        return
+    biggest, total = heavy[0], build_context.total_bytes
+    largest = build_context.top[0]
+    size, files = size_text(total), build_context.files
+    names = ", ".join(f"{e.path}{'/' if e.is_dir else ''}" for e in heavy)
+    big = f"{biggest.path}{'/' if biggest.is_dir else ''}"
+    big_size, share = size_text(biggest.bytes), f"{100 * biggest.bytes / max(total, 1):.0f}"
+    top_entry = f"{largest.path}{'/' if largest.is_dir else ''} ({size_text(largest.bytes)})"
+    if build_context.has_dockerignore:
+        grade.fail(
+            "not_ignored",
+            size=size,
+            files=files,
+            heavy=names,
+            biggest=big,
+            biggest_size=big_size,
+            share=share,
+            top=top_entry,
+            evidence=evidence,
+        )
+    grade.fail(
+        size=size,
+        files=files,
+        heavy=names,
+        biggest=big,
+        biggest_size=big_size,
+        share=share,
+        top=top_entry,
+        evidence=evidence,
+    )
+
+
+@check("dockerfile.pinned_base")
+def test_pinned_base(dockerfile: DockerfileFacts, grade: Grade) -> None:
+    """Every FROM names a tag other than latest (or a digest); scratch and stage aliases aside."""
+    params: PinnedBaseParams = grade.params
+    if not dockerfile.stages:
+        grade.fail("no_from")
+    unpinned = unpinned_bases(dockerfile, params.require_digest)
+    if not unpinned:
+        return
+    reference = unpinned[0].reference
+    lines = ", ".join(str(u.instruction.line) for u in unpinned)
+    evidence = "\n".join(show(u.instruction) for u in unpinned)
+    reason = unpinned[0].reason
+    if reason == "no_tag":
+        grade.fail("no_tag", reference=reference, lines=lines, evidence=evidence)
+    if reason == "latest":
+        grade.fail("latest", reference=reference, lines=lines, evidence=evidence)
+    if reason == "unresolved":
+        grade.fail("unresolved", reference=reference, lines=lines, evidence=evidence)
+    grade.fail("no_digest", reference=reference, lines=lines, evidence=evidence)
+
+
+@check("dockerfile.npm_ci")
+def test_npm_ci(dockerfile: DockerfileFacts, submission: Submission, grade: Grade) -> None:
+    """With a lockfile, the Dockerfile installs with npm ci, not npm install."""
+    params: NpmCiParams = grade.params
+    lockfile = next((n for n in params.lockfiles if (submission.root / n).is_file()), None)
+    installs = [i for i in dockerfile.instructions if npm_install_from_manifest(i)]
+    if lockfile is not None and installs:
+        grade.fail(
+            lockfile=lockfile,
+            lines=", ".join(str(i.line) for i in installs),
+            evidence="\n".join(map(show, installs)),
+        )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from grader.checkparams import EntrypointParams, ExposeParams, UserParams
+from grader.checkparams import EntrypointParams, ExposeParams, SecretsParams, UserParams
+from grader.dockerfile import image_repository
 from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
 from grader.i18n import t
 from grader.lab import LabSpec
-from grader.rubric import Grade, check, show
+from grader.mistakes import describe_secret, secrets
+from grader.rubric import Grade, check, resolve_base, show
 
 SHELL = ("/bin/sh", "-c")
 
@@ -129,4 +131,41 @@ def test_size(sizes: SizeFacts, grade: Grade) -> None:
         source=source,
         saving=_mb(sizes.saving_bytes or 0),
         percent=f"{sizes.saving_percent or 0:.0f}",
+    )
+
+
+# -- static diagnoses (issue 7): secrets, healthcheck -----------------------------------------
+
+
+@check("image.no_secrets")
+def test_no_secrets(
+    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+) -> None:
+    """No ENV or ARG, and no variable of the final image, holds a secret (values never shown)."""
+    params: SecretsParams = grade.params
+    found = secrets(dockerfile_or_none, image.env, params.names, params.allowed)
+    if found:
+        grade.fail(
+            names=", ".join(sorted({s.name for s in found})),
+            where=", ".join(sorted({s.where for s in found})),
+            evidence="\n".join(map(describe_secret, found)),
+        )
+
+
+@check("image.healthcheck")
+def test_healthcheck(
+    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, lab: LabSpec, grade: Grade
+) -> None:
+    """The final image declares a HEALTHCHECK, so Docker can tell a hung app from a healthy one."""
+    if image.healthcheck is None:
+        port = lab.port or min(image.exposed_ports, default=8000)
+        final = dockerfile_or_none.final_stage if dockerfile_or_none else None
+        base = resolve_base(dockerfile_or_none, final) if dockerfile_or_none and final else ""
+        if image_repository(base) == "node":
+            grade.fail("missing_node", port=port, path=lab.path)
+        grade.fail(port=port, path=lab.path)
+    grade.note(
+        "present",
+        test=" ".join(image.healthcheck),
+        evidence=_last(dockerfile_or_none, "HEALTHCHECK"),
     )

@@ -172,3 +172,77 @@ PARAMS: dict[str, type] = {
     "http.not_found": NotFoundParams,
 }
 """Every check id the rubric knows, with the dataclass of its parameters."""
+
+
+# -- static and log diagnoses (issue 7: lint, context, pinning, secrets, npm ci, healthcheck) --
+
+
+@dataclass(frozen=True)
+class LintParams:
+    """hadolint finds nothing at or above the failure threshold (rules the lab grades aside)."""
+
+    ignored: list[str] = _p([], "hadolint rule ids not reported, e.g. DL3008.")
+    failure_threshold: Literal["error", "warning", "info", "style", "none"] = _p(
+        "warning", "Least severe level that fails the check; none only reports."
+    )
+
+
+@dataclass(frozen=True)
+class DockerignoreParams:
+    """No heavy folder or big file is sent in the build context for want of a .dockerignore."""
+
+    heavy_dirs: list[str] = _p(
+        ["node_modules", ".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache"],
+        "Folder names that never belong in a build context (Python venvs are also recognised "
+        "by their pyvenv.cfg).",
+    )
+    big_file_mb: float = _p(10.0, "Files at least this big (MB) count as heavy too.")
+
+
+@dataclass(frozen=True)
+class PinnedBaseParams:
+    """Every FROM names a tag other than latest, or a digest."""
+
+    require_digest: bool = _p(False, "Require @sha256: digests, not only tags.")
+
+
+@dataclass(frozen=True)
+class SecretsParams:
+    """No secret in ENV or ARG (Dockerfile) nor in the final image's environment."""
+
+    names: list[str] = _p(
+        [
+            "PASSWORD",
+            "PASSWD",
+            "TOKEN",
+            "SECRET",
+            "API_KEY",
+            "APIKEY",
+            "ACCESS_KEY",
+            "PRIVATE_KEY",
+            "CREDENTIAL",
+        ],
+        "Variable-name fragments (case-insensitive) that mark a secret.",
+    )
+    allowed: list[str] = _p([], "Variable names accepted anyway.")
+
+
+@dataclass(frozen=True)
+class NpmCiParams:
+    """With a lockfile, dependencies are installed with npm ci (reproducible), not npm install."""
+
+    lockfiles: list[str] = _p(
+        ["package-lock.json", "npm-shrinkwrap.json"], "Lockfiles that make npm ci possible."
+    )
+
+
+PARAMS.update(
+    {
+        "dockerfile.lint": LintParams,
+        "dockerfile.dockerignore": DockerignoreParams,
+        "dockerfile.pinned_base": PinnedBaseParams,
+        "image.no_secrets": SecretsParams,
+        "dockerfile.npm_ci": NpmCiParams,
+        "image.healthcheck": NoParams,
+    }
+)

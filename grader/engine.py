@@ -263,6 +263,16 @@ class Engine:
             total += info.st_size if stat.S_ISREG(info.st_mode) else 0
         return total
 
+    @staticmethod
+    def context_files(context: Path, dockerfile: str, ignore: list[str]) -> list[str]:
+        """Relative paths of the files and folders Docker would send (``.dockerignore`` applied)."""
+        try:
+            return sorted(
+                docker.utils.build.exclude_paths(str(context), ignore, dockerfile=dockerfile)
+            )
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"list the build context: {exc}") from exc
+
     def inspect_image(self, image_id: str) -> dict[str, Any]:
         """``docker image inspect`` as a dict."""
         with _translated("inspect image"):

@@ -6,6 +6,7 @@
     ├── EngineError                  the Docker engine failed (cause chained)  status `error`
     │   ├── EngineUnavailable        no engine answers at the start of a run          exit 3
     │   └── RegistryUnreachable      a registry does not answer (not the student's fault)
+    ├── ToolError                    a bundled tool (hadolint) failed: status `error`
     └── SubmissionError              about ONE submission; never ends the class run
         ├── SubmissionRejected       unreadable / unsafe submission
         ├── NoDockerfile
@@ -192,3 +193,12 @@ class ProbeFailed(StageFailed):
         self.cause = cause
         self.detail = detail
         super().__init__(f"GET {url}: {cause}")
+
+
+class ToolError(GraderError):
+    """A tool the grader runs (hadolint) crashed, timed out or is missing: not the student's."""
+
+    def __init__(self, tool: str, detail: str) -> None:
+        self.tool = tool
+        self.detail = detail
+        super().__init__(f"{tool}: {detail}")

@@ -125,6 +125,8 @@ class ImageFacts:
     """Image size in bytes."""
     layers: int
     """Number of filesystem layers."""
+    healthcheck: tuple[str, ...] | None = None
+    """``Config.Healthcheck.Test`` (e.g. ``("CMD", "curl", ...)``); None when unset."""
 
 
 @dataclass(frozen=True)
@@ -249,3 +251,81 @@ class ProbeResult:
     """Time to the response."""
     headers: dict[str, str] = field(default_factory=dict)
     """Response headers."""
+
+
+# -- static and log diagnoses (lint, build context, known breakages) ---------------------------
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One hadolint finding."""
+
+    rule: str
+    """Rule id, e.g. ``DL3020`` (``DL1000`` is a parse error)."""
+    level: str
+    """``error``, ``warning``, ``info`` or ``style``."""
+    line: int
+    """1-based Dockerfile line."""
+    message: str
+    """hadolint's own text (English), first line."""
+
+    @property
+    def url(self) -> str:
+        """The rule's wiki page."""
+        return f"https://github.com/hadolint/hadolint/wiki/{self.rule}"
+
+
+@dataclass(frozen=True)
+class LintFacts:
+    """What hadolint found in the Dockerfile."""
+
+    findings: tuple[LintFinding, ...]
+    """Every finding, in line order."""
+    version: str = ""
+    """hadolint's version."""
+
+
+@dataclass(frozen=True)
+class ContextEntry:
+    """A file or folder of the build context with what it weighs (after ``.dockerignore``)."""
+
+    path: str
+    """Path relative to the context, ``/``-separated."""
+    bytes: int
+    """Bytes of regular files under it."""
+    files: int
+    """Number of files under it."""
+    is_dir: bool
+    """A folder (sizes are recursive)."""
+    is_venv: bool = False
+    """A folder holding a ``pyvenv.cfg``: a Python virtual environment."""
+
+
+@dataclass(frozen=True)
+class ContextFacts:
+    """The build context Docker is sent: its size and what weighs in it."""
+
+    total_bytes: int
+    """Bytes of regular files sent."""
+    files: int
+    """Number of files sent."""
+    has_dockerignore: bool
+    """A ``.dockerignore`` is at the root of the context."""
+    entries: tuple[ContextEntry, ...]
+    """Every folder sent, and every file of 1 MB or more, largest first."""
+    top: tuple[ContextEntry, ...] = ()
+    """The context's top-level entries, largest first."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A known breakage recognised in a log, explained in the student's language."""
+
+    id: str
+    """Catalogue entry id, e.g. ``jinja2_markup``."""
+    line: str
+    """The log line that matched."""
+    cause: str
+    """Why it breaks."""
+    fix: str
+    """How to fix it."""

@@ -69,6 +69,7 @@ def facts_from_inspect(attrs: Mapping[str, Any], passwd: str | None) -> ImageFac
         env=env,
         size=int(attrs.get("Size") or 0),
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
+        healthcheck=healthcheck_test(config),
     )
 
 
@@ -85,3 +86,10 @@ def image_facts(engine: Engine, image_id: str, labels: Mapping[str, str]) -> Ima
         raw = engine.read_image_file(image_id, "/etc/passwd", labels)
         passwd = raw.decode("utf-8", errors="replace") if raw else None
     return facts_from_inspect(attrs, passwd)
+
+
+def healthcheck_test(config: dict[str, Any]) -> tuple[str, ...] | None:
+    """``Config.Healthcheck.Test`` as a tuple; None when unset or ``NONE`` (disabled)."""
+    test = (config.get("Healthcheck") or {}).get("Test") or []
+    words = tuple(str(w) for w in test)
+    return None if not words or words[0] == "NONE" else words

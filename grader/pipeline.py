@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader import build, image, registry, run, runtime
+from grader import build, image, lint, registry, run, runtime
 from grader import probe as http
+from grader.checkparams import SecretsParams
+from grader.context import context_facts
 from grader.dockerfile import parse_dockerfile
 from grader.engine import LABEL_SUBMISSION, Engine
 from grader.errors import (
+    BuildFailed,
     ContainerExited,
     GraderError,
     NeverReady,
@@ -29,10 +32,12 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    ContextFacts,
     Declaration,
     DevPackages,
     DockerfileFacts,
     ImageFacts,
+    LintFacts,
     ProbeResult,
     RuntimeFacts,
     SizeFacts,
@@ -41,6 +46,7 @@ from grader.facts import (
     outside_port,
 )
 from grader.lab import LabSpec
+from grader.mistakes import mask_secret_values
 from grader.registry import Reference
 from grader.settings import Options, Settings
 from grader.submission import (
@@ -52,6 +58,8 @@ from grader.submission import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LINT_TIMEOUT_S = 30.0
+"""Longest hadolint may take on one Dockerfile."""
 
 
 class Pipeline:
@@ -146,15 +154,26 @@ class Pipeline:
         facts = self.dockerfile
         o = self.options
         timeout = self._bounded(o.build_timeout_s)
-        return build.build_image(
-            self.engine,
-            self.submission,
-            facts,
-            self.labels,
-            timeout,
-            o.log_limit,
-            o.context_limit_bytes,
-        )
+        try:
+            result = build.build_image(
+                self.engine,
+                self.submission,
+                facts,
+                self.labels,
+                timeout,
+                o.log_limit,
+                o.context_limit_bytes,
+            )
+        except BuildFailed as exc:  # the log goes into reports: no secret value in it
+            step = self._mask(exc.step) if exc.step else exc.step
+            raise BuildFailed(exc.error, self._mask(exc.log), step, exc.step_line) from exc
+        return dataclasses.replace(result, log=self._mask(result.log))
+
+    def _mask(self, text: str) -> str:
+        """A build log with the values of secret-named ENV/ARG hidden (image.no_secrets)."""
+        spec = self.lab.check("image.no_secrets")
+        params = spec.params if spec else SecretsParams()
+        return mask_secret_values(text, params.names, params.allowed)
 
     @property
     def image(self) -> ImageFacts:
@@ -349,6 +368,24 @@ class Pipeline:
         """GET a path that cannot exist (needs a ready container)."""
         path = f"/grader-missing-{secrets.token_hex(4)}"
         return self._once("missing_probe", lambda: self._get(path))
+
+    # -- static diagnoses (issue 7): lint and build context, no build needed -------------------
+
+    @property
+    def lint(self) -> LintFacts:
+        """hadolint's findings on the Dockerfile.
+
+        Raises:
+            NoDockerfile, SubmissionRejected, ToolError (hadolint failed: not the student's).
+        """
+        return self._once(
+            "lint", lambda: lint.run_hadolint(self.dockerfile.path, self._bounded(LINT_TIMEOUT_S))
+        )
+
+    @property
+    def context(self) -> ContextFacts:
+        """The build context Docker is sent (once the Dockerfile is known to be usable)."""
+        return self._once("context", lambda: context_facts(self.submission, self.dockerfile))
 
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""

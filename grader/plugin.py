@@ -24,10 +24,12 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    ContextFacts,
     Declaration,
     DevPackages,
     DockerfileFacts,
     ImageFacts,
+    LintFacts,
     ProbeResult,
     RuntimeFacts,
     SizeFacts,
@@ -290,3 +292,18 @@ def root_probe(pipeline: Pipeline) -> ProbeResult:
 def missing_probe(pipeline: Pipeline) -> ProbeResult:
     """GET a path that cannot exist."""
     return pipeline.missing_probe
+
+
+# -- static and log diagnoses (issue 7) ------------------------------------------------------
+
+
+@pytest.fixture
+def lint(pipeline: Pipeline) -> LintFacts:
+    """hadolint's findings on the Dockerfile."""
+    return pipeline.lint
+
+
+@pytest.fixture
+def build_context(pipeline: Pipeline) -> ContextFacts:
+    """The build context Docker is sent."""
+    return pipeline.context

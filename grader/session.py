@@ -270,6 +270,11 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts.update(process_uid=rt.process_uid, listening=describe(rt.listening))
     given = pipeline.lab.integrity  # near-duplicate signal: compared on the class dashboard
     facts["fingerprint"] = fingerprint(sub.root, given.given_files, given.dockerfile_template)
+    if lint := _peek(pipeline, "lint"):  # static diagnoses (issue 7)
+        facts["lint"] = [{"rule": f.rule, "level": f.level, "line": f.line} for f in lint.findings]
+    if context := _peek(pipeline, "context"):
+        facts.update(context_bytes=context.total_bytes, context_files=context.files)
+        facts["context_largest"] = [[e.path, e.bytes] for e in context.top[:5]]
     return facts
 
 

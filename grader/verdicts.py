@@ -15,6 +15,7 @@ from grader.errors import (
     RegistryUnreachable,
     SubmissionRejected,
     SubmissionTimedOut,
+    ToolError,
 )
 from grader.facts import Socket
 from grader.i18n import FIELDS, t
@@ -90,6 +91,8 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
         return Status.FAILED, _fb("not_run.probe_failed", lang, url=exc.url, cause=exc.cause)
     if isinstance(exc, EngineError):
         return Status.ERROR, _fb("error.engine", lang, detail=str(exc))
+    if isinstance(exc, ToolError):
+        return Status.ERROR, _fb("error.tool", lang, tool=exc.tool, detail=exc.detail)
     detail = f"{type(exc).__name__}: {exc}"
     return Status.ERROR, _fb("error.internal", lang, detail=detail)
 
