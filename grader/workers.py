@@ -26,6 +26,7 @@ FIXTURE_STAGES = {
     "dockerfile_problem": "dockerfile",
     "build_outcome": "build",
     "runtime_or_none": "runtime",
+    "build_context": "context",
 }
 """Fixtures that read a stage under another name; any other fixture named like a
 ``Pipeline`` property reads that property."""

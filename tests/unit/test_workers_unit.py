@@ -10,6 +10,7 @@ import pytest
 
 from grader.engine import Engine
 from grader.lab import load_lab
+from grader.pipeline import Pipeline
 from grader.workers import EnginePool, check_fixtures, default_jobs, stage_names, stages_for
 
 RUBRIC = """
@@ -102,3 +103,28 @@ def test_default_jobs_is_bounded_and_per_engine(monkeypatch: pytest.MonkeyPatch)
     assert default_jobs() == 4 and default_jobs(2) == 8
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert default_jobs() == 1
+
+
+def test_every_plugin_fixture_that_reads_a_stage_is_prepared_ahead() -> None:
+    """A fixture reading ``pipeline.<stage>`` under another name must be in FIXTURE_STAGES,
+    or -j would leave that stage to the main thread (correct, but serial)."""
+    import ast
+
+    import grader.plugin
+
+    tree = ast.parse(Path(grader.plugin.__file__).read_text(encoding="utf-8"))
+    missing = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        read = {
+            n.attr
+            for n in ast.walk(node)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "pipeline"
+            and isinstance(getattr(Pipeline, n.attr, None), property)
+        }
+        if read and not read & set(stage_names([node.name])):
+            missing.append((node.name, sorted(read)))
+    assert missing == []
