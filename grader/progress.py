@@ -19,6 +19,7 @@ from rich.text import Text
 
 from grader.batch import Graded, Listener
 from grader.regrade import Delta
+from grader.results import Status
 
 
 def safe(text: str) -> str:
@@ -27,12 +28,17 @@ def safe(text: str) -> str:
 
 
 def graded_line(graded: Graded) -> str:
-    """One graded submission: name, score, seconds, reused, failed and error checks (pure)."""
+    """One graded submission: name, score, seconds, reused, then the scored checks failed, the
+    checks in error and the advice not followed, each listed apart (pure)."""
     r = graded.report
     tail = "  reused" if graded.reused else ""
-    for status in ("failed", "error"):
-        ids = [c.id for c in r.checks if c.status.value == status]
-        tail += f"  {status}: {', '.join(ids)}" if ids else ""
+    groups = (
+        ("failed", [c for c in r.checks if c.status is Status.FAILED and not c.is_advice]),
+        ("error", [c for c in r.checks if c.status is Status.ERROR]),
+        ("advice", [c for c in r.checks if c.status is Status.FAILED and c.is_advice]),
+    )
+    for label, checks in groups:
+        tail += f"  {label}: {', '.join(c.id for c in checks)}" if checks else ""
     return f"{safe(r.submission):32} {r.score:5g}/{r.max_score:g}  ({graded.seconds:.1f} s){tail}"
 
 

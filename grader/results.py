@@ -60,6 +60,16 @@ class CheckResult:
     feedback: Feedback | None = None
     """Structured feedback, when the check produced one."""
 
+    @property
+    def is_advice(self) -> bool:
+        """True for an advice-only check: shown to the student, worth no points."""
+        return self.max_score == 0
+
+    @property
+    def needs_work(self) -> bool:
+        """True for a scored check that failed, or any check in error (the grader's fault)."""
+        return self.status is Status.ERROR or (self.status is Status.FAILED and not self.is_advice)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
         data = asdict(self)

@@ -20,7 +20,6 @@ BUCKETS = 10
 """Score distribution: buckets of 10 % of the maximum."""
 TOP_FAILED = 10
 """Most failed checks shown."""
-BAD = (Status.FAILED, Status.ERROR)
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,9 @@ class Row:
     percent: float
     """Score over maximum, 0..100."""
     failed: tuple[str, ...]
-    """Ids of the checks failed or in error."""
+    """Ids of the scored checks failed, and of the checks in error."""
+    advice: tuple[str, ...]
+    """Ids of the advice-only checks failed (worth no points)."""
     size_bytes: int | None
     delta: Delta | None
 
@@ -65,8 +66,8 @@ def score_chart(reports: Sequence[SubmissionReport]) -> Chart:
 
 
 def failed_chart(reports: Sequence[SubmissionReport]) -> Chart:
-    """The checks most often failed (or in error), most failed first."""
-    counts = Counter(c.id for r in reports for c in r.checks if c.status in BAD)
+    """The scored checks most often failed (or in error), most failed first."""
+    counts = Counter(c.id for r in reports for c in r.checks if c.needs_work)
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FAILED]
     return rows("chart-failed", [(cid, n, str(n)) for cid, n in top])
 
@@ -103,7 +104,8 @@ def class_rows(reports: Sequence[SubmissionReport], deltas: Sequence[Delta]) -> 
             report_href(r.submission),
             str(r.facts.get("student") or ""),
             round(percent(r), 1),
-            tuple(c.id for c in r.checks if c.status in BAD),
+            tuple(c.id for c in r.checks if c.needs_work),
+            tuple(c.id for c in r.checks if c.is_advice and c.status is Status.FAILED),
             size_bytes(r),
             by_name.get(r.submission),
         )

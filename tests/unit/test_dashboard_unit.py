@@ -176,3 +176,13 @@ def test_rendered_pages_show_no_raw_message_key(lang: str) -> None:
     for page in pages:
         assert re.findall(r"\b(?:dashboard|html)\.[a-z_]+", page) == []
         assert re.findall(r"\breport\.(?!html\b)[a-z_]+", page) == []
+
+
+def test_advice_failures_are_shown_apart_and_left_out_of_the_failed_chart() -> None:
+    advice = CheckResult("image.healthcheck", F, 0.0, 0.0, "no HEALTHCHECK")
+    report = assemble("a", "tp6", [CheckResult("http.root_text", F, 0.0, 2.0, ""), advice])
+    (row,) = dashboard.class_rows([report], [])
+    assert (row.failed, row.advice) == (("http.root_text",), ("image.healthcheck",))
+    assert [b.label for b in dashboard.failed_chart([report]).bars] == ["http.root_text"]
+    page = dashboard.render([report])[1]
+    assert '<span class="advice">advice (no points): <code>image.healthcheck</code></span>' in page
