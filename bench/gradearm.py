@@ -34,8 +34,8 @@ class Capabilities:
 
 def capabilities_from_help(text: str) -> Capabilities:
     """Read ``grade --help`` for ``-j``/``--jobs`` and ``--force`` (pure)."""
-    jobs = re.search(r"(^|[\s,\[])(-j|--jobs)\b", text) is not None
-    force = re.search(r"(^|[\s,\[])--force\b", text) is not None
+    jobs = re.search(r"(^|[\s,\[])(-j|--jobs)(?![\w-])", text) is not None
+    force = re.search(r"(^|[\s,\[])--force(?![\w-])", text) is not None
     return Capabilities(jobs=jobs, force=force)
 
 
