@@ -18,7 +18,7 @@ from types import FrameType
 
 from bench.dockerio import clean_up, server_version
 from bench.document import assemble, write
-from bench.gradearm import capabilities, startup_seconds
+from bench.gradearm import capabilities, startup_seconds, stop_all
 from bench.runner import Bench, Config, safe_submission
 from bench.table import render
 
@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip clean-up
+        stop_all()
         clean_up(run_id, bench.grade_pids)
         shutil.rmtree(work, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -20,6 +21,28 @@ NOT_GRADER = frozenset({"docker", "docker-proxy", "dockerd", "containerd", "runc
 """Process names that are Docker's, not the grader's (testinfra runs ``docker exec``)."""
 SAMPLE_S = 0.02
 """Interval of the memory sampler."""
+
+_LIVE: set[subprocess.Popen[str]] = set()
+"""``grade`` processes running now (one may run in a thread of ``bench.listen``)."""
+
+
+def stop_all(grace_s: float = 2.0, timeout_s: float = 60.0) -> None:
+    """Stop the ``grade`` processes still running (after Ctrl-C), and wait for them.
+
+    A terminal's Ctrl-C reaches them too: they get ``grace_s`` to stop by themselves, then
+    SIGINT (``grade`` removes its containers and images and exits 130), then SIGKILL.
+    """
+    for proc in list(_LIVE):
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+    for proc in list(_LIVE):
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,7 @@ def run_grade(
     stop = threading.Event()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _LIVE.add(proc)
     on_start(proc.pid)
     sampler = None
     if sample_memory:
@@ -136,10 +160,9 @@ def run_grade(
     try:
         _, stderr = proc.communicate()
     finally:
-        if proc.poll() is None:  # Ctrl-C reached us first: let grade clean up its objects
-            proc.wait()
+        stop.set()  # on Ctrl-C the process stays in _LIVE: stop_all() waits for it
     seconds = time.perf_counter() - started
-    stop.set()
+    _LIVE.discard(proc)
     if sampler is not None:
         sampler.join()
     return GradeRun(
