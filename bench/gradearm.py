@@ -91,6 +91,8 @@ class GradeRun:
     """Its pid (its objects in Docker carry it in the owner label)."""
     argv: tuple[str, ...]
     """The command line."""
+    output: Path
+    """Its output folder."""
     peak_rss_mb: float | None = None
     """Peak of the summed RSS of ``grade`` and its non-Docker descendants, when sampled."""
     stderr_tail: str = ""
@@ -170,6 +172,7 @@ def run_grade(
         exit_code=proc.returncode,
         pid=proc.pid,
         argv=tuple(argv),
+        output=output,
         peak_rss_mb=peak[0] / 1e6 if sample_memory else None,
         stderr_tail="\n".join(stderr.strip().splitlines()[-3:]),
         reports=read_reports(output),

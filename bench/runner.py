@@ -166,17 +166,17 @@ class Bench:
         first_class = new_class()
         j1 = self.grade([first_class], jobs=1, sample_memory=True)
         j2 = j4 = None
-        first, first_out = j1, Path(j1.argv[j1.argv.index("--output") + 1])
+        first = j1
         if self.caps.jobs:
             first_class = new_class()
             j2 = self.grade([first_class], jobs=2, sample_memory=True)
-            first, first_out = j2, Path(j2.argv[j2.argv.index("--output") + 1])
+            first = j2
         else:
             notes.append("grade offers no -j: the -j 2 and -j 4 runs were not made")
         if not self.caps.force:
             notes.append("grade offers no --force (no result reuse): the regrade grades again")
         regrade = self.grade([first_class], jobs=2 if self.caps.jobs else None, force=False,
-                             output=first_out)  # fmt: skip
+                             output=first.output)  # fmt: skip
         if self.caps.jobs:
             j4 = self.grade([new_class()], jobs=4, sample_memory=True)
         memory_run = j4 or j1

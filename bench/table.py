@@ -40,13 +40,17 @@ def submissions_table(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sources(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 4 else f"{len(names)} submissions (in the JSON file)"
+
+
 def class_table(doc: dict[str, Any]) -> list[str]:
     """The generated class's runs."""
     k = doc.get("class_run")
     if not k:
         return []
     lines = [
-        f"Class of {k['size']} generated from {', '.join(k['sources'])}:",
+        f"Class of {k['size']} generated from {_sources(k['sources'])}:",
         "",
         "| run | seconds | graded | checks in error | peak RSS MB |",
         "|---|---:|---:|---:|---:|",
