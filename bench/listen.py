@@ -18,7 +18,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,9 +118,16 @@ def watch(pid: int, port: int, done: threading.Event, timeout_s: float) -> tuple
 
 
 def listen_to_probe(
-    argv: Sequence[str], output: Path, port: int, timeout_s: float = 300
+    argv: Sequence[str],
+    output: Path,
+    port: int,
+    on_start: Callable[[int], None] = lambda pid: None,
+    timeout_s: float = 300,
 ) -> tuple[GradeRun | None, float | None, str]:
-    """Run ``grade`` while watching its container; returns (the run, ms, note)."""
+    """Run ``grade`` while watching its container; returns (the run, ms, note).
+
+    ``on_start`` receives the ``grade`` pid as soon as it runs (for the clean-up).
+    """
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     events = subprocess.Popen(
         ["docker", "events", "--since", since, "--format", "{{json .}}",
@@ -134,9 +141,13 @@ def listen_to_probe(
     done = threading.Event()
     result: list[GradeRun] = []
 
+    def started(pid: int) -> None:
+        grade_pid.append(pid)
+        on_start(pid)
+
     def grade() -> None:
         try:
-            result.append(run_grade(argv, output, on_start=grade_pid.append))
+            result.append(run_grade(argv, output, on_start=started))
         finally:
             done.set()
 

@@ -128,9 +128,7 @@ class Bench:
             phases["warm"].append(self.pair(warm_src, port, cold=False, repeat=r))
         out = self._folder("reports")
         argv = grade_argv(self.cfg.grade, [warm_src], out, self.caps)
-        run, ms, note = listen_to_probe(argv, out, port)
-        if run is not None:
-            self.grade_pids.append(run.pid)
+        run, ms, note = listen_to_probe(argv, out, port, on_start=self.grade_pids.append)
         report = run.reports.get(name, {}) if run else {}
         return {
             "name": name,
