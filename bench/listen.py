@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,26 +96,47 @@ def _follow_events(
             found.put(str(event.get("id") or event["Actor"]["ID"]))
 
 
-def watch(pid: int, port: int, done: threading.Event, timeout_s: float) -> tuple[float | None, str]:
-    """Poll ``pid``'s sockets; returns (listen-to-connection ms, note)."""
+@dataclass(frozen=True)
+class Watched:
+    """What the socket poller saw."""
+
+    ms: float | None
+    """Milliseconds from the read that first saw LISTEN to the one that first saw a
+    connection; None when not measured."""
+    uncertainty_ms: float | None
+    """How far off ``ms`` may be: the longer of the two gaps between the deciding reads and
+    the reads before them (1 ms on a quiet machine; more when the poller was held up)."""
+    note: str
+    """Why not measured, or that the poller was held up."""
+
+
+HELD_UP_MS = 5.0
+"""An uncertainty above this is said in the note."""
+
+
+def watch(pid: int, port: int, done: threading.Event, timeout_s: float) -> Watched:
+    """Poll ``pid``'s sockets until a connection reaches ``port`` after it listens."""
     deadline = time.monotonic() + timeout_s
-    listened: float | None = None
-    first = True
+    listened: tuple[float, float] | None = None  # (previous read, read that saw LISTEN)
+    previous: float | None = None
     while not done.is_set() and time.monotonic() < deadline:
         sockets = read_sockets(pid)
         now = time.monotonic()
         if sockets is None:
-            return None, "the container stopped before a probe reached the app"
+            return Watched(None, None, "the container stopped before a probe reached the app")
         on_port = [state for p, state in sockets if p == port]
         if listened is None and LISTEN in on_port:
-            if first:
-                return None, "missed: the app already listened when the container was found"
-            listened = now
-        if listened is not None and any(state != LISTEN for state in on_port):
-            return (now - listened) * 1000, ""
-        first = False
+            if previous is None:
+                note = "missed: the app already listened when the container was found"
+                return Watched(None, None, note)
+            listened = (previous, now)
+        if listened is not None and previous is not None and any(s != LISTEN for s in on_port):
+            gap = max(listened[1] - listened[0], now - previous) * 1000
+            note = f"the bench's poller was held up: ±{gap:.0f} ms" if gap > HELD_UP_MS else ""
+            return Watched((now - listened[1]) * 1000, gap, note)
+        previous = now
         time.sleep(POLL_S)
-    return None, "no probe reached the app" if listened else "the app never listened"
+    return Watched(None, None, "no probe reached the app" if listened else "the app never listened")
 
 
 def listen_to_probe(
@@ -123,8 +145,8 @@ def listen_to_probe(
     port: int,
     on_start: Callable[[int], None] = lambda pid: None,
     timeout_s: float = 300,
-) -> tuple[GradeRun | None, float | None, str]:
-    """Run ``grade`` while watching its container; returns (the run, ms, note).
+) -> tuple[GradeRun | None, Watched]:
+    """Run ``grade`` while watching its container; returns the run and what was seen.
 
     ``on_start`` receives the ``grade`` pid as soon as it runs (for the clean-up).
     """
@@ -153,8 +175,7 @@ def listen_to_probe(
 
     runner = threading.Thread(target=grade, daemon=True)
     runner.start()
-    ms: float | None = None
-    note = "the grader started no container"
+    watched = Watched(None, None, "the grader started no container")
     try:
         while not done.is_set():
             try:
@@ -163,12 +184,12 @@ def listen_to_probe(
                 continue
             pid = container_pid(container_id)
             if pid is None:
-                note = "the container stopped at once"
+                watched = Watched(None, None, "the container stopped at once")
                 break
-            ms, note = watch(pid, port, done, timeout_s)
+            watched = watch(pid, port, done, timeout_s)
             break
         runner.join()
     finally:
         events.terminate()
         events.wait()
-    return (result[0] if result else None), ms, note
+    return (result[0] if result else None), watched

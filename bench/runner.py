@@ -128,7 +128,7 @@ class Bench:
             phases["warm"].append(self.pair(warm_src, port, cold=False, repeat=r))
         out = self._folder("reports")
         argv = grade_argv(self.cfg.grade, [warm_src], out, self.caps)
-        run, ms, note = listen_to_probe(argv, out, port, on_start=self.grade_pids.append)
+        run, seen = listen_to_probe(argv, out, port, on_start=self.grade_pids.append)
         report = run.reports.get(name, {}) if run else {}
         return {
             "name": name,
@@ -136,8 +136,9 @@ class Bench:
             "port": port,
             "cold": summarise(phases["cold"], cold=True),
             "warm": summarise(phases["warm"], cold=False),
-            "listen_to_probe_ms": ms,
-            "listen_note": note,
+            "listen_to_probe_ms": seen.ms,
+            "listen_uncertainty_ms": seen.uncertainty_ms,
+            "listen_note": seen.note,
             "graded": {
                 "exit_code": run.exit_code if run else None,
                 "score": report.get("score"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.listen import HELD_UP_MS
 from bench.stats import status_word
 
 
@@ -11,6 +12,16 @@ def _s(value: float | None, digits: int = 2, sign: bool = False) -> str:
     if value is None:
         return "–"
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def listen_cell(sub: dict[str, Any]) -> str:
+    """Listen-to-probe milliseconds; ``< 1`` when seen in the same read; ``±N`` when the
+    bench's poller was held up (see ``bench.listen``)."""
+    ms, spread = sub["listen_to_probe_ms"], sub.get("listen_uncertainty_ms")
+    if ms is None:
+        return "–"
+    text = "< 1" if ms < 1 else f"{ms:.0f}"
+    return f"{text} ±{spread:.0f}" if spread is not None and spread > HELD_UP_MS else text
 
 
 def submissions_table(doc: dict[str, Any]) -> list[str]:
@@ -28,7 +39,7 @@ def submissions_table(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {s['name']} | {_s(c['floor_median_s'])} | {_s(c['grader_median_s'])} "
             f"| {_s(c['ratio'])} | {_s(w['floor_median_s'])} | {_s(w['grader_median_s'])} "
-            f"| {_s(w['added_s'], sign=True)} | {_s(s['listen_to_probe_ms'], 0)} |"
+            f"| {_s(w['added_s'], sign=True)} | {listen_cell(s)} |"
         )
     t = doc["class_totals"]
     if t["submissions"] > 1:

@@ -15,8 +15,8 @@ from pathlib import Path
 from bench.dockerio import BENCH_LABEL, docker
 from bench.stats import TARGETS
 
-SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms", "listen_note",
-                   "graded"}  # fmt: skip
+SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms",
+                   "listen_uncertainty_ms", "listen_note", "graded"}  # fmt: skip
 TOP_KEYS = {"run_id", "started", "machine", "options", "grader", "notes", "submissions",
             "class_totals", "class_run", "targets"}  # fmt: skip
 CLASS_KEYS = {"size", "sources", "j1", "j2", "regrade", "j4", "parallel_ratio",
@@ -55,6 +55,8 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
     }
     assert sub["listen_to_probe_ms"] is None or sub["listen_to_probe_ms"] >= 0
     assert sub["listen_to_probe_ms"] is not None or sub["listen_note"]
+    if sub["listen_to_probe_ms"] is not None:
+        assert sub["listen_uncertainty_ms"] > 0
 
     klass = doc["class_run"]
     assert set(klass) == CLASS_KEYS

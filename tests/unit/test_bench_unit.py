@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -14,11 +17,12 @@ import pytest
 from bench import copies
 from bench.dockerio import grader_owner
 from bench.document import class_totals, verdicts
+from bench.floor import free_port
 from bench.gradearm import Capabilities, capabilities_from_help, grade_argv, tree_rss
-from bench.listen import owned_by, parse_tcp
+from bench.listen import owned_by, parse_tcp, watch
 from bench.runner import app_port, arm_order, summarise
 from bench.stats import difference, evaluate, median, ratio, total
-from bench.table import render
+from bench.table import listen_cell, render
 from grader.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +206,68 @@ def test_owner_label_of_grade_or_its_workers() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+LISTENER = """
+import socket, sys, time
+time.sleep(float(sys.argv[2]))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+conn, _ = s.accept()
+time.sleep(5)
+"""
+
+
+def _listener(port: int, delay_s: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(delay_s)])
+
+
+def _connect_when_listening(port: int) -> socket.socket:
+    while True:
+        sock = socket.socket()
+        try:
+            sock.connect(("127.0.0.1", port))
+            return sock
+        except ConnectionRefusedError:
+            sock.close()
+            time.sleep(0.005)
+
+
+def test_watch_sees_listening_then_the_first_connection() -> None:
+    port = free_port()
+    child = _listener(port, 0.3)
+    done = threading.Event()
+    client = threading.Thread(target=lambda: _connect_when_listening(port).close())
+    try:
+        client.start()
+        seen = watch(child.pid, port, done, timeout_s=30)
+    finally:
+        client.join()
+        child.kill()
+        child.wait()
+    assert seen.ms is not None and seen.ms >= 0
+    assert seen.uncertainty_ms is not None and seen.uncertainty_ms > 0
+    assert seen.note == "" or "held up" in seen.note
+
+
+def test_watch_reports_a_missed_listening_moment() -> None:
+    port = free_port()
+    child = _listener(port, 0.0)
+    try:
+        _connect_when_listening(port).close()  # listening (and connected) before the watch
+        seen = watch(child.pid, port, threading.Event(), timeout_s=30)
+    finally:
+        child.kill()
+        child.wait()
+    assert (seen.ms, seen.note) == (
+        None,
+        "missed: the app already listened when the container was found",
+    )
+
+
+def test_listen_cell_of_the_table() -> None:
+    assert listen_cell({"listen_to_probe_ms": None}) == "–"
+    assert listen_cell({"listen_to_probe_ms": 0.0, "listen_uncertainty_ms": 1.0}) == "< 1"
+    assert listen_cell({"listen_to_probe_ms": 26.4, "listen_uncertainty_ms": 34.0}) == "26 ±34"
