@@ -32,10 +32,18 @@ def class_totals(submissions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def upper_bound(ms: float | None, uncertainty_ms: float | None) -> float | None:
+    """The most the listen-to-probe time can have been, given the poller's uncertainty."""
+    return None if ms is None else ms + (uncertainty_ms or 0.0)
+
+
 def verdicts(submissions: list[dict[str, Any]], klass: dict[str, Any] | None) -> list[Verdict]:
     """Every target's verdict (the worst submission counts for per-submission targets)."""
     measured = [s for s in submissions if "error" not in s]
-    listen = [s["listen_to_probe_ms"] for s in measured]
+    # judged on the upper bound: the figure plus the poller's uncertainty
+    listen = [
+        upper_bound(s["listen_to_probe_ms"], s.get("listen_uncertainty_ms")) for s in measured
+    ]
     listen_notes = "; ".join(
         f"{s['name']}: {s['listen_note']}" for s in measured if s["listen_note"]
     )

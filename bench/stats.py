@@ -51,7 +51,9 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target("cold_ratio", "grader / floor, one submission, cold", 1.10, "<=", "x"),
     Target("warm_added", "grader - floor, per submission, warm", 1.0, "<=", "s"),
-    Target("listen_to_probe", "app listening -> grader's first probe", 100.0, "<", "ms"),
+    Target(
+        "listen_to_probe", "app listening -> grader's first probe (upper bound)", 100.0, "<", "ms"
+    ),  # fmt: skip
     Target("parallel_ratio", "class of N: -j 2 time / -j 1 time", 0.65, "<=", "x"),
     Target("regrade_fraction", "unchanged class regraded / first run", 0.05, "<=", "x"),
     Target("peak_rss", "grader's peak memory (RSS) at -j 4", 200.0, "<", "MB"),

@@ -16,7 +16,7 @@ import pytest
 
 from bench import copies
 from bench.dockerio import grader_owner
-from bench.document import class_totals, verdicts
+from bench.document import class_totals, upper_bound, verdicts
 from bench.floor import free_port
 from bench.gradearm import Capabilities, capabilities_from_help, grade_argv, tree_rss
 from bench.listen import owned_by, parse_tcp, watch
@@ -271,3 +271,12 @@ def test_listen_cell_of_the_table() -> None:
     assert listen_cell({"listen_to_probe_ms": None}) == "–"
     assert listen_cell({"listen_to_probe_ms": 0.0, "listen_uncertainty_ms": 1.0}) == "< 1"
     assert listen_cell({"listen_to_probe_ms": 26.4, "listen_uncertainty_ms": 34.0}) == "26 ±34"
+
+
+def test_listen_target_is_judged_on_the_upper_bound() -> None:
+    assert upper_bound(60.0, 45.0) == 105.0 and upper_bound(None, 3.0) is None
+    doc = _doc(60.0, None)
+    sub = doc["submissions"][0]  # type: ignore[index]
+    sub["listen_uncertainty_ms"] = 45.0
+    (listen,) = [v for v in verdicts(doc["submissions"], None) if v.target.id == "listen_to_probe"]  # type: ignore[arg-type]
+    assert (listen.value, listen.passed) == (105.0, False)
