@@ -237,7 +237,7 @@ def _connect_when_listening(port: int) -> socket.socket:
 
 def test_watch_sees_listening_then_the_first_connection() -> None:
     port = free_port()
-    child = _listener(port, 0.3)
+    child = _listener(port, 1.0)  # the watch starts long before the app listens
     done = threading.Event()
     client = threading.Thread(target=lambda: _connect_when_listening(port).close())
     try:
