@@ -38,6 +38,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 clean:
 	rm -rf $(OUTPUT) .mypy_cache .ruff_cache
+
+# The benchmark against raw Docker (bench/, README "Performance"): prints a table and writes
+# bench/results/latest.json. BENCH_ARGS='--quick' for a smoke run, '--only tp6-ok --repeat 5'...
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)

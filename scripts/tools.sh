@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Tools the test suite uses besides Docker: Debian's docker-registry (the distribution
-# registry), which the registry tests start on 127.0.0.1, and Debian's chromium, which the
-# report tests render report.html and index.html with (headless). Installed as root when missing.
+# Tools the test suite uses besides Docker, installed from Debian's packages as root when
+# missing: docker-registry (the distribution registry), which the registry tests start on
+# 127.0.0.1; chromium, which the report tests render report.html and index.html with
+# (headless); curl, which the benchmark's raw floor polls the app with (bench/floor.py).
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [[ ${#missing[@]} -eq 0 ]]; then
 	exit 0
 fi

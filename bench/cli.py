@@ -1,0 +1,154 @@
+"""``python -m bench``: parse the options, run the phases, print the table, write the JSON;
+everything created is removed at the end, also on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bench.dockerio import clean_up, server_version
+from bench.document import assemble, write
+from bench.gradearm import capabilities, startup_seconds, stop_all
+from bench.runner import Bench, Config, safe_submission
+from bench.table import render
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
+DEFAULT_ONLY = ("tp6-ok", "tp6bis-ok")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The benchmark's command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Time the grader against the raw Docker floor on the same submissions.",
+    )
+    p.add_argument("--repeat", type=int, default=None, help="repeats of each pair (default 3)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 repeat, tp6-ok only, a class of 4 made from it (a smoke run)",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"a submission to time side by side (repeatable; default {', '.join(DEFAULT_ONLY)})",
+    )
+    p.add_argument(
+        "--class-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="students in the generated class (default 30, 4 with --quick; 0: none)",
+    )
+    p.add_argument(
+        "--class-from",
+        action="append",
+        metavar="NAME",
+        help="a submission the class is generated from (repeatable; default: every "
+        "bundled one, the --only ones with --quick)",
+    )
+    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON file")
+    p.add_argument(
+        "--grade",
+        type=Path,
+        default=Path(sys.executable).parent / "grade",
+        help="the grade command (default: the one next to this Python)",
+    )
+    p.add_argument(
+        "--submissions",
+        type=Path,
+        default=ROOT / "submissions",
+        help="the folder of bundled submissions",
+    )
+    return p  # fmt: skip
+
+
+def config(args: argparse.Namespace, work: Path, run_id: str) -> Config:
+    """The run's configuration from the options (``--quick`` fills what was not given)."""
+    only = tuple(args.only or (("tp6-ok",) if args.quick else DEFAULT_ONLY))
+    if args.class_from:
+        sources = tuple(args.class_from)
+    elif args.quick:
+        sources = only
+    else:
+        sources = tuple(sorted(p.name for p in args.submissions.iterdir() if p.is_dir()))
+    repeat = args.repeat or (1 if args.quick else 3)
+    size = args.class_size if args.class_size is not None else (4 if args.quick else 30)
+    return Config(args.grade, args.submissions, only, sources, repeat, size, work, run_id)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns the exit code (0 measured, 2 usage, 130 interrupted)."""
+    args = parser().parse_args(argv)
+    if not args.grade.exists():
+        print(f"error: no grade command at {args.grade} (run make setup)", file=sys.stderr)
+        return 2
+    missing = [n for n in (args.only or []) if not (args.submissions / n).is_dir()]
+    if missing:
+        print(f"error: no submission {', '.join(missing)} in {args.submissions}", file=sys.stderr)
+        return 2
+    run_id = uuid.uuid4().hex[:12]
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
+    cfg = config(args, work, run_id)
+    caps = capabilities(cfg.grade)
+    bench = Bench(cfg, caps)
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        meta = {
+            "run_id": run_id,
+            "started": started,
+            "machine": {"hostname": socket.gethostname(), "cpus": os.cpu_count(),
+                        "docker": server_version()},
+            "options": {"repeat": cfg.repeat, "only": list(cfg.only),
+                        "class_size": cfg.class_size, "class_from": list(cfg.class_sources)},
+            "grader": {"startup_s": startup_seconds(cfg.grade), "jobs_flag": caps.jobs,
+                       "force_flag": caps.force},
+            "notes": [] if caps.jobs and caps.force else [
+                "the installed grade lacks " + " and ".join(
+                    f for f, ok in (("-j", caps.jobs), ("--force", caps.force)) if not ok)
+                + ": measured without it"],
+        }  # fmt: skip
+        submissions = []
+        for name in cfg.only:
+            print(f"measuring {name} ({cfg.repeat} repeat(s))...", file=sys.stderr, flush=True)
+            submissions.append(safe_submission(bench, name))
+        klass = None
+        if cfg.class_size > 0:
+            print(f"grading a class of {cfg.class_size}...", file=sys.stderr, flush=True)
+            klass = bench.class_runs()
+        doc = assemble(meta, submissions, klass)
+        write(doc, args.output)
+        print(render(doc))
+        print(f"\nwritten: {args.output}", file=sys.stderr)
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted: removing what the benchmark created", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip clean-up
+        stop_all()
+        clean_up(run_id, bench.grade_pids)
+        shutil.rmtree(work, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def main_entry() -> int:
+    """``python -m bench``: SIGTERM is handled as Ctrl-C (clean-up runs)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    return main()

@@ -1,0 +1,79 @@
+"""The benchmark end to end in its quick mode: one small submission, one repeat, a class of 2.
+
+Nothing here is timed: the test checks that every figure was really measured (positive
+times, a graded submission whose HTTP checks passed) and that nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.dockerio import BENCH_LABEL, docker
+from bench.stats import TARGETS
+
+SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms",
+                   "listen_uncertainty_ms", "listen_note", "graded"}  # fmt: skip
+TOP_KEYS = {"run_id", "started", "machine", "options", "grader", "notes", "submissions",
+            "class_totals", "class_run", "targets"}  # fmt: skip
+CLASS_KEYS = {"size", "sources", "j1", "j2", "regrade", "j4", "parallel_ratio",
+              "regrade_fraction", "peak_rss_mb", "peak_rss_jobs", "notes"}  # fmt: skip
+
+
+def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    argv = [sys.executable, "-m", "bench", "--quick", "--only", "tp6-ok", "--repeat", "1",
+            "--class-size", "2", "--output", str(out)]  # fmt: skip
+    done = subprocess.run(argv, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert set(doc) == TOP_KEYS
+    assert doc["grader"]["startup_s"] > 0
+
+    (sub,) = doc["submissions"]
+    assert set(sub) == SUBMISSION_KEYS, sub
+    assert (sub["name"], sub["lab"], sub["port"]) == ("tp6-ok", "tp6", 8000)
+    for phase in ("cold", "warm"):
+        arms = sub[phase]
+        assert len(arms["floor_s"]) == len(arms["grader_s"]) == 1
+        assert arms["floor_median_s"] > 0 and arms["grader_median_s"] > 0
+        assert arms["grader_exit_codes"] == [0]
+    assert sub["cold"]["ratio"] > 0
+    # a cold build really reinstalls the dependencies: slower than a warm one, in both arms
+    assert sub["cold"]["floor_median_s"] > sub["warm"]["floor_median_s"]
+    assert sub["cold"]["grader_median_s"] > sub["warm"]["grader_median_s"]
+    assert isinstance(sub["warm"]["added_s"], float)
+    graded = sub["graded"]
+    assert graded["exit_code"] == 0 and graded["score"] == graded["max_score"] == 20
+    assert graded["http_checks"] == {
+        "http.root_status": "passed",
+        "http.root_text": "passed",
+        "http.not_found": "passed",
+    }
+    assert sub["listen_to_probe_ms"] is None or sub["listen_to_probe_ms"] >= 0
+    assert sub["listen_to_probe_ms"] is not None or sub["listen_note"]
+    if sub["listen_to_probe_ms"] is not None:
+        assert sub["listen_uncertainty_ms"] > 0
+
+    klass = doc["class_run"]
+    assert set(klass) == CLASS_KEYS
+    assert klass["j1"]["graded"] == klass["regrade"]["graded"] == 2
+    assert klass["j1"]["exit_code"] == klass["regrade"]["exit_code"] == 0
+    assert klass["j1"]["checks_error"] == 0
+    assert klass["j1"]["seconds"] > 0 and klass["regrade_fraction"] > 0
+    assert 0 < klass["peak_rss_mb"] < 2000
+
+    assert [t["id"] for t in doc["targets"]] == [t.id for t in TARGETS]
+    for target in doc["targets"]:
+        assert target["passed"] in (True, False, None)
+        assert (target["value"] is None) == (target["passed"] is None)
+    assert "| target | limit | measured | result | note |" in done.stdout
+
+    run_id = doc["run_id"]
+    label = f"label={BENCH_LABEL}={run_id}"
+    assert docker("ps", "-aq", "--filter", label) == ""
+    assert docker("images", "-q", "--filter", label) == ""
+    assert not list(Path(tempfile.gettempdir()).glob(f"bench-{run_id}-*"))

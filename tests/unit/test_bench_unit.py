@@ -1,0 +1,282 @@
+"""The benchmark's pure parts: medians, ratios, targets, the copies and the generated class."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench import copies
+from bench.dockerio import grader_owner
+from bench.document import class_totals, upper_bound, verdicts
+from bench.floor import free_port
+from bench.gradearm import Capabilities, capabilities_from_help, grade_argv, tree_rss
+from bench.listen import owned_by, parse_tcp, watch
+from bench.runner import app_port, arm_order, summarise
+from bench.stats import difference, evaluate, median, ratio, total
+from bench.table import listen_cell, render
+from grader.submission import load_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = sorted(p for p in (ROOT / "submissions").iterdir() if p.is_dir())
+
+
+def test_median_odd_even_and_empty() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert median([]) is None
+
+
+def test_ratio_difference_and_total_refuse_missing_values() -> None:
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(1.0, 0.0) is None
+    assert ratio(None, 2.0) is None and ratio(2.0, None) is None
+    assert difference(1.5, 0.5) == 1.0 and difference(None, 1.0) is None
+    assert total([1.0, 2.0]) == 3.0
+    assert total([1.0, None]) is None and total([]) is None
+
+
+def test_targets_judge_the_worst_value_at_their_bound() -> None:
+    assert evaluate("cold_ratio", [1.0, 1.10]).passed is True  # <= 1.10
+    worst = evaluate("cold_ratio", [1.05, 1.2, None])
+    assert worst.value == 1.2 and worst.passed is False
+    assert evaluate("listen_to_probe", [99.9]).passed is True
+    assert evaluate("listen_to_probe", [100.0]).passed is False  # strictly under 100 ms
+    assert evaluate("peak_rss", [199.0]).passed is True
+
+
+def test_nothing_measured_is_not_a_pass() -> None:
+    verdict = evaluate("parallel_ratio", [None], "grade offers no -j")
+    assert verdict.passed is None and verdict.value is None
+    assert verdict.to_dict()["note"] == "grade offers no -j"
+    assert evaluate("regrade_fraction", []).note == "not measured"
+
+
+def test_arms_alternate() -> None:
+    assert arm_order(0) == ("floor", "grader")
+    assert arm_order(1) == ("grader", "floor")
+    assert arm_order(2) == arm_order(0)
+
+
+def test_summaries_take_medians_ratio_cold_added_warm() -> None:
+    samples: list[dict[str, float | int]] = [
+        {"floor_s": 4.0, "grader_s": 5.0, "grader_exit": 0},
+        {"grader_s": 4.0, "grader_exit": 0, "floor_s": 2.0},
+        {"floor_s": 3.0, "grader_s": 6.0, "grader_exit": 0},
+    ]
+    cold = summarise(samples, cold=True)
+    assert (cold["floor_median_s"], cold["grader_median_s"], cold["ratio"]) == (3.0, 5.0, 5 / 3)
+    warm = summarise(samples, cold=False)
+    assert warm["added_s"] == 2.0 and "ratio" not in warm
+
+
+def _doc(listen: float | None, klass: dict[str, object] | None) -> dict[str, object]:
+    sub = {
+        "name": "tp6-ok",
+        "cold": summarise([{"floor_s": 4.0, "grader_s": 4.2}], cold=True),
+        "warm": summarise([{"floor_s": 0.8, "grader_s": 2.0}], cold=False),
+        "listen_to_probe_ms": listen,
+        "listen_note": "" if listen is not None else "missed",
+    }
+    broken = {"name": "tp6-syntax-error", "error": "floor failed"}
+    subs = [sub, broken]
+    return {
+        "run_id": "r",
+        "started": "now",
+        "machine": {"hostname": "h", "cpus": 2, "docker": "20"},
+        "options": {"repeat": 1},
+        "grader": {"startup_s": 0.4, "jobs_flag": False, "force_flag": False},
+        "submissions": subs,
+        "class_totals": class_totals(subs),
+        "class_run": klass,
+        "targets": [v.to_dict() for v in verdicts(subs, klass)],  # type: ignore[arg-type]
+    }
+
+
+def test_verdicts_and_table_from_a_document() -> None:
+    klass = {
+        "size": 30, "sources": ["tp6-ok"], "parallel_ratio": None, "regrade_fraction": 0.5,
+        "peak_rss_mb": 50.0, "peak_rss_jobs": 1, "notes": [], "j1": None, "j2": None,
+        "regrade": None, "j4": None,
+    }  # fmt: skip
+    doc = _doc(None, klass)
+    targets = {t["id"]: t for t in doc["targets"]}  # type: ignore[attr-defined]
+    assert targets["cold_ratio"]["passed"] is True  # 4.2 / 4.0
+    assert targets["warm_added"]["passed"] is False  # +1.2 s
+    assert targets["listen_to_probe"]["passed"] is None
+    assert targets["parallel_ratio"]["note"] == "grade offers no -j"
+    assert targets["regrade_fraction"]["passed"] is False
+    assert "-j 1" in targets["peak_rss"]["note"]
+    totals = doc["class_totals"]
+    assert totals["submissions"] == 1  # type: ignore[index]
+    text = render(doc)
+    assert "| FAIL |" in text and "| pass |" in text and "| n/a |" in text
+    assert "not measured: floor failed" in text
+
+
+def test_capabilities_read_from_help() -> None:
+    assert capabilities_from_help("usage: grade [-h] [--lab LAB] [--resume]") == Capabilities(
+        False, False
+    )
+    both = "usage: grade [-j N] [--force]\n  -j N, --jobs N  grade N at once\n  --force  regrade"
+    assert capabilities_from_help(both) == Capabilities(True, True)
+    assert capabilities_from_help("  --force-rm  x\n  --jobsfile F") == Capabilities(False, False)
+
+
+def test_grade_argv_uses_only_what_grade_offers(tmp_path: Path) -> None:
+    none = grade_argv(Path("grade"), [tmp_path], tmp_path / "o", Capabilities(False, False), 2)
+    assert "-j" not in none and "--force" not in none
+    both = grade_argv(Path("grade"), [tmp_path], tmp_path / "o", Capabilities(True, True), 2)
+    assert both[-3:] == ["-j", "2", "--force"]
+    again = grade_argv(Path("grade"), [tmp_path], tmp_path / "o", Capabilities(True, True), 2,
+                       force=False)  # fmt: skip
+    assert "--force" not in again
+
+
+def test_dependency_nonce_changes_requirements_and_package_json(tmp_path: Path) -> None:
+    tp6 = copies.copy_submission(ROOT / "submissions/tp6-ok", tmp_path / "a" / "tp6-ok")
+    assert copies.mark_dependencies(tp6, "n1") == ["requirements.txt"]
+    assert (tp6 / "requirements.txt").read_text().endswith("gunicorn==22.0.0\n# bench nonce n1\n")
+    node = copies.copy_submission(ROOT / "submissions/tp6bis-ok", tmp_path / "b" / "tp6bis-ok")
+    before = json.loads((node / "package.json").read_text())
+    assert copies.mark_dependencies(node, "n2") == ["package.json"]
+    after = json.loads((node / "package.json").read_text())
+    assert after.pop("//bench-nonce") == "n2" and after == before
+    other = copies.copy_submission(ROOT / "submissions/tp6bis-ok", tmp_path / "c" / "tp6bis-ok")
+    copies.mark_dependencies(other, "n3")
+    assert (other / "package.json").read_text() != (node / "package.json").read_text()
+
+
+def test_generated_class_has_30_distinct_students(tmp_path: Path) -> None:
+    students = copies.generate_class(BUNDLED, tmp_path / "class", 30, "s1")
+    assert len(students) == 30 and len({s.name for s in students}) == 30
+    hashes = {load_submission(s).files_hash for s in students}
+    assert len(hashes) == 30
+    # every student's app code differs from its source's (so each build differs)
+    for i, student in enumerate(students):
+        source = BUNDLED[i % len(BUNDLED)]
+        app = copies.app_file(student)
+        assert app is not None
+        original = (source / app.name).read_text()
+        assert app.read_text() != original and app.read_text().startswith(original)
+    # another run of the generator (another salt) gives other students
+    again = copies.generate_class(BUNDLED[:1], tmp_path / "again", 2, "s2")
+    assert {load_submission(s).files_hash for s in again}.isdisjoint(hashes)
+
+
+def test_generator_needs_sources(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        copies.generate_class([], tmp_path, 3, "s")
+
+
+def test_app_port_from_lab_then_expose() -> None:
+    assert app_port(ROOT / "submissions/tp6-ok") == 8000
+    assert app_port(ROOT / "submissions/tp6bis-ok") == 3000  # the lab gives none: EXPOSE
+    assert app_port(ROOT / "submissions/tp6bis-no-expose") is None
+
+
+def test_parse_proc_net_tcp() -> None:
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+        "   0: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000\n"
+        "   1: 020011AC:1F40 010011AC:D2F0 01 00000000:00000000 00:00000000 00000000  1000\n"
+    )
+    assert parse_tcp(text) == [(8000, "0A"), (8000, "01")]
+    assert parse_tcp("header only\n") == []
+
+
+def test_owner_label_of_grade_or_its_workers() -> None:
+    me = os.getpid()
+    assert owned_by(grader_owner(me), me)
+    assert not owned_by(f"elsewhere:{me}", me)
+    assert not owned_by("no-pid", me)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert owned_by(grader_owner(child.pid), me)  # a worker process of ``grade``
+        assert not owned_by(grader_owner(me), child.pid)
+        assert tree_rss(psutil.Process(me)) > tree_rss(psutil.Process(child.pid)) > 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+LISTENER = """
+import socket, sys, time
+time.sleep(float(sys.argv[2]))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+conn, _ = s.accept()
+time.sleep(5)
+"""
+
+
+def _listener(port: int, delay_s: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(delay_s)])
+
+
+def _connect_when_listening(port: int) -> socket.socket:
+    while True:
+        sock = socket.socket()
+        try:
+            sock.connect(("127.0.0.1", port))
+            return sock
+        except ConnectionRefusedError:
+            sock.close()
+            time.sleep(0.005)
+
+
+def test_watch_sees_listening_then_the_first_connection() -> None:
+    port = free_port()
+    child = _listener(port, 1.0)  # the watch starts long before the app listens
+    done = threading.Event()
+    client = threading.Thread(target=lambda: _connect_when_listening(port).close())
+    try:
+        client.start()
+        seen = watch(child.pid, port, done, timeout_s=30)
+    finally:
+        client.join()
+        child.kill()
+        child.wait()
+    assert seen.ms is not None and seen.ms >= 0
+    assert seen.uncertainty_ms is not None and seen.uncertainty_ms > 0
+    assert seen.note == "" or "held up" in seen.note
+
+
+def test_watch_reports_a_missed_listening_moment() -> None:
+    port = free_port()
+    child = _listener(port, 0.0)
+    try:
+        _connect_when_listening(port).close()  # listening (and connected) before the watch
+        seen = watch(child.pid, port, threading.Event(), timeout_s=30)
+    finally:
+        child.kill()
+        child.wait()
+    assert (seen.ms, seen.note) == (
+        None,
+        "missed: the app already listened when the container was found",
+    )
+
+
+def test_listen_cell_of_the_table() -> None:
+    assert listen_cell({"listen_to_probe_ms": None}) == "–"
+    assert listen_cell({"listen_to_probe_ms": 0.0, "listen_uncertainty_ms": 1.0}) == "< 1"
+    assert listen_cell({"listen_to_probe_ms": 26.4, "listen_uncertainty_ms": 34.0}) == "26 ±34"
+
+
+def test_listen_target_is_judged_on_the_upper_bound() -> None:
+    assert upper_bound(60.0, 45.0) == 105.0 and upper_bound(None, 3.0) is None
+    doc = _doc(60.0, None)
+    sub = doc["submissions"][0]  # type: ignore[index]
+    sub["listen_uncertainty_ms"] = 45.0
+    (listen,) = [v for v in verdicts(doc["submissions"], None) if v.target.id == "listen_to_probe"]  # type: ignore[arg-type]
+    assert (listen.value, listen.passed) == (105.0, False)
