@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from grader.checkparams import EntrypointParams, ExposeParams, UserParams
-from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
+from grader.checkparams import EntrypointParams, ExposeParams, UserParams, WasteParams
+from grader.facts import (
+    CacheFacts,
+    DevPackages,
+    DockerfileFacts,
+    ImageFacts,
+    RuntimeFacts,
+    SizeFacts,
+    WasteFacts,
+)
 from grader.i18n import t
 from grader.lab import LabSpec
 from grader.rubric import Grade, check, show
@@ -130,3 +138,78 @@ def test_size(sizes: SizeFacts, grade: Grade) -> None:
         saving=_mb(sizes.saving_bytes or 0),
         percent=f"{sizes.saving_percent or 0:.0f}",
     )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}"
+
+
+@check("image.layer_cache")
+def test_layer_cache(layer_cache: CacheFacts, grade: Grade) -> None:
+    """After a one-line change to the app code, the dependency install comes from the cache."""
+    installs = [s for s in layer_cache.steps if s.installs]
+    if layer_cache.changed_file is None or not installs:
+        grade.note("no_install" if layer_cache.changed_file else "no_app_file")
+        return
+    table = "\n".join(
+        f"line {s.line}: {s.instruction} — "
+        + ("cache" if s.cached else f"re-ran ({_seconds(s.seconds)} s)")
+        for s in layer_cache.steps
+        if not s.instruction.startswith("FROM ")
+    )
+    rerun = layer_cache.rerun_installs
+    if rerun:
+        breaker = next(
+            (s for s in layer_cache.steps if not s.cached and not s.instruction.startswith("FROM")),
+            rerun[0],
+        )
+        grade.fail(
+            "rerun",
+            file=layer_cache.changed_file,
+            step=rerun[0].instruction,
+            line=rerun[0].line,
+            seconds=_seconds(sum(s.seconds for s in rerun)),
+            breaker=breaker.instruction,
+            breaker_line=breaker.line,
+            evidence=table,
+        )
+    grade.note(
+        "cached",
+        file=layer_cache.changed_file,
+        step=installs[-1].instruction,
+        seconds=_seconds(layer_cache.seconds),
+    )
+
+
+def _offenders(waste: WasteFacts, grade: Grade) -> str:
+    return "; ".join(
+        f"{o.path} {_mb(o.size_bytes)} MB ({t('waste_kind.' + o.kind.split(':')[0], grade.lang)})"
+        for o in waste.offenders
+    )
+
+
+@check("image.waste")
+def test_waste(waste: WasteFacts, grade: Grade) -> None:
+    """The student's layers ship no deleted or overwritten files, caches or build tools."""
+    params: WasteParams = grade.params
+    if not waste.analysed:
+        grade.note("not_analysed", max_mb=f"{params.max_image_mb:g}")
+        return
+    scope = t(f"waste_scope.{waste.scope}", grade.lang)
+    efficiency = f"{100 * waste.efficiency:.0f}"
+    table = "\n".join(
+        f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}" for o in waste.offenders
+    )
+    values = {
+        "removable": _mb(waste.removable_bytes),
+        "wasted": _mb(waste.wasted_bytes),
+        "caches": _mb(waste.cache_bytes),
+        "tools": _mb(waste.tool_bytes),
+        "added": _mb(waste.added_bytes),
+        "efficiency": efficiency,
+        "scope": scope,
+    }
+    too_much = waste.removable_bytes > params.max_wasted_mb * 1e6
+    if too_much or waste.efficiency < params.min_efficiency:
+        grade.fail("wasted", offenders=_offenders(waste, grade), evidence=table, **values)
+    grade.note("lean", **values)

@@ -24,6 +24,7 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    CacheFacts,
     Declaration,
     DevPackages,
     DockerfileFacts,
@@ -32,7 +33,9 @@ from grader.facts import (
     RuntimeFacts,
     SizeFacts,
     StartResult,
+    StopFacts,
     Submission,
+    WasteFacts,
 )
 from grader.lab import LabSpec, choose_lab
 from grader.pipeline import Pipeline
@@ -290,3 +293,21 @@ def root_probe(pipeline: Pipeline) -> ProbeResult:
 def missing_probe(pipeline: Pipeline) -> ProbeResult:
     """GET a path that cannot exist."""
     return pipeline.missing_probe
+
+
+@pytest.fixture
+def layer_cache(pipeline: Pipeline) -> CacheFacts:
+    """What re-ran when the app code changed by one line."""
+    return pipeline.layer_cache
+
+
+@pytest.fixture
+def stop(pipeline: Pipeline) -> StopFacts:
+    """How the container stopped on docker stop."""
+    return pipeline.stop
+
+
+@pytest.fixture
+def waste(pipeline: Pipeline) -> WasteFacts:
+    """Per-layer sizes and the bytes the student's layers waste."""
+    return pipeline.waste

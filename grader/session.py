@@ -265,6 +265,59 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts.update(dev_dependencies_present=list(dev.present), dev_checked_with=dev.method)
     if rt := _peek(pipeline, "runtime"):
         facts.update(process_uid=rt.process_uid, listening=describe(rt.listening))
+    facts.update(diagnosis_facts(pipeline))
+    return facts
+
+
+def diagnosis_facts(pipeline: Pipeline) -> dict[str, Any]:
+    """The layer table, wasted bytes, layer-cache rebuild and stop time, when measured."""
+    facts: dict[str, Any] = {}
+    if waste := _peek(pipeline, "waste"):
+        facts["layer_table"] = [
+            {"instruction": r.instruction, "size_bytes": r.size_bytes, "base": r.base}
+            for r in waste.layers
+        ]
+        facts["waste"] = {
+            "scope": waste.scope,
+            "analysed": waste.analysed,
+            "added_bytes": waste.added_bytes,
+            "wasted_bytes": waste.wasted_bytes,
+            "cache_bytes": waste.cache_bytes,
+            "build_tool_bytes": waste.tool_bytes,
+            "efficiency": round(waste.efficiency, 3),
+            "top_offenders": [
+                {
+                    "path": o.path,
+                    "size_bytes": o.size_bytes,
+                    "kind": o.kind,
+                    "instruction": o.instruction,
+                }
+                for o in waste.offenders
+            ],
+        }
+    if cache := _peek(pipeline, "layer_cache"):
+        facts["layer_cache"] = {
+            "changed_file": cache.changed_file,
+            "rebuild_seconds": round(cache.seconds, 2),
+            "steps": [
+                {
+                    "line": s.line,
+                    "instruction": s.instruction,
+                    "cached": s.cached,
+                    "seconds": round(s.seconds, 2),
+                    "installs": s.installs,
+                }
+                for s in cache.steps
+            ],
+        }
+    if stop := _peek(pipeline, "stop"):
+        facts["stop"] = {
+            "seconds": round(stop.seconds, 2),
+            "grace_s": stop.grace_s,
+            "exit_status": stop.exit_status,
+            "killed": stop.killed,
+            "pid1": stop.pid1,
+        }
     return facts
 
 
