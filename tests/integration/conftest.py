@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -15,17 +16,48 @@ from typing import Any
 
 import pytest
 
-from grader.engine import LABEL, Engine
+from grader.engine import LABEL, LABEL_OWNER, Engine
 
 BIN = Path(sys.executable).parent
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def _someone_else(labels: dict[str, str] | None) -> bool:
+    """True for an object that is not this test session's: owned by a live process on this
+    host outside it (another grading run on a shared engine), or with no owner at all (an
+    intermediate image of a build in progress, which inherits only the build's first labels).
+    Ours, our children's and dead owners' objects count."""
+    owner = (labels or {}).get(LABEL_OWNER)
+    if owner is None:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    current: int | None = int(pid)
+    if not Path(f"/proc/{current}").exists():
+        return False
+    while current:
+        if current == os.getpid():
+            return False
+        current = _parent(current)
+    return True
+
+
 def grader_objects(engine: Engine) -> tuple[list[Any], list[Any]]:
-    """Containers and images that carry the grader's label."""
+    """Containers and images that carry the grader's label, left by this test session."""
     api = engine.api
+    containers = api.containers(all=True, filters={"label": LABEL})
+    images = api.images(filters={"label": LABEL})
     return (
-        api.containers(all=True, filters={"label": LABEL}),
-        api.images(filters={"label": LABEL}),
+        [c for c in containers if not _someone_else(c.get("Labels"))],
+        [i for i in images if not _someone_else(i.get("Labels"))],
     )
 
 
