@@ -148,8 +148,11 @@ def _seconds(value: float) -> str:
 def test_layer_cache(layer_cache: CacheFacts, grade: Grade) -> None:
     """After a one-line change to the app code, the dependency install comes from the cache."""
     installs = [s for s in layer_cache.steps if s.installs]
-    if layer_cache.changed_file is None or not installs:
-        grade.note("no_install" if layer_cache.changed_file else "no_app_file")
+    if layer_cache.changed_file is None:
+        grade.note("no_app_file")
+        return
+    if not installs:
+        grade.note("no_install")
         return
     table = "\n".join(
         f"line {s.line}: {s.instruction} — "
@@ -197,19 +200,32 @@ def test_waste(waste: WasteFacts, grade: Grade) -> None:
         return
     scope = t(f"waste_scope.{waste.scope}", grade.lang)
     efficiency = f"{100 * waste.efficiency:.0f}"
-    table = "\n".join(
-        f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}" for o in waste.offenders
+    removable, added = _mb(waste.removable_bytes), _mb(waste.added_bytes)
+    wasted, caches, tools = _mb(waste.wasted_bytes), _mb(waste.cache_bytes), _mb(waste.tool_bytes)
+    if (
+        waste.removable_bytes > params.max_wasted_mb * 1e6
+        or waste.efficiency < params.min_efficiency
+    ):
+        grade.fail(
+            "wasted",
+            removable=removable,
+            efficiency=efficiency,
+            added=added,
+            scope=scope,
+            wasted=wasted,
+            caches=caches,
+            tools=tools,
+            offenders=_offenders(waste, grade),
+            evidence="\n".join(
+                f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}" for o in waste.offenders
+            ),
+        )
+    grade.note(
+        "lean",
+        added=added,
+        efficiency=efficiency,
+        scope=scope,
+        wasted=wasted,
+        caches=caches,
+        tools=tools,
     )
-    values = {
-        "removable": _mb(waste.removable_bytes),
-        "wasted": _mb(waste.wasted_bytes),
-        "caches": _mb(waste.cache_bytes),
-        "tools": _mb(waste.tool_bytes),
-        "added": _mb(waste.added_bytes),
-        "efficiency": efficiency,
-        "scope": scope,
-    }
-    too_much = waste.removable_bytes > params.max_wasted_mb * 1e6
-    if too_much or waste.efficiency < params.min_efficiency:
-        grade.fail("wasted", offenders=_offenders(waste, grade), evidence=table, **values)
-    grade.note("lean", **values)
