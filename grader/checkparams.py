@@ -178,7 +178,7 @@ class WasteParams:
 
     max_wasted_mb: float = _p(1.0, "Most MB of wasted bytes, caches and build tools accepted.")
     min_efficiency: float = _p(0.9, "Least share (0-1) of the added bytes the image needs.")
-    max_image_mb: float = _p(2000.0, "Images larger than this are not read (advice skipped).")
+    max_image_mb: float = _p(1500.0, "Images larger than this are not read (advice skipped).")
     top: int = _p(5, "How many of the biggest offenders to list.")
 
 
