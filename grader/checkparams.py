@@ -166,7 +166,7 @@ class LayerCacheParams:
 class StopSignalParams:
     """The app stops promptly on ``docker stop`` (SIGTERM reaches it as PID 1)."""
 
-    grace_s: float = _p(3.0, "Seconds docker stop waits after SIGTERM before SIGKILL.")
+    grace_s: float = _p(5.0, "Seconds docker stop waits after SIGTERM before SIGKILL.")
     max_stop_s: float = _p(
         0.0, "Longest stop accepted, in seconds; 0 accepts any stop before grace_s ends."
     )

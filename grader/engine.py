@@ -442,9 +442,9 @@ class Engine:
             top = self.api.top(container_id, ps_args="-o pid,args")
         titles = [t.upper() for t in top.get("Titles", [])]
         rows = top.get("Processes") or []
-        pid_i = titles.index("PID")
-        cmd_i = next(i for i, title in enumerate(titles) if title in ("COMMAND", "ARGS", "CMD"))
-        return [(int(r[pid_i]), str(r[cmd_i])) for r in rows]
+        pid_i = titles.index("PID") if "PID" in titles else 0
+        cmd_i = next((i for i, title in enumerate(titles) if title in ("COMMAND", "ARGS")), None)
+        return [(int(r[pid_i]), "" if cmd_i is None else str(r[cmd_i])) for r in rows]
 
     def image_history(self, image_id: str) -> list[dict[str, Any]]:
         """``docker history``: one dict per image config history entry, newest first."""
