@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -199,9 +200,19 @@ def label_line(labels: Mapping[str, str]) -> str:
     return "LABEL " + " ".join(f'"{k}"="{v}"' for k, v in safe.items()) + "\n" if safe else ""
 
 
+def _special_files(folder: str, names: list[str]) -> set[str]:
+    special = set()
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            special.add(name)
+    return special
+
+
 def copy_tree(source: Path, target: Path) -> None:
-    """Copy a submission with its modes and owners (the builder's cache keys include them)."""
-    shutil.copytree(source, target, symlinks=True)
+    """Copy a submission with its modes and owners (the builder's cache keys include them);
+    special files (a FIFO would block the copy) are left out."""
+    shutil.copytree(source, target, symlinks=True, ignore=_special_files)
     for folder, dirs, files in os.walk(target):
         for name in [*dirs, *files]:
             rel = (Path(folder) / name).relative_to(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -152,7 +153,9 @@ def test_the_copy_keeps_modes_and_links(tmp_path: Path) -> None:
     (source / "run.sh").write_text("echo\n", encoding="utf-8")
     (source / "run.sh").chmod(0o751)
     (source / "link").symlink_to("/etc/passwd")
+    os.mkfifo(source / "pipe")  # would block a plain copy
     cache_probe.copy_tree(source, tmp_path / "copy")
+    assert not (tmp_path / "copy" / "pipe").exists()
     assert (tmp_path / "copy" / "run.sh").stat().st_mode & 0o777 == 0o751
     assert (tmp_path / "copy" / "link").is_symlink()
 
