@@ -13,10 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader import build, image, registry, run, runtime
+from grader import build, diagnoses, image, registry, run, runtime
 from grader import probe as http
-from grader.cache_probe import probe_cache
-from grader.checkparams import LayerCacheParams, StopSignalParams, WasteParams
 from grader.dockerfile import parse_dockerfile
 from grader.engine import LABEL_SUBMISSION, Engine
 from grader.errors import (
@@ -46,7 +44,6 @@ from grader.facts import (
 )
 from grader.lab import LabSpec
 from grader.registry import Reference
-from grader.rubric import resolve_base, show
 from grader.settings import Options, Settings
 from grader.submission import (
     DEFAULT_NAME,
@@ -54,11 +51,9 @@ from grader.submission import (
     read_declaration,
     read_dev_dependencies,
 )
-from grader.waste import image_waste
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-P = TypeVar("P")
 
 
 class Pipeline:
@@ -370,20 +365,7 @@ class Pipeline:
         ok, value = self._cache.get("build", (False, None))
         return ([value.image_id] if ok else []) + self._extra_images
 
-    # -- diagnoses on the real image and container (added) ---------------------------------
-
-    PRE_STOP: Mapping[str, tuple[str, ...]] = {
-        "runtime": ("image.user_non_root", "image.exposed_port"),
-        "dev_packages": ("image.no_dev_dependencies",),
-        "root_probe": ("http.root_status", "http.root_text"),
-        "missing_probe": ("http.not_found",),
-    }
-    """Stages that need the running container, gathered before ``stop`` stops it (when the
-    lab has a check reading them), whatever order the checks run in."""
-
-    def _params(self, check_id: str, default: type[P]) -> P:
-        spec = self.lab.check(check_id)
-        return spec.params if spec and isinstance(spec.params, default) else default()
+    # -- diagnoses on the real image and container (added; their work is in diagnoses.py) ----
 
     @property
     def layer_cache(self) -> CacheFacts:
@@ -396,16 +378,8 @@ class Pipeline:
 
     def _layer_cache(self) -> CacheFacts:
         _ = self.build  # the first build fills the cache the probe relies on
-        params = self._params("image.layer_cache", LayerCacheParams)
-        facts, image_id = probe_cache(
-            self.engine,
-            self.submission,
-            self.dockerfile,
-            self.labels,
-            params.install_commands,
-            params.deps_files,
-            self._bounded(self.options.build_timeout_s),
-        )
+        timeout = self._bounded(self.options.build_timeout_s)
+        facts, image_id = diagnoses.probe_layer_cache(self, timeout)
         if image_id is not None:
             self._extra_images.append(image_id)
         return facts
@@ -417,25 +391,7 @@ class Pipeline:
         Raises:
             ContainerExited (and whatever ``start`` raises), EngineError.
         """
-        return self._once("stop", self._stop)
-
-    def _stop(self) -> StopFacts:
-        started = self.start
-        for stage, checks in self.PRE_STOP.items():
-            if any(self.lab.check(c) for c in checks):
-                try:
-                    getattr(self, stage)
-                except Exception:  # cached by _once: the check reading it reports it
-                    log.debug("stage %s failed before stop", stage)
-        cid = started.container_id
-        pid = runtime.main_pid(self.engine, cid)
-        if pid is None:
-            state = self.engine.inspect_container(cid).get("State") or {}
-            raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
-        pid1 = next((cmd for p, cmd in self.engine.top_commands(cid) if p == pid), "")
-        grace = self._params("run.stop_signal", StopSignalParams).grace_s
-        seconds, status = self.engine.stop_container(cid, grace)
-        return StopFacts(seconds, grace, status, pid1, True)
+        return self._once("stop", lambda: diagnoses.timed_stop(self))
 
     @property
     def waste(self) -> WasteFacts:
@@ -444,12 +400,4 @@ class Pipeline:
         Raises:
             BuildFailed (and whatever ``build`` raises), EngineError.
         """
-        return self._once("waste", self._waste)
-
-    def _waste(self) -> WasteFacts:
-        params = self._params("image.waste", WasteParams)
-        final = self.dockerfile.final_stage
-        base = resolve_base(self.dockerfile, final) if final else None
-        written = [show(i).split(": ", 1)[1] for i in final.instructions[1:]] if final else []
-        limits = (int(params.max_image_mb * 1e6), params.top)
-        return image_waste(self.engine, self.build.image_id, base, written, limits)
+        return self._once("waste", lambda: diagnoses.waste(self))
