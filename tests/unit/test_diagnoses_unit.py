@@ -14,10 +14,11 @@ import pytest
 from checks.test_image import test_layer_cache as layer_cache_check
 from checks.test_image import test_waste as waste_check
 from checks.test_run import test_stop_signal as stop_signal_check
-from grader import cache_probe, layers
+from grader import cache_probe, diagnoses, layers
 from grader.checkparams import StopSignalParams, WasteParams
 from grader.dockerfile import parse_text
-from grader.facts import CacheFacts, CacheStep, StopFacts, WasteFacts
+from grader.errors import ContainerExited
+from grader.facts import CacheFacts, CacheStep, StartResult, StopFacts, WasteFacts
 from grader.lab import load_lab, load_lab_file
 from grader.rubric import Grade
 
@@ -350,3 +351,56 @@ def test_a_lab_file_can_score_a_diagnosis(tmp_path: Path) -> None:
     waste, stop = lab.check("image.waste"), lab.check("run.stop_signal")
     assert waste is not None and waste.max_score == 2 and waste.params.max_wasted_mb == 3
     assert stop is not None and stop.max_score == 1 and stop.params.grace_s == 5.0
+
+
+# -- the stop comes after what needs the running container ----------------------------------------
+
+
+class FakeEngine:
+    """Answers what the timed stop asks; records the calls in order."""
+
+    def __init__(self, calls: list[str], running: bool = True) -> None:
+        self.calls, self.running = calls, running
+
+    def inspect_container(self, container_id: str) -> dict[str, object]:
+        return {"State": {"Running": self.running, "Pid": 42, "ExitCode": 0 if self.running else 3}}
+
+    def top_commands(self, container_id: str) -> list[tuple[int, str]]:
+        return [(42, "/bin/sh -c gunicorn app:app"), (43, "gunicorn app:app")]
+
+    def stop_container(self, container_id: str, grace_s: float) -> tuple[float, int | None]:
+        self.calls.append(f"stop {grace_s:g}")
+        return grace_s + 0.2, 137
+
+
+class FakePipeline:
+    """The stages ``timed_stop`` reads; each one records that it ran."""
+
+    def __init__(self, lab_id: str, running: bool = True) -> None:
+        self.calls: list[str] = []
+        self.lab = load_lab(lab_id)
+        self.engine = FakeEngine(self.calls, running)
+        self.start = StartResult("c1", 1234, True, True, None, 0.5, None, "")
+
+    def __getattr__(self, stage: str) -> object:
+        self.calls.append(stage)
+        if stage == "missing_probe":
+            raise RuntimeError("a stage that failed is not the stop's business")
+        return object()
+
+
+def test_the_stop_waits_for_the_stages_that_need_the_running_container() -> None:
+    pipeline = FakePipeline("tp6")
+    facts = diagnoses.timed_stop(pipeline)  # type: ignore[arg-type]
+    assert pipeline.calls == ["runtime", "root_probe", "missing_probe", "stop 5"]
+    assert facts.killed and facts.pid1 == "/bin/sh -c gunicorn app:app" and facts.grace_s == 5
+    bis = FakePipeline("tp6bis")
+    diagnoses.timed_stop(bis)  # type: ignore[arg-type]
+    assert bis.calls == ["runtime", "dev_packages", "root_probe", "stop 5"]
+
+
+def test_a_container_that_already_exited_is_not_stopped() -> None:
+    pipeline = FakePipeline("tp6", running=False)
+    with pytest.raises(ContainerExited):
+        diagnoses.timed_stop(pipeline)  # type: ignore[arg-type]
+    assert not any(c.startswith("stop") for c in pipeline.calls)
