@@ -16,6 +16,7 @@ from grader.errors import ContainerExited
 from grader.facts import CacheFacts, StopFacts, WasteFacts
 from grader.lab import LabSpec
 from grader.rubric import resolve_base, show
+from grader.submission import read_dev_dependencies
 from grader.waste import image_waste
 
 if TYPE_CHECKING:
@@ -96,4 +97,5 @@ def waste(pipeline: Pipeline) -> WasteFacts:
     base = resolve_base(facts, final) if final else None
     written = [show(i).split(": ", 1)[1] for i in final.instructions[1:]] if final else []
     limits = (int(params.max_image_mb * 1e6), params.top)
-    return image_waste(pipeline.engine, image_id, base, written, limits)
+    dev = read_dev_dependencies(pipeline.submission.root, "package.json")
+    return image_waste(pipeline.engine, image_id, base, written, limits, dev)

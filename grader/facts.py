@@ -351,7 +351,7 @@ class WasteFacts:
     cache_bytes: int = 0
     """Package manager caches left in the image (pip, npm, apt lists...)."""
     tool_bytes: int = 0
-    """Build tools left in the image (compilers, headers)."""
+    """Build tools (compilers, headers) and development dependencies left in the image."""
     offenders: tuple[Offender, ...] = ()
     """The biggest offenders, biggest first."""
 

@@ -201,9 +201,21 @@ def _group(path: str) -> str:
     return match.group(1) if match else path
 
 
-def waste_of(layers: list[tuple[str, LayerContent]]) -> tuple[int, int, _Tally]:
+def _dev_folder(path: str, dev_packages: tuple[str, ...]) -> str | None:
+    """``.../node_modules/<name>`` when ``path`` lies in a development dependency's folder."""
+    for name in dev_packages:
+        marker = f"node_modules/{name}/"
+        at = ("/" + path).find("/" + marker)
+        if at >= 0:
+            return path[: at + len(marker) - 1]
+    return None
+
+
+def waste_of(
+    layers: list[tuple[str, LayerContent]], dev_packages: tuple[str, ...] = ()
+) -> tuple[int, int, _Tally]:
     """Added bytes, wasted bytes (deleted or overwritten later) and every offender, from the
-    counted layers in order (instruction, content)."""
+    counted layers in order (instruction, content); ``dev_packages`` are the devDependencies."""
     alive: dict[str, tuple[int, str]] = {}  # path -> (size, instruction that added it)
     tally = _Tally()
     added = 0
@@ -227,17 +239,27 @@ def waste_of(layers: list[tuple[str, LayerContent]]) -> tuple[int, int, _Tally]:
             tally.add(_group(path), size, kind, origin)
         elif tool is not None:
             tally.add(_group(path), size, f"build_tool:{tool}", origin)
+        elif (dev := _dev_folder(path, dev_packages)) is not None:
+            tally.add(dev, size, "dev_dependency", origin)
     wasted = tally.total(("deleted", "overwritten"))
     return added, wasted, tally
 
 
 def summarise(
-    rows: list[LayerRow], scope: str, layers: list[tuple[str, LayerContent]], top: int
+    rows: list[LayerRow],
+    scope: str,
+    layers: list[tuple[str, LayerContent]],
+    top: int,
+    dev_packages: tuple[str, ...] = (),
 ) -> WasteFacts:
     """The facts of the counted layers: totals and the ``top`` biggest offenders."""
-    added, wasted, tally = waste_of(layers)
+    added, wasted, tally = waste_of(layers, dev_packages)
     caches = tally.total(tuple(k for k, _ in CACHES))
-    tools = sum(o.size_bytes for o in tally.offenders.values() if o.kind.startswith("build_tool"))
+    tools = sum(
+        o.size_bytes
+        for o in tally.offenders.values()
+        if o.kind.startswith("build_tool") or o.kind == "dev_dependency"
+    )
     ranked = sorted(tally.offenders.values(), key=lambda o: (-o.size_bytes, o.path))
     return WasteFacts(tuple(rows), scope, True, added, wasted, caches, tools, tuple(ranked[:top]))
 

@@ -33,13 +33,19 @@ def _base(engine: Engine, base: str | None) -> tuple[list[str] | None, int]:
 
 
 def image_waste(
-    engine: Engine, image_id: str, base: str | None, written: list[str], limits: tuple[int, int]
+    engine: Engine,
+    image_id: str,
+    base: str | None,
+    written: list[str],
+    limits: tuple[int, int],
+    dev_packages: tuple[str, ...] = (),
 ) -> WasteFacts:
     """Per-layer table and wasted bytes of the student's layers.
 
     Args:
         written: the final stage's instructions after FROM, as the student wrote them.
         limits: the largest image read (bytes) and how many offenders to keep.
+        dev_packages: the submission's devDependencies (their folders count as waste).
 
     Raises:
         EngineError: the engine failed.
@@ -58,8 +64,8 @@ def image_waste(
         return WasteFacts(tuple(rows), scope, analysed=False)
     counted = diff_ids[len(base_ids or []) :] if shared else diff_ids
     if not counted:
-        return layers.summarise(rows, scope, [], top)
+        return layers.summarise(rows, scope, [], top, dev_packages)
     found, config = layers.read_saved_image(engine.save_image(image_id), set(counted))
     by_layer = layers.layer_names(config, names, diff_ids)
     ordered = [(by_layer.get(d, "?"), found[d]) for d in counted if d in found]
-    return layers.summarise(rows, scope, ordered, top)
+    return layers.summarise(rows, scope, ordered, top, dev_packages)

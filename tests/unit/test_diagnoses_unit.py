@@ -206,6 +206,22 @@ def test_bytes_deleted_or_overwritten_later_are_wasted_caches_and_tools_counted(
     assert kinds[("build_tool:gcc", "/usr/lib/gcc")] == (500, "RUN apt-get install gcc")
 
 
+def test_dev_dependencies_left_in_the_image_count_with_the_build_tools() -> None:
+    order = [
+        (
+            "RUN npm ci",
+            content({"app/node_modules/mocha/lib/a.js": 40, "app/node_modules/mochawesome/x": 5}),
+        ),
+        ("COPY . .", content({"app/node_modules/express/index.js": 30})),
+    ]
+    facts = layers.summarise([], "student", order, top=5, dev_packages=("mocha",))
+    assert facts.tool_bytes == 40
+    assert [(o.path, o.kind) for o in facts.offenders] == [
+        ("/app/node_modules/mocha", "dev_dependency")
+    ]
+    assert layers.summarise([], "student", order, top=5).tool_bytes == 0
+
+
 def test_the_summary_ranks_offenders_and_computes_efficiency() -> None:
     order = [
         ("RUN a", content({"a": 600, "root/.cache/pip/http/x": 100})),
