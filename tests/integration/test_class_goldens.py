@@ -211,5 +211,11 @@ def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any])
     assert top["instruction"] == "RUN pip install --no-cache-dir -r requirements.txt"
     rows = [row["instruction"] for row in r["tp6-cleanup-later"]["facts"]["layer_table"]]
     assert "RUN find /usr/local/lib -name __pycache__ -prune -exec rm -rf {} +" in rows
+    shipped = r["tp6bis-cosmetic-multistage"]["facts"]["waste"]["top_offenders"]
+    assert ("/app/node_modules/mocha", "dev_dependency") in {
+        (o["path"], o["kind"]) for o in shipped
+    }
+    npm = r["tp6bis-single-stage"]["facts"]["waste"]["top_offenders"]
+    assert ("/root/.npm", "npm_cache") in {(o["path"], o["kind"]) for o in npm}
     for name, report in r.items():  # advice: the totals stay 20 and 22
         assert report["max_score"] == {"tp6": 20, "tp6bis": 22}[report["lab"]], name
