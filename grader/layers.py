@@ -62,13 +62,13 @@ def instruction_of(created_by: str) -> str:
 
 def history_names(
     history: list[dict[str, Any]], base_entries: int, written: list[str], hidden: str
-) -> list[str]:
+) -> list[str | None]:
     """Each history entry's instruction (oldest first, as ``history`` is given); the student's
     entries take their Dockerfile text (``written``) when they align one to one; entries whose
-    instruction starts with ``hidden`` (the grader's own labels) become empty strings."""
-    names = [instruction_of(str(h.get("CreatedBy") or h.get("created_by") or "")) for h in history]
-    names = ["" if n.startswith(hidden) else n for n in names]
-    own = [i for i in range(base_entries, len(names)) if names[i]]
+    instruction starts with ``hidden`` (the grader's own labels) are None."""
+    raw = [instruction_of(str(h.get("CreatedBy") or h.get("created_by") or "")) for h in history]
+    names: list[str | None] = [None if n.startswith(hidden) else n for n in raw]
+    own = [i for i in range(base_entries, len(names)) if names[i] is not None]
     if written and len(own) == len(written):
         for i, text in zip(own, written, strict=True):
             names[i] = text
@@ -76,15 +76,14 @@ def history_names(
 
 
 def layer_rows(
-    history: list[dict[str, Any]], names: list[str], base_entries: int, base: str
+    history: list[dict[str, Any]], names: list[str | None], base_entries: int, base: str
 ) -> list[LayerRow]:
     """The history (oldest first) as table rows, the grader's own entries left out."""
     rows = []
     for i, (entry, name) in enumerate(zip(history, names, strict=True)):
-        is_base = i < base_entries
-        if name or is_base:
+        if name is not None:
             size = int(entry.get("Size") or 0)
-            rows.append(LayerRow(name or f"FROM {base}", size, is_base))
+            rows.append(LayerRow(name or f"FROM {base}", size, i < base_entries))
     return rows
 
 
@@ -286,11 +285,13 @@ def counted_layers(
     return diff_ids[shared:], entries
 
 
-def layer_names(config: Any, names: list[str], diff_ids: list[str]) -> dict[str, str]:
+def layer_names(config: Any, names: list[str | None], diff_ids: list[str]) -> dict[str, str]:
     """Each layer's instruction: the saved config's history (with ``empty_layer``) aligns the
     diff ids with the history entries."""
     history = config.get("history") if isinstance(config, dict) else None
     if not isinstance(history, list) or len(history) != len(names):
         return {}
-    made = [n for entry, n in zip(history, names, strict=True) if not entry.get("empty_layer")]
+    made = [
+        n or "?" for entry, n in zip(history, names, strict=True) if not entry.get("empty_layer")
+    ]
     return dict(zip(diff_ids, made, strict=False))

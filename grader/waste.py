@@ -65,7 +65,10 @@ def image_waste(
     counted = diff_ids[len(base_ids or []) :] if shared else diff_ids
     if not counted:
         return layers.summarise(rows, scope, [], top, dev_packages)
-    found, config = layers.read_saved_image(engine.save_image(image_id), set(counted))
+    with engine.save_image(image_id) as stream:
+        found, config = layers.read_saved_image(stream, set(counted))
+        while stream.read(1 << 20):  # the tar's end padding: read to the end, freeing the socket
+            pass
     by_layer = layers.layer_names(config, names, diff_ids)
     ordered = [(by_layer.get(d, "?"), found[d]) for d in counted if d in found]
     return layers.summarise(rows, scope, ordered, top, dev_packages)

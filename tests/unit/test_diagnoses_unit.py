@@ -283,7 +283,7 @@ def test_history_names_take_the_dockerfile_text_and_hide_the_grader_labels() -> 
         ["COPY requirements.txt .", "RUN pip install flask"],
         "LABEL org.docker-lab-grader",
     )
-    assert names == ["", "COPY requirements.txt .", "RUN pip install flask", ""]
+    assert names == ["", "COPY requirements.txt .", "RUN pip install flask", None]
     rows = layers.layer_rows(history, names, 1, "python:3.11-slim")
     assert [(r.instruction, r.size_bytes, r.base) for r in rows] == [
         ("FROM python:3.11-slim", 100, True),
