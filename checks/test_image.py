@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from grader.checkparams import EntrypointParams, ExposeParams, SecretsParams, UserParams
+from grader.checkparams import (
+    EntrypointParams,
+    ExposeParams,
+    SecretsParams,
+    UserParams,
+    WasteParams,
+)
 from grader.dockerfile import image_repository
-from grader.facts import DevPackages, DockerfileFacts, ImageFacts, RuntimeFacts, SizeFacts
+from grader.facts import (
+    CacheFacts,
+    DevPackages,
+    DockerfileFacts,
+    ImageFacts,
+    RuntimeFacts,
+    SizeFacts,
+    WasteFacts,
+)
 from grader.i18n import t
 from grader.lab import LabSpec
 from grader.mistakes import describe_secret, secrets
@@ -168,4 +182,95 @@ def test_healthcheck(
         "present",
         test=" ".join(image.healthcheck),
         evidence=_last(dockerfile_or_none, "HEALTHCHECK"),
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}"
+
+
+@check("image.layer_cache")
+def test_layer_cache(layer_cache: CacheFacts, grade: Grade) -> None:
+    """After a one-line change to the app code, the dependency install comes from the cache."""
+    installs = [s for s in layer_cache.steps if s.installs]
+    if layer_cache.changed_file is None:
+        grade.note("no_app_file")
+        return
+    if not installs:
+        grade.note("no_install")
+        return
+    table = "\n".join(
+        f"line {s.line}: {s.instruction} — "
+        + ("cache" if s.cached else f"re-ran ({_seconds(s.seconds)} s)")
+        for s in layer_cache.steps
+        if not s.instruction.startswith("FROM ")
+    )
+    rerun = layer_cache.rerun_installs
+    if rerun:
+        breaker = next(
+            (s for s in layer_cache.steps if not s.cached and not s.instruction.startswith("FROM")),
+            rerun[0],
+        )
+        grade.fail(
+            "rerun",
+            file=layer_cache.changed_file,
+            step=rerun[0].instruction,
+            line=rerun[0].line,
+            seconds=_seconds(sum(s.seconds for s in rerun)),
+            breaker=breaker.instruction,
+            breaker_line=breaker.line,
+            evidence=table,
+        )
+    grade.note(
+        "cached",
+        file=layer_cache.changed_file,
+        step=installs[-1].instruction,
+        seconds=_seconds(layer_cache.seconds),
+    )
+
+
+def _offenders(waste: WasteFacts, grade: Grade) -> str:
+    return "; ".join(
+        f"{o.path} {_mb(o.size_bytes)} MB ({t('waste_kind.' + o.kind.split(':')[0], grade.lang)})"
+        for o in waste.offenders
+    )
+
+
+@check("image.waste")
+def test_waste(waste: WasteFacts, grade: Grade) -> None:
+    """The student's layers ship no deleted or overwritten files, caches or build tools."""
+    params: WasteParams = grade.params
+    if not waste.analysed:
+        grade.note("not_analysed", max_mb=f"{params.max_image_mb:g}")
+        return
+    scope = t(f"waste_scope.{waste.scope}", grade.lang)
+    efficiency = f"{100 * waste.efficiency:.0f}"
+    removable, added = _mb(waste.removable_bytes), _mb(waste.added_bytes)
+    wasted, caches, tools = _mb(waste.wasted_bytes), _mb(waste.cache_bytes), _mb(waste.tool_bytes)
+    if (
+        waste.removable_bytes > params.max_wasted_mb * 1e6
+        or waste.efficiency < params.min_efficiency
+    ):
+        grade.fail(
+            "wasted",
+            removable=removable,
+            efficiency=efficiency,
+            added=added,
+            scope=scope,
+            wasted=wasted,
+            caches=caches,
+            tools=tools,
+            offenders=_offenders(waste, grade),
+            evidence="\n".join(
+                f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}" for o in waste.offenders
+            ),
+        )
+    grade.note(
+        "lean",
+        added=added,
+        efficiency=efficiency,
+        scope=scope,
+        wasted=wasted,
+        caches=caches,
+        tools=tools,
     )

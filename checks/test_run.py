@@ -1,9 +1,10 @@
-"""Rubric check on starting the container."""
+"""Rubric checks on starting the container and stopping it."""
 
 from __future__ import annotations
 
+from grader.checkparams import StopSignalParams
 from grader.diagnose import diagnose
-from grader.facts import DockerfileFacts, StartResult
+from grader.facts import DockerfileFacts, StartResult, StopFacts
 from grader.logcap import key_line
 from grader.rubric import Grade, check
 
@@ -38,3 +39,23 @@ def test_starts(
             line=key_line(start.log_tail) or "-",
             evidence=start.log_tail,
         )
+
+
+@check("run.stop_signal")
+def test_stop_signal(stop: StopFacts, grade: Grade) -> None:
+    """docker stop ends the app promptly: SIGTERM reaches it (exec form, PID 1)."""
+    params: StopSignalParams = grade.params
+    seconds = f"{stop.seconds:.1f}"
+    pid1 = stop.pid1 or "?"
+    evidence = (
+        f"PID 1: {pid1}\ndocker stop -t {stop.grace_s:g}: {seconds} s, exit {stop.exit_status}"
+    )
+    if stop.killed:
+        grade.fail(
+            "killed", seconds=seconds, grace=f"{stop.grace_s:g}", pid1=pid1, evidence=evidence
+        )
+    if 0 < params.max_stop_s < stop.seconds:
+        grade.fail(
+            "slow", seconds=seconds, max=f"{params.max_stop_s:g}", pid1=pid1, evidence=evidence
+        )
+    grade.note("stopped", seconds=seconds, pid1=pid1)

@@ -145,6 +145,43 @@ class TextParams:
     case_sensitive: bool = _p(True, "Compare letter case.")
 
 
+@dataclass(frozen=True)
+class LayerCacheParams:
+    """A one-line change to the app code leaves the dependency install in the layer cache."""
+
+    install_commands: list[str] = _p(
+        ["pip install", "pip3 install", "npm ci", "npm install", "npm i ", "yarn install"]
+        + ["pnpm install", "poetry install", "pipenv install"],
+        "Command fragments of a RUN that installs the dependencies.",
+    )
+    deps_files: list[str] = _p(
+        ["requirements.txt", "package.json", "package-lock.json", "npm-shrinkwrap.json"]
+        + ["yarn.lock", "pnpm-lock.yaml", "pyproject.toml", "poetry.lock", "Pipfile"]
+        + ["Pipfile.lock"],
+        "Dependency manifests and lockfiles: never the file changed as app code.",
+    )
+
+
+@dataclass(frozen=True)
+class StopSignalParams:
+    """The app stops promptly on ``docker stop`` (SIGTERM reaches it as PID 1)."""
+
+    grace_s: float = _p(5.0, "Seconds docker stop waits after SIGTERM before SIGKILL.")
+    max_stop_s: float = _p(
+        0.0, "Longest stop accepted, in seconds; 0 accepts any stop before grace_s ends."
+    )
+
+
+@dataclass(frozen=True)
+class WasteParams:
+    """The student's layers do not ship deleted files, caches or build tools."""
+
+    max_wasted_mb: float = _p(1.0, "Most MB of wasted bytes, caches and build tools accepted.")
+    min_efficiency: float = _p(0.9, "Least share (0-1) of the added bytes the image needs.")
+    max_image_mb: float = _p(1500.0, "Images larger than this are not read (advice skipped).")
+    top: int = _p(5, "How many of the biggest offenders to list.")
+
+
 PARAMS: dict[str, type] = {
     "dockerfile.present": NoParams,
     "dockerfile.base_image": BaseImageParams,
@@ -170,6 +207,9 @@ PARAMS: dict[str, type] = {
     "http.root_status": StatusParams,
     "http.root_text": TextParams,
     "http.not_found": NotFoundParams,
+    "image.layer_cache": LayerCacheParams,
+    "run.stop_signal": StopSignalParams,
+    "image.waste": WasteParams,
 }
 """Every check id the rubric knows, with the dataclass of its parameters."""
 

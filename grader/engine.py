@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
@@ -421,3 +421,83 @@ class Engine:
         except PermissionError:
             return False
         return False
+
+    # -- diagnoses: cache-probe rebuild, timed stop, image history and save (added) ------------
+
+    def build_into(
+        self,
+        context: Path,
+        dockerfile: str,
+        labels: Mapping[str, str],
+        timeout_s: float,
+        text: CappedText,
+    ) -> BuildOutcome:
+        """Build like ``build``, writing the output into ``text`` (which may time each line).
+
+        Raises:
+            BuildTimedOut, EngineError.
+        """
+        with _translated("build"):
+            self.api.ping()
+        return self._build(context, dockerfile, labels, timeout_s, text)
+
+    def stop_container(self, container_id: str, grace_s: float) -> tuple[float, int | None]:
+        """``docker stop -t grace``: seconds it took and the exit status afterwards."""
+        started = time.monotonic()
+        with _translated("stop container"):
+            self.api.stop(container_id, timeout=max(0, round(grace_s)))
+        seconds = time.monotonic() - started
+        state = self.inspect_container(container_id).get("State") or {}
+        code = state.get("ExitCode")
+        return seconds, None if code is None else int(code)
+
+    def top_commands(self, container_id: str) -> list[tuple[int, str]]:
+        """(host pid, command line) of the container's processes."""
+        with _translated("container top"):
+            top = self.api.top(container_id, ps_args="-o pid,args")
+        titles = [t.upper() for t in top.get("Titles", [])]
+        rows = top.get("Processes") or []
+        pid_i = titles.index("PID") if "PID" in titles else 0
+        cmd_i = next((i for i, title in enumerate(titles) if title in ("COMMAND", "ARGS")), None)
+        return [(int(r[pid_i]), "" if cmd_i is None else str(r[cmd_i])) for r in rows]
+
+    def image_history(self, image_id: str) -> list[dict[str, Any]]:
+        """``docker history``: one dict per image config history entry, newest first."""
+        with _translated("image history"):
+            result: list[dict[str, Any]] = self.api.history(image_id)  # type: ignore[no-untyped-call]
+            return result
+
+    def save_image(self, image_id: str) -> BinaryIO:
+        """``docker save`` as a readable stream (read it sequentially; never held in memory).
+
+        Raises:
+            EngineError: the engine failed (also while reading).
+        """
+        with _translated("save image"):
+            chunks = self.api.get_image(image_id, chunk_size=1 << 20)
+        return io.BufferedReader(_ChunkReader(iter(chunks)), buffer_size=1 << 20)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file-like view of an iterator of byte chunks, translating transport errors."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+            except _TRANSIENT as exc:
+                _release(exc)
+                raise EngineError(f"save image: {exc}") from exc
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size

@@ -329,3 +329,120 @@ class Diagnosis:
     """Why it breaks."""
     fix: str
     """How to fix it."""
+
+
+# -- diagnoses observed on the real image and container ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheStep:
+    """One step of the rebuild after a one-line change to the app code."""
+
+    instruction: str
+    """The instruction as the builder announced it, e.g. ``RUN pip install -r requirements.txt``."""
+    line: int | None
+    """Its line in the student's Dockerfile."""
+    cached: bool
+    """The builder said ``Using cache``."""
+    seconds: float
+    """Wall time of the step."""
+    installs: bool
+    """It installs the dependencies (pip, npm...)."""
+
+
+@dataclass(frozen=True)
+class CacheFacts:
+    """What the layer cache kept when the app code changed by one line."""
+
+    changed_file: str | None
+    """The app file changed (relative path); None when no app file was found."""
+    steps: tuple[CacheStep, ...]
+    """The rebuilt steps, up to the last dependency install."""
+    seconds: float
+    """Wall time of the rebuild."""
+
+    @property
+    def rerun_installs(self) -> tuple[CacheStep, ...]:
+        """Dependency installs that ran again instead of coming from the cache."""
+        return tuple(s for s in self.steps if s.installs and not s.cached)
+
+
+@dataclass(frozen=True)
+class StopFacts:
+    """How the container stopped when asked to (``docker stop``)."""
+
+    seconds: float
+    """Time ``docker stop`` took."""
+    grace_s: float
+    """Seconds the engine waits after SIGTERM before SIGKILL."""
+    exit_status: int | None
+    """Exit status afterwards (137 = killed)."""
+    pid1: str
+    """Command line of the container's main process (PID 1), empty when unknown."""
+    was_running: bool
+    """The container was still running when the stop was asked."""
+
+    @property
+    def killed(self) -> bool:
+        """The app ignored SIGTERM and was killed at the end of the grace period."""
+        return self.exit_status == 137 or self.seconds >= self.grace_s
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One entry of the image's history: the instruction and the bytes its layer adds."""
+
+    instruction: str
+    """The instruction that made it (``RUN ...``, ``COPY ...``), as the student wrote it."""
+    size_bytes: int
+    """Bytes the layer adds."""
+    base: bool
+    """It comes from the base image (not the student's)."""
+
+
+@dataclass(frozen=True)
+class Offender:
+    """Bytes the final image carries for nothing."""
+
+    path: str
+    """Path in the image (a folder for caches and deletions)."""
+    size_bytes: int
+    """Bytes wasted."""
+    kind: str
+    """``deleted``, ``overwritten``, ``pip_cache``, ``npm_cache``, ``build_tool:gcc``..."""
+    instruction: str
+    """The instruction whose layer added the bytes."""
+
+
+@dataclass(frozen=True)
+class WasteFacts:
+    """Wasted bytes in the student's layers of the final image."""
+
+    layers: tuple[LayerRow, ...]
+    """Every history entry, base first."""
+    scope: str
+    """``student`` (base image layers excluded) or ``image`` (base not resolvable)."""
+    analysed: bool
+    """The layers' contents were read (False when the image was too large to read)."""
+    added_bytes: int = 0
+    """Bytes of the files the counted layers add."""
+    wasted_bytes: int = 0
+    """Bytes added in one layer and deleted or overwritten in a later one."""
+    cache_bytes: int = 0
+    """Package manager caches left in the image (pip, npm, apt lists...)."""
+    tool_bytes: int = 0
+    """Build tools (compilers, headers) and development dependencies left in the image."""
+    offenders: tuple[Offender, ...] = ()
+    """The biggest offenders, biggest first."""
+
+    @property
+    def removable_bytes(self) -> int:
+        """Bytes a better Dockerfile would not ship."""
+        return self.wasted_bytes + self.cache_bytes + self.tool_bytes
+
+    @property
+    def efficiency(self) -> float:
+        """Share of the added bytes the image needs: (added - removable) / added."""
+        if self.added_bytes <= 0:
+            return 1.0
+        return max(0.0, (self.added_bytes - self.removable_bytes) / self.added_bytes)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader import build, image, lint, registry, run, runtime
+from grader import build, diagnoses, image, lint, registry, run, runtime
 from grader import probe as http
 from grader.checkparams import SecretsParams
 from grader.context import context_facts
@@ -32,6 +32,7 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    CacheFacts,
     ContextFacts,
     Declaration,
     DevPackages,
@@ -42,7 +43,9 @@ from grader.facts import (
     RuntimeFacts,
     SizeFacts,
     StartResult,
+    StopFacts,
     Submission,
+    WasteFacts,
     outside_port,
 )
 from grader.lab import LabSpec
@@ -165,12 +168,13 @@ class Pipeline:
                 o.context_limit_bytes,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
-            step = self._mask(exc.step) if exc.step else exc.step
-            raise BuildFailed(exc.error, self._mask(exc.log), step, exc.step_line) from exc
-        return dataclasses.replace(result, log=self._mask(result.log))
+            step = self.mask(exc.step) if exc.step else exc.step
+            raise BuildFailed(exc.error, self.mask(exc.log), step, exc.step_line) from exc
+        return dataclasses.replace(result, log=self.mask(result.log))
 
-    def _mask(self, text: str) -> str:
-        """A build log with the values of secret-named ENV/ARG hidden (image.no_secrets)."""
+    def mask(self, text: str) -> str:
+        """Text (a build log, a Dockerfile line) with the values of secret-named ENV/ARG
+        hidden (image.no_secrets)."""
         spec = self.lab.check("image.no_secrets")
         params = spec.params if spec else SecretsParams()
         return mask_secret_values(text, params.names, params.allowed)
@@ -404,3 +408,40 @@ class Pipeline:
         """Images this pipeline built (removed at the end of the run)."""
         ok, value = self._cache.get("build", (False, None))
         return ([value.image_id] if ok else []) + self._extra_images
+
+    # -- diagnoses on the real image and container (added; their work is in diagnoses.py) ----
+
+    @property
+    def layer_cache(self) -> CacheFacts:
+        """What re-ran when the app code changed by one line (needs the build).
+
+        Raises:
+            BuildFailed (and whatever ``build`` raises), BuildTimedOut, EngineError.
+        """
+        return self._once("layer_cache", self._layer_cache)
+
+    def _layer_cache(self) -> CacheFacts:
+        _ = self.build  # the first build fills the cache the probe relies on
+        timeout = self._bounded(self.options.build_timeout_s)
+        facts, image_id = diagnoses.probe_layer_cache(self, timeout)
+        if image_id is not None:
+            self._extra_images.append(image_id)
+        return facts
+
+    @property
+    def stop(self) -> StopFacts:
+        """``docker stop`` timed on the started container, after the stages that need it.
+
+        Raises:
+            ContainerExited (and whatever ``start`` raises), EngineError.
+        """
+        return self._once("stop", lambda: diagnoses.timed_stop(self))
+
+    @property
+    def waste(self) -> WasteFacts:
+        """Per-layer sizes and the bytes the student's layers waste (needs the build).
+
+        Raises:
+            BuildFailed (and whatever ``build`` raises), EngineError.
+        """
+        return self._once("waste", lambda: diagnoses.waste(self))

@@ -24,6 +24,7 @@ from grader.errors import (
 )
 from grader.facts import (
     BuildResult,
+    CacheFacts,
     ContextFacts,
     Declaration,
     DevPackages,
@@ -34,7 +35,9 @@ from grader.facts import (
     RuntimeFacts,
     SizeFacts,
     StartResult,
+    StopFacts,
     Submission,
+    WasteFacts,
 )
 from grader.lab import LabSpec, choose_lab
 from grader.pipeline import Pipeline
@@ -307,3 +310,21 @@ def lint(pipeline: Pipeline) -> LintFacts:
 def build_context(pipeline: Pipeline) -> ContextFacts:
     """The build context Docker is sent."""
     return pipeline.context
+
+
+@pytest.fixture
+def layer_cache(pipeline: Pipeline) -> CacheFacts:
+    """What re-ran when the app code changed by one line."""
+    return pipeline.layer_cache
+
+
+@pytest.fixture
+def stop(pipeline: Pipeline) -> StopFacts:
+    """How the container stopped on docker stop."""
+    return pipeline.stop
+
+
+@pytest.fixture
+def waste(pipeline: Pipeline) -> WasteFacts:
+    """Per-layer sizes and the bytes the student's layers waste."""
+    return pipeline.waste

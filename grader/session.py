@@ -7,10 +7,11 @@ never dropped) and assembles one ``SubmissionReport`` per submission at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ class GradingSession:
                 lang = pipeline.options.lang
                 fb = feedback_for("error.not_run", lang, check=spec.id)
                 found = result(spec.id, Status.ERROR, spec.max_score, fb)
-            checks.append(found)
+            checks.append(masked_check(found, pipeline.mask))
         return assemble(
             graded.submission.name,
             graded.lab.id,
@@ -187,9 +188,9 @@ class GradingSession:
             lang=pipeline.options.lang,
             grader_version=__version__,
             notes=tuple(graded.tracebacks and ["grader error: see grader.log"]),
-            facts=facts_summary(pipeline),
+            facts=masked(facts_summary(pipeline), pipeline.mask),
             build_log=build_log(pipeline),
-            container_log=pipeline.container_log,
+            container_log=pipeline.mask(pipeline.container_log),
         )
 
     def tracebacks(self, name: str) -> list[str]:
@@ -217,6 +218,27 @@ def build_log(pipeline: Pipeline) -> str:
         return str(getattr(exc, "log", ""))
     except GraderError:
         return ""
+
+
+def masked(value: Any, mask: Callable[[str], str]) -> Any:
+    """``value`` with ``mask`` applied to every string in it (dicts, lists, tuples walked):
+    the layer table, the rebuild's steps and the waste offenders quote Dockerfile lines, and no
+    secret's value may reach a report through any of them."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: masked(v, mask) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(masked(v, mask) for v in value)
+    return value
+
+
+def masked_check(check: CheckResult, mask: Callable[[str], str]) -> CheckResult:
+    """A check's verdict with ``mask`` applied to its message and every feedback field."""
+    fb = check.feedback
+    if fb is not None:
+        fb = dataclasses.replace(fb, **{f.name: mask(getattr(fb, f.name)) for f in fields(fb)})
+    return dataclasses.replace(check, message=mask(check.message), feedback=fb)
 
 
 def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
@@ -275,6 +297,59 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
     if context := _peek(pipeline, "context"):
         facts.update(context_bytes=context.total_bytes, context_files=context.files)
         facts["context_largest"] = [[e.path, e.bytes] for e in context.top[:5]]
+    facts.update(diagnosis_facts(pipeline))
+    return facts
+
+
+def diagnosis_facts(pipeline: Pipeline) -> dict[str, Any]:
+    """The layer table, wasted bytes, layer-cache rebuild and stop time, when measured."""
+    facts: dict[str, Any] = {}
+    if waste := _peek(pipeline, "waste"):
+        facts["layer_table"] = [
+            {"instruction": r.instruction, "size_bytes": r.size_bytes, "base": r.base}
+            for r in waste.layers
+        ]
+        facts["waste"] = {
+            "scope": waste.scope,
+            "analysed": waste.analysed,
+            "added_bytes": waste.added_bytes,
+            "wasted_bytes": waste.wasted_bytes,
+            "cache_bytes": waste.cache_bytes,
+            "build_tool_bytes": waste.tool_bytes,
+            "efficiency": round(waste.efficiency, 3),
+            "top_offenders": [
+                {
+                    "path": o.path,
+                    "size_bytes": o.size_bytes,
+                    "kind": o.kind,
+                    "instruction": o.instruction,
+                }
+                for o in waste.offenders
+            ],
+        }
+    if cache := _peek(pipeline, "layer_cache"):
+        facts["layer_cache"] = {
+            "changed_file": cache.changed_file,
+            "rebuild_seconds": round(cache.seconds, 2),
+            "steps": [
+                {
+                    "line": s.line,
+                    "instruction": s.instruction,
+                    "cached": s.cached,
+                    "seconds": round(s.seconds, 2),
+                    "installs": s.installs,
+                }
+                for s in cache.steps
+            ],
+        }
+    if stop := _peek(pipeline, "stop"):
+        facts["stop"] = {
+            "seconds": round(stop.seconds, 2),
+            "grace_s": stop.grace_s,
+            "exit_status": stop.exit_status,
+            "killed": stop.killed,
+            "pid1": stop.pid1,
+        }
     return facts
 
 

@@ -62,9 +62,9 @@ def test_scores_and_report_schema(graded_class: dict[str, Any]) -> None:
         for c in report["checks"]:
             assert {"id", "status", "score", "max_score", "message"} <= set(c)
             assert c["status"] in ("passed", "failed", "error", "skipped")
-            if c["max_score"] > 0:  # advice checks (max 0) may fail without costing points
+            if c["max_score"] > 0:
                 assert (c["score"] == c["max_score"]) == (c["status"] == "passed")
-            else:
+            else:  # an advice check: shown, never scored
                 assert c["score"] == 0
             if c["status"] != "passed":
                 assert c["message"].strip(), (name, c["id"])
@@ -226,3 +226,46 @@ def test_static_diagnoses_on_the_bundled_mistakes(graded_class: dict[str, Any]) 
     assert ["node_modules", 738] in bis_facts["context_largest"]
     for name in ("tp6-ok", "tp6bis-ok"):  # the correct ones come out clean of every diagnosis
         assert all(c["status"] == "passed" for c in r[name]["checks"] if c["max_score"] == 0)
+
+
+def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    for name in ("tp6-ok", "tp6bis-ok"):
+        facts = r[name]["facts"]
+        assert [s["cached"] for s in facts["layer_cache"]["steps"] if s["installs"]] in (
+            [True],
+            [True, True],
+        ), name
+        assert not facts["stop"]["killed"] and facts["stop"]["exit_status"] != 137, name
+        assert facts["waste"]["scope"] == "student" and facts["waste"]["efficiency"] > 0.9, name
+        table = facts["layer_table"]
+        assert table[0]["base"] and not table[-1]["base"], name
+        assert all(
+            not row["instruction"].startswith("LABEL org.docker-lab-grader") for row in table
+        )
+    rerun = _check(r["tp6-code-before-deps"], "image.layer_cache")["feedback"]
+    assert "line 5: COPY . . — re-ran" in rerun["evidence"]
+    assert (
+        "line 6: RUN pip install --no-cache-dir -r requirements.txt — re-ran" in rerun["evidence"]
+    )
+    assert "app.py" in rerun["summary"]
+    shell = r["tp6-shell-form-entrypoint"]["facts"]["stop"]
+    assert shell["killed"] and shell["exit_status"] == 137 and shell["seconds"] >= 3
+    assert shell["pid1"].startswith("/bin/sh -c gunicorn")
+    stop = _check(r["tp6-shell-form-entrypoint"], "run.stop_signal")["feedback"]
+    assert "exec" in stop["fix"] and "--init" in stop["fix"]
+    waste = r["tp6-cleanup-later"]["facts"]["waste"]
+    assert waste["wasted_bytes"] > 1_000_000 and waste["efficiency"] < 0.9
+    top = waste["top_offenders"][0]
+    assert top["kind"] == "deleted" and top["path"].endswith("/__pycache__")
+    assert top["instruction"] == "RUN pip install --no-cache-dir -r requirements.txt"
+    rows = [row["instruction"] for row in r["tp6-cleanup-later"]["facts"]["layer_table"]]
+    assert "RUN find /usr/local/lib -name __pycache__ -prune -exec rm -rf {} +" in rows
+    shipped = r["tp6bis-cosmetic-multistage"]["facts"]["waste"]["top_offenders"]
+    assert ("/app/node_modules/mocha", "dev_dependency") in {
+        (o["path"], o["kind"]) for o in shipped
+    }
+    npm = r["tp6bis-single-stage"]["facts"]["waste"]["top_offenders"]
+    assert ("/root/.npm", "npm_cache") in {(o["path"], o["kind"]) for o in npm}
+    for name, report in r.items():  # advice: the totals stay 20 and 22
+        assert report["max_score"] == {"tp6": 20, "tp6bis": 22}[report["lab"]], name

@@ -31,7 +31,7 @@ def test_failing_check_reads_as_feedback_not_traceback(
     )
     assert proc.returncode == 1, proc.stdout[-3000:]
     out = proc.stdout
-    assert "2 failed, 17 passed" in out  # + image.healthcheck (advice: no HEALTHCHECK)
+    assert "2 failed, 20 passed" in out  # + image.healthcheck (advice: no HEALTHCHECK)
     assert "test_root_text[tp6-wrong-text]" in out
     assert 'expected: a page containing "Hello Docker!"' in out
     assert 'found: "Hello World!"' in out
@@ -50,7 +50,7 @@ def test_installed_plugin_grades_the_current_folder(
         (student / f.name).write_bytes(f.read_bytes())
     proc = _pytest(["--lab", "tp6"], student)
     assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "2 failed, 17 passed" in proc.stdout  # + image.healthcheck (advice)
+    assert "2 failed, 20 passed" in proc.stdout  # + image.healthcheck (advice)
     assert "test_user_non_root[my-repo]" in proc.stdout
     assert "Le conteneur tourne en root." in proc.stdout  # the lab's language by default
     assert leftovers() == ([], [])
@@ -62,5 +62,5 @@ def test_grader_own_tests_are_not_collected_as_the_rubric(repo_root: Path) -> No
     )
     assert proc.returncode == 0, proc.stdout
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
-    assert len(collected) == 19
+    assert len(collected) == 22
     assert all(line.startswith("checks/") for line in collected)

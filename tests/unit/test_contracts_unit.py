@@ -55,7 +55,7 @@ def importers(package: str) -> list[str]:
 
 def test_rubric_check_ids_equal_params_ids() -> None:
     ids = check_decorator_ids()
-    assert len(ids) == len(PARAMS) == 30
+    assert len(ids) == len(PARAMS) == 33
     assert set(ids) == set(PARAMS)
 
 

@@ -44,8 +44,8 @@ def lab_error(tmp_path: Path, text: str) -> LabFileError:
 def test_tp6_loads_with_its_checks_points_port_and_lang() -> None:
     lab = load_lab("tp6")
     assert lab.id == "tp6"
-    assert len(lab.checks) == 19  # 14 scored + 5 advice (issue 7)
-    assert sum(c.points for c in lab.checks) == 20
+    assert len(lab.checks) == 22  # 14 scored + 8 advice (issue 7)
+    assert sum(c.points for c in lab.checks if c.mode == "scored") == 20
     assert sum(c.max_score for c in lab.checks) == 20
     assert lab.port == 8000
     assert lab.path == "/"
