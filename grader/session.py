@@ -44,6 +44,12 @@ class Graded:
     tracebacks: list[str] = field(default_factory=list)
 
 
+def summary_of(check: CheckResult) -> str:
+    """A check's verdict in one line."""
+    first = check.message.splitlines()[0] if check.message else ""
+    return check.feedback.summary if check.feedback and check.feedback.summary else first
+
+
 def check_id_of(item: pytest.Item) -> str | None:
     """The rubric check id of a test item (its ``check`` marker)."""
     marker = item.get_closest_marker("check")
@@ -118,7 +124,13 @@ class GradingSession:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             verdict = self._verdict(item, call, report, graded, max_score, check_id)
             graded.results[check_id] = verdict
-            if verdict.status is not Status.PASSED and verdict.status is not Status.SKIPPED:
+            if verdict.status is Status.FAILED and verdict.is_advice:
+                # advice not followed is shown, worth no points, and never fails a student's
+                # own pytest run (or CI job): it reads as a skip with the advice as its reason
+                report.outcome = "skipped"
+                path, line = str(item.path), item.location[1] or 0
+                report.longrepr = (path, line, f"advice (no points): {summary_of(verdict)}")
+            elif verdict.status is not Status.PASSED and verdict.status is not Status.SKIPPED:
                 report.longrepr = verdict.message
         return report
 
@@ -158,11 +170,15 @@ class GradingSession:
                     graded.pipeline.engine.remove_image(image_id)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Close a self-check with each submission's score."""
+        """Close a self-check with each submission's score and the advice it did not follow."""
         for report in self.reports:
-            failed = sum(c.status is not Status.PASSED for c in report.checks)
+            to_fix = sum(c.needs_work for c in report.checks)
+            advice = [c for c in report.checks if c.is_advice and c.status is Status.FAILED]
+            for check in advice:
+                terminalreporter.write_line(f"advice {check.id}: {check.message}")
             line = f"{report.submission} ({report.lab}): {report.score:g}/{report.max_score:g}"
-            terminalreporter.write_sep("=", f"{line}, {failed} check(s) to fix", bold=True)
+            line += f", {to_fix} check(s) to fix" + (f", {len(advice)} advice" if advice else "")
+            terminalreporter.write_sep("=", line, bold=True)
 
     # -- reports --------------------------------------------------------------------------------
 
