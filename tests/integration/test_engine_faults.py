@@ -19,6 +19,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 APP = """import http.server
+import signal
+import sys
+
+# as PID 1 a process ignores SIGTERM unless it handles it (gunicorn does): stop like tp6-ok
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 class Hello(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
