@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,19 +77,45 @@ def test_overlay_folders_and_docker_save_agree(
     assert _without_method(fast) == _without_method(saved)
 
 
-def test_whiteouts_opaque_folders_and_hard_links_count_the_same(
-    tmp_path: Path, engine: Engine, labels: dict[str, str]
-) -> None:
-    (tmp_path / "Dockerfile").write_text(WASTEFUL, encoding="utf-8")
-    built = engine.build(tmp_path, "Dockerfile", labels, 300, 100_000)
+@pytest.fixture(scope="module")
+def wasteful(
+    engine: Engine, labels: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The ``WASTEFUL`` image's id."""
+    folder = tmp_path_factory.mktemp("wasteful")
+    (folder / "Dockerfile").write_text(WASTEFUL, encoding="utf-8")
+    built = engine.build(folder, "Dockerfile", labels, 300, 100_000)
     assert built.image_id is not None, built.log
+    return built.image_id
+
+
+def _waste(engine: Engine, image_id: str, fast: bool = True) -> WasteFacts:
     written = [line for line in WASTEFUL.splitlines() if line.startswith("RUN")]
-    args = (engine, built.image_id, "python:3.11-slim", written, (10**9, 50))
-    fast, saved = image_waste(*args), image_waste(*args, fast=False)
-    expected = _fast_method(engine, built.image_id)
-    assert (fast.method, saved.method) == (expected, "docker save")
+    return image_waste(engine, image_id, "python:3.11-slim", written, (10**9, 50), fast=fast)
+
+
+def test_whiteouts_opaque_folders_and_hard_links_count_the_same(
+    engine: Engine, wasteful: str
+) -> None:
+    fast, saved = _waste(engine, wasteful), _waste(engine, wasteful, fast=False)
+    assert (fast.method, saved.method) == (_fast_method(engine, wasteful), "docker save")
     assert _without_method(fast) == _without_method(saved)
     kinds = {(o.kind, o.path) for o in fast.offenders}
     assert ("deleted", "/data/a") in kinds and ("overwritten", "/data/keep/k") in kinds
     assert ("deleted", "/data/sub/b") in kinds and ("pip_cache", "/root/.cache/pip") in kinds
     assert fast.wasted_bytes >= 300_000 + 2000 + 700
+
+
+def test_layer_folders_that_cannot_be_read_fall_back_to_docker_save(
+    engine: Engine, wasteful: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grader without the right to read the engine's folders (or whose folders are not the
+    engine's) still gets the facts, from docker save."""
+    layout = engine.overlay_layout(engine.inspect_image(wasteful))
+    if layout is not None:  # the same layout, its folders out of reach
+        gone = tuple(str(tmp_path / f"gone{i}") for i in range(len(layout.diff_dirs)))
+        moved = replace(layout, diff_dirs=gone)
+        monkeypatch.setattr(engine, "overlay_layout", lambda attrs: moved)
+    fast = _waste(engine, wasteful)
+    assert fast.method == "docker save"
+    assert fast == _waste(engine, wasteful, fast=False)
