@@ -10,6 +10,7 @@ without the engine streaming the whole image. Symlinks are never followed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import stat
@@ -42,10 +43,17 @@ def read_config(path: str, image_id: str, max_bytes: int = 1 << 22) -> Any:
         raise Unreadable(f"image config {path}: {exc}") from exc
 
 
-def _sorted(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """A folder's entries in the layer tar's order (bytewise by name), with their tar paths."""
+def _sorted(folder: str, prefix: str, limit: int) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """A folder's entries in the layer tar's order (bytewise by name), with their tar paths.
+
+    Raises:
+        Unreadable: it holds more than ``limit`` entries.
+    """
     with os.scandir(folder) as scan:
-        entries = sorted(scan, key=lambda e: os.fsencode(e.name))
+        entries = list(itertools.islice(scan, limit + 1))
+    if len(entries) > limit:
+        raise Unreadable(f"more entries than the budget in {folder}")
+    entries.sort(key=lambda e: os.fsencode(e.name))
     return iter([(prefix + e.name, e) for e in entries])
 
 
@@ -97,13 +105,13 @@ def read_diff_dir(root: str, xattr: str, budget: int) -> tuple[LayerContent, int
     """
     walk = _Walk(xattr, budget)
     try:
-        stack = [_sorted(root, "")]
+        stack = [_sorted(root, "", walk.budget)]
         while stack:
             item = next(stack[-1], None)
             if item is None:
                 stack.pop()
             elif walk.entry(*item):
-                stack.append(_sorted(item[1].path, item[0] + "/"))
+                stack.append(_sorted(item[1].path, item[0] + "/", walk.budget))
     except OSError as exc:
         raise Unreadable(f"layer folder {root}: {exc}") from exc
     return walk.content, walk.budget

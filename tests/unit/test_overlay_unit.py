@@ -127,6 +127,8 @@ def test_beyond_the_budget_or_unreadable_the_folders_are_not_used(lower: Path) -
         overlay.read_layers([str(lower), str(lower)], XATTR, 15)
     with pytest.raises(overlay.Unreadable):
         overlay.read_diff_dir(str(lower / "absent"), XATTR, 100)
+    with pytest.raises(overlay.Unreadable, match="in " + str(lower / "lib")):
+        overlay.read_diff_dir(str(lower), XATTR, 6)  # lib/ holds 2 entries, 1 left for them
 
 
 def test_a_symlinked_folder_is_not_followed(tmp_path: Path, lower: Path) -> None:
