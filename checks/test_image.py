@@ -222,14 +222,16 @@ def test_waste(waste: WasteFacts, grade: Grade) -> None:
             tools=tools,
             offenders=_offenders(waste, grade),
             evidence="\n".join(
-                [
+                line
+                for line in (
                     *(
                         f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}"
                         for o in waste.offenders
                     ),
                     _method(waste, grade),
-                ]
-            ).strip(),
+                )
+                if line
+            ),
         )
     grade.note(
         "lean",

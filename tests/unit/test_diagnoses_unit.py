@@ -19,7 +19,7 @@ from grader import cache_probe, diagnoses, layers
 from grader.checkparams import StopSignalParams, WasteParams
 from grader.dockerfile import parse_text
 from grader.errors import ContainerExited
-from grader.facts import CacheFacts, CacheStep, StartResult, StopFacts, WasteFacts
+from grader.facts import CacheFacts, CacheStep, Offender, StartResult, StopFacts, WasteFacts
 from grader.lab import load_lab, load_lab_file
 from grader.rubric import FEEDBACK_KEY, Grade
 
@@ -429,6 +429,14 @@ def test_the_waste_evidence_says_how_the_layers_were_read() -> None:
     with pytest.raises(pytest.fail.Exception):
         waste_check(wasteful, Grade("image.waste", WasteParams(), "en", item))  # type: ignore[arg-type]
     assert item.stash[FEEDBACK_KEY].evidence.endswith("overlay2 folders (yours only).")
+    offender = Offender("/tmp/big", 4_000_000, "deleted", "COPY big /tmp/")
+    shown = WasteFacts((), "student", True, 10_000_000, 4_000_000, 0, 0, (offender,), "overlay2")
+    with pytest.raises(pytest.fail.Exception):
+        waste_check(shown, Grade("image.waste", WasteParams(), "en", item))  # type: ignore[arg-type]
+    assert item.stash[FEEDBACK_KEY].evidence.splitlines() == [
+        "     4.0 MB  /tmp/big  <- COPY big /tmp/",
+        "Layers read from the engine's overlay2 folders (yours only).",
+    ]
     lean = WasteFacts((), "student", True, 10_000_000, 0, 0, 0, (), "docker save")
     waste_check(lean, Grade("image.waste", WasteParams(), "fr", item))  # type: ignore[arg-type]
     assert item.stash[FEEDBACK_KEY].evidence == "Couches lues par docker save."
