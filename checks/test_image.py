@@ -236,6 +236,11 @@ def _offenders(waste: WasteFacts, grade: Grade) -> str:
     )
 
 
+def _method(waste: WasteFacts, grade: Grade) -> str:
+    """How the layers were read, for the evidence (empty when nothing was read)."""
+    return t("waste_method." + waste.method.replace(" ", "_"), grade.lang) if waste.method else ""
+
+
 @check("image.waste")
 def test_waste(waste: WasteFacts, grade: Grade) -> None:
     """The student's layers ship no deleted or overwritten files, caches or build tools."""
@@ -262,7 +267,15 @@ def test_waste(waste: WasteFacts, grade: Grade) -> None:
             tools=tools,
             offenders=_offenders(waste, grade),
             evidence="\n".join(
-                f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}" for o in waste.offenders
+                line
+                for line in (
+                    *(
+                        f"{_mb(o.size_bytes):>8} MB  {o.path}  <- {o.instruction}"
+                        for o in waste.offenders
+                    ),
+                    _method(waste, grade),
+                )
+                if line
             ),
         )
     grade.note(
@@ -273,4 +286,5 @@ def test_waste(waste: WasteFacts, grade: Grade) -> None:
         wasted=wasted,
         caches=caches,
         tools=tools,
+        evidence=_method(waste, grade),
     )

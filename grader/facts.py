@@ -434,6 +434,9 @@ class WasteFacts:
     """Build tools (compilers, headers) and development dependencies left in the image."""
     offenders: tuple[Offender, ...] = ()
     """The biggest offenders, biggest first."""
+    method: str = ""
+    """How the layers were read: ``overlay2`` (their folders on this machine), ``docker save``,
+    or empty when nothing was read."""
 
     @property
     def removable_bytes(self) -> int:

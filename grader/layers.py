@@ -105,14 +105,20 @@ def read_layer(stream: IO[bytes]) -> LayerContent:
     with tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
             path = member.name.removeprefix("./").rstrip("/")
-            folder, _, name = path.rpartition("/")
-            if name == OPAQUE:
-                content.opaque.append(folder)
-            elif name.startswith(WHITEOUT):
-                content.deleted.append(f"{folder}/{name[len(WHITEOUT) :]}".lstrip("/"))
-            elif member.isfile():
-                content.files[path] = member.size
+            add_member(content, path, member.size if member.isfile() else None)
     return content
+
+
+def add_member(content: LayerContent, path: str, size: int | None) -> None:
+    """Record one member of a layer tar: its path (no leading ``./``) and, for a regular
+    file, its size (None for anything else)."""
+    folder, _, name = path.rpartition("/")
+    if name == OPAQUE:
+        content.opaque.append(folder)
+    elif name.startswith(WHITEOUT):
+        content.deleted.append(f"{folder}/{name[len(WHITEOUT) :]}".lstrip("/"))
+    elif size is not None:
+        content.files[path] = size
 
 
 class _Hashing:

@@ -333,6 +333,7 @@ def diagnosis_facts(pipeline: Pipeline) -> dict[str, Any]:
             "cache_bytes": waste.cache_bytes,
             "build_tool_bytes": waste.tool_bytes,
             "efficiency": round(waste.efficiency, 3),
+            "method": waste.method,
             "top_offenders": [
                 {
                     "path": o.path,

@@ -242,6 +242,7 @@ def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any])
         ), name
         assert not facts["stop"]["killed"] and facts["stop"]["exit_status"] != 137, name
         assert facts["waste"]["scope"] == "student" and facts["waste"]["efficiency"] > 0.9, name
+        assert facts["waste"]["method"] in ("overlay2", "docker save"), name
         table = facts["layer_table"]
         assert table[0]["base"] and not table[-1]["base"], name
         assert all(

@@ -8,6 +8,7 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,9 +19,9 @@ from grader import cache_probe, diagnoses, layers
 from grader.checkparams import StopSignalParams, WasteParams
 from grader.dockerfile import parse_text
 from grader.errors import ContainerExited
-from grader.facts import CacheFacts, CacheStep, StartResult, StopFacts, WasteFacts
+from grader.facts import CacheFacts, CacheStep, Offender, StartResult, StopFacts, WasteFacts
 from grader.lab import load_lab, load_lab_file
-from grader.rubric import Grade
+from grader.rubric import FEEDBACK_KEY, Grade
 
 CODE_FIRST = """\
 FROM python:3.11-slim
@@ -420,3 +421,22 @@ def test_a_container_that_already_exited_is_not_stopped() -> None:
     with pytest.raises(ContainerExited):
         diagnoses.timed_stop(pipeline)  # type: ignore[arg-type]
     assert not any(c.startswith("stop") for c in pipeline.calls)
+
+
+def test_the_waste_evidence_says_how_the_layers_were_read() -> None:
+    item = SimpleNamespace(stash={})
+    wasteful = WasteFacts((), "student", True, 10_000_000, 4_000_000, 0, 0, (), "overlay2")
+    with pytest.raises(pytest.fail.Exception):
+        waste_check(wasteful, Grade("image.waste", WasteParams(), "en", item))  # type: ignore[arg-type]
+    assert item.stash[FEEDBACK_KEY].evidence.endswith("overlay2 folders (yours only).")
+    offender = Offender("/tmp/big", 4_000_000, "deleted", "COPY big /tmp/")
+    shown = WasteFacts((), "student", True, 10_000_000, 4_000_000, 0, 0, (offender,), "overlay2")
+    with pytest.raises(pytest.fail.Exception):
+        waste_check(shown, Grade("image.waste", WasteParams(), "en", item))  # type: ignore[arg-type]
+    assert item.stash[FEEDBACK_KEY].evidence.splitlines() == [
+        "     4.0 MB  /tmp/big  <- COPY big /tmp/",
+        "Layers read from the engine's overlay2 folders (yours only).",
+    ]
+    lean = WasteFacts((), "student", True, 10_000_000, 0, 0, 0, (), "docker save")
+    waste_check(lean, Grade("image.waste", WasteParams(), "fr", item))  # type: ignore[arg-type]
+    assert item.stash[FEEDBACK_KEY].evidence == "Couches lues par docker save."
