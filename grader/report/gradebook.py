@@ -6,7 +6,7 @@ import csv
 import io
 
 from grader.report.markdown import escape
-from grader.results import Status, SubmissionReport
+from grader.results import SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:
@@ -30,7 +30,7 @@ def render_summary(reports: list[SubmissionReport]) -> tuple[str, str]:
         "|---|---|---|---|",
     ]
     for r in reports:
-        todo = [c.id for c in r.checks if c.status in (Status.FAILED, Status.ERROR)]
+        todo = [c.id for c in r.checks if c.needs_work]  # advice not followed is not "to fix"
         fixes = ", ".join(f"`{cid}`" for cid in todo) or "✅"
         lines.append(
             f"| {escape(r.submission)} | {escape(r.lab)} | {r.score:g}/{r.max_score:g} | {fixes} |"

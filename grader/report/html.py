@@ -7,7 +7,7 @@ from typing import Any
 from grader.i18n import t
 from grader.logcap import tail_lines
 from grader.report.templating import render as render_template
-from grader.results import Status, SubmissionReport
+from grader.results import SubmissionReport
 
 LOG_LINES = 40
 """Lines of each log shown (the whole bounded log is in build.log / container.log)."""
@@ -96,7 +96,7 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         "report.html.j2",
         report=report,
         lang=lang,
-        to_fix=sum(c.status in (Status.FAILED, Status.ERROR) for c in report.checks),
+        to_fix=sum(c.needs_work for c in report.checks),
         facts=fact_rows(facts, lang),
         layers=layer_rows(facts),
         stages=stages,

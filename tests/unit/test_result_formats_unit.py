@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 from junitparser import Error, Failure, JUnitXml
 
-from grader.report import gradebook, gradescope, junit, prairielearn, write_all, write_class
+from grader.report import gradebook, gradescope, html, junit, prairielearn, write_all, write_class
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -99,3 +99,14 @@ def test_every_format_is_written(tmp_path: Path) -> None:
         assert (folder / name).is_file(), name
     for name in ("summary.csv", "gradebook.csv", "summary.md"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_advice_not_followed_is_not_listed_as_to_fix() -> None:
+    checks = [
+        CheckResult("http.root_text", Status.FAILED, 0.0, 2.0, "wrong text"),
+        CheckResult("image.healthcheck", Status.FAILED, 0.0, 0.0, "no HEALTHCHECK"),
+    ]
+    report = assemble("dan", "tp6", checks, lang="en")
+    _, text = gradebook.render_summary([report])
+    assert "| dan | tp6 | 0/2 | `http.root_text` |" in text
+    assert "(1 to fix)" in html.render(report)[1]
