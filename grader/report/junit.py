@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from grader.results import Status, SubmissionReport
+from grader.results import CheckResult, Status, SubmissionReport
+
+
+def _outcome(check: CheckResult) -> Status:
+    """How a check reads in JUnit: advice not followed is a skip, not a failure."""
+    return Status.SKIPPED if check.is_advice and check.status is Status.FAILED else check.status
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:
-    """``junit.xml``: a suite per submission; failed checks are failures, grader faults errors."""
-    counts = {s: sum(c.status is s for c in report.checks) for s in Status}
+    """``junit.xml``: a suite per submission; failed checks are failures, grader faults errors,
+    and advice not followed (worth no points) a skip whose message is the advice, so that a CI
+    job's test report does not go red for a bonus."""
+    counts = {s: sum(_outcome(c) is s for c in report.checks) for s in Status}
     suites = ET.Element("testsuites", name=f"docker-lab-grader {report.lab}")
     suite = ET.SubElement(
         suites,
@@ -27,11 +34,14 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         )
         summary = check.feedback.summary if check.feedback else check.message
         text = check.message + (f"\n\n{check.feedback.evidence}" if check.feedback else "")
-        if check.status is Status.FAILED:
+        outcome = _outcome(check)
+        if outcome is Status.FAILED:
             ET.SubElement(case, "failure", message=summary, type="failed").text = text
-        elif check.status is Status.ERROR:
+        elif outcome is Status.ERROR:
             ET.SubElement(case, "error", message=summary, type="error").text = text
-        elif check.status is Status.SKIPPED:
+        elif outcome is Status.SKIPPED and check.status is Status.FAILED:
+            ET.SubElement(case, "skipped", message=f"advice (no points): {summary}").text = text
+        elif outcome is Status.SKIPPED:
             ET.SubElement(case, "skipped", message=summary)
         ET.SubElement(case, "properties").append(
             ET.Element("property", name="points", value=f"{check.score:g}/{check.max_score:g}")

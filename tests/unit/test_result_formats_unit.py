@@ -110,3 +110,17 @@ def test_advice_not_followed_is_not_listed_as_to_fix() -> None:
     _, text = gradebook.render_summary([report])
     assert "| dan | tp6 | 0/2 | `http.root_text` |" in text
     assert "(1 to fix)" in html.render(report)[1]
+
+
+def test_junit_reads_advice_not_followed_as_a_skip_with_the_advice() -> None:
+    checks = [
+        CheckResult("http.root_text", Status.FAILED, 0.0, 2.0, "wrong text"),
+        CheckResult("image.healthcheck", Status.FAILED, 0.0, 0.0, "no HEALTHCHECK"),
+    ]
+    (suite,) = list(JUnitXml.fromstring(junit.render(assemble("eve", "tp6", checks))[1]))
+    assert (suite.failures, suite.errors, suite.skipped) == (1, 0, 1)
+    cases = {case.name: case for case in suite}
+    (skip,) = cases["image.healthcheck"].result
+    assert cases["image.healthcheck"].is_skipped
+    assert skip.message == "advice (no points): no HEALTHCHECK"
+    assert isinstance(cases["http.root_text"].result[0], Failure)
