@@ -3,7 +3,8 @@
 # in the local Docker engine.
 #
 #   scripts/base-images.sh [TAG...]
-#       (default: python:3.11-slim python:3.7-alpine node:18 node:18-slim)
+#       (default: python:3.11-slim python:3.7-alpine python:latest node:18 node:18-slim;
+#        python:latest is only for tp6-unpinned-base, the dockerfile.pinned_base example)
 #
 # Per tag: already present -> skip; else `docker pull` (real image, wherever a
 # registry is reachable); else build an offline STAND-IN from Debian packages
@@ -13,7 +14,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-readonly DEFAULT_TAGS=(python:3.11-slim python:3.7-alpine node:18 node:18-slim)
+readonly DEFAULT_TAGS=(python:3.11-slim python:3.7-alpine python:latest node:18 node:18-slim)
 readonly CACHE_DIR=/var/cache/docker-lab-grader
 readonly SUITE=bookworm
 readonly FALLBACK_MIRROR=http://deb.debian.org/debian

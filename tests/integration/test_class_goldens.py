@@ -215,6 +215,8 @@ def test_static_diagnoses_on_the_bundled_mistakes(graded_class: dict[str, Any]) 
     label = _check(r["tp6bis-label-in-build-stage"], "dockerfile.label_maintainer")["feedback"]
     assert "étage 1" in label["summary"] and "ligne 3" in label["found"]  # French by default
     assert label["evidence"] == 'line 3: LABEL maintainer="Martin Camille"'
+    unpinned = _check(r["tp6-unpinned-base"], "dockerfile.pinned_base")["feedback"]
+    assert unpinned["evidence"] == "line 1: FROM python:latest" and "latest" in unpinned["fix"]
     npm = _check(r["tp6bis-npm-install"], "dockerfile.npm_ci")["feedback"]
     assert "package-lock.json" in npm["summary"] and npm["evidence"] == "line 5: RUN npm install"
     ignore = _check(r["tp6bis-no-dockerignore"], "dockerfile.dockerignore")["feedback"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -210,14 +211,19 @@ def test_the_graded_class_dashboard_renders(graded_class: dict[str, Any]) -> Non
     first = page.find("svg", id="chart-failed").find_all("rect")[0]
     assert float(first.attrs["data-value"]) == max(counts.values())
     # the bundled submissions derive from one another through the labs' skeleton, which does
-    # not count; only three tp6 ones are copies of one another beyond it (tp6-copy-no-slash and
-    # tp6-secret-env were made from tp6-ok and keep its HEALTHCHECK, which no other has)
-    pairs = page.find("table", id="pairs").find_all("tr")[1:]
-    assert [p.text for p in pairs] == [
-        "tp6 tp6-copy-no-slash ↔ tp6-ok Dockerfile 100 % 18",
-        "tp6 tp6-ok ↔ tp6-secret-env Dockerfile 100 % 18",
-        "tp6 tp6-copy-no-slash ↔ tp6-secret-env Dockerfile 75 % 18",
-    ]
+    # not count; beyond it, the tp6 examples made by copying tp6-ok keep its HEALTHCHECK, which
+    # no other has: exactly those are paired, each with each, on their Dockerfile
+    subs = Path(__file__).resolve().parents[2] / "submissions"
+    line = next(
+        x for x in (subs / "tp6-ok/Dockerfile").read_text().splitlines() if "HEALTHCHECK" in x
+    )
+    dockerfiles = [(p.name, p / "Dockerfile") for p in subs.glob("tp6-*")]
+    copies = sorted(n for n, f in dockerfiles if f.is_file() and line in f.read_text("utf-8"))
+    assert len(copies) >= 3 and "tp6-ok" in copies
+    rows = [p.find_all("td") for p in page.find("table", id="pairs").find_all("tr")[1:]]
+    found = {tuple(sorted(r[1].text.split(" ↔ "))) for r in rows}
+    assert found == set(itertools.combinations(copies, 2))
+    assert {r[2].text for r in rows} == {"Dockerfile"}
     assert all(r["facts"].get("fingerprint", {}).get("v") == 1 for r in reports.values())
 
 
