@@ -54,6 +54,7 @@ from grader.submission import (
     FALLBACK_NAMES,
     read_declaration,
     read_dev_dependencies,
+    safe_file,
 )
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,13 @@ class Pipeline:
 
     def _sizes(self) -> SizeFacts:
         final = self.image.size
+        own = safe_file(self.submission.root, build.SINGLE_NAME)
+        if own is None and len(self.dockerfile.stages) > 1:
+            # the build stage alone is already built: the main build made it on the way
+            stage = build.stage_image_id(self.build.log)
+            if stage is not None:
+                size = self.engine.inspect_image(stage).get("Size")
+                return SizeFacts(final, int(size or 0), "build stage")
         o = self.options
         try:
             built = build.build_single_stage(
