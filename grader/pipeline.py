@@ -86,7 +86,10 @@ class Pipeline:
         self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
-        self._lock = threading.RLock()  # a worker prepares stages, the main thread reads them
+        self._locks: dict[str, threading.RLock] = {}
+        """One lock per stage: two threads never compute a stage twice, and stages that do
+        not depend on each other run at once (stages form a DAG: no deadlock)."""
+        self._locks_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
 
@@ -100,17 +103,22 @@ class Pipeline:
         """A stage's own bound, cut to what is left of the submission's."""
         return max(1.0, min(seconds, self.remaining_s()))
 
+    def _stage_lock(self, name: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(name, threading.RLock())
+
     def _once(self, name: str, compute: Callable[[], T]) -> T:
-        with self._lock:
-            if name not in self._cache:
-                try:
-                    if name != "engine" and self.remaining_s() <= 0:
-                        raise SubmissionTimedOut(self.options.submission_timeout_s)
-                    self.on_stage(name)
-                    self._cache[name] = (True, compute())
-                except Exception as exc:  # ours or a bug: either way the stage never runs twice
-                    self._cache[name] = (False, exc)
-            ok, value = self._cache[name]
+        if name not in self._cache:
+            with self._stage_lock(name):
+                if name not in self._cache:
+                    try:
+                        if name != "engine" and self.remaining_s() <= 0:
+                            raise SubmissionTimedOut(self.options.submission_timeout_s)
+                        self.on_stage(name)
+                        self._cache[name] = (True, compute())
+                    except Exception as exc:  # ours or a bug: the stage never runs twice
+                        self._cache[name] = (False, exc)
+        ok, value = self._cache[name]
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
