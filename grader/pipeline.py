@@ -198,7 +198,11 @@ class Pipeline:
         return self._once("start", self._start)
 
     def _start(self) -> StartResult:
-        result = self._start_image(self.build.image_id, self.image.exposed_ports)
+        image_id = self.build.image_id
+        # EXPOSE straight from the engine: the image's other facts (its /etc/passwd read)
+        # are gathered beside the start, not before it
+        config = {} if self.lab.port else self.engine.inspect_image(image_id).get("Config")
+        result = self._start_image(image_id, image.exposed_ports(config or {}))
         self._container_id = result.container_id
         return result
 
