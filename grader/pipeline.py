@@ -57,6 +57,7 @@ from grader.submission import (
     FALLBACK_NAMES,
     read_declaration,
     read_dev_dependencies,
+    safe_file,
 )
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,10 @@ class Pipeline:
         self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
-        self._lock = threading.RLock()  # a worker prepares stages, the main thread reads them
+        self._locks: dict[str, threading.RLock] = {}
+        """One lock per stage: two threads never compute a stage twice, and stages that do
+        not depend on each other run at once (stages form a DAG: no deadlock)."""
+        self._locks_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
 
@@ -102,17 +106,22 @@ class Pipeline:
         """A stage's own bound, cut to what is left of the submission's."""
         return max(1.0, min(seconds, self.remaining_s()))
 
+    def _stage_lock(self, name: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(name, threading.RLock())
+
     def _once(self, name: str, compute: Callable[[], T]) -> T:
-        with self._lock:
-            if name not in self._cache:
-                try:
-                    if name != "engine" and self.remaining_s() <= 0:
-                        raise SubmissionTimedOut(self.options.submission_timeout_s)
-                    self.on_stage(name)
-                    self._cache[name] = (True, compute())
-                except Exception as exc:  # ours or a bug: either way the stage never runs twice
-                    self._cache[name] = (False, exc)
-            ok, value = self._cache[name]
+        if name not in self._cache:
+            with self._stage_lock(name):
+                if name not in self._cache:
+                    try:
+                        if name != "engine" and self.remaining_s() <= 0:
+                            raise SubmissionTimedOut(self.options.submission_timeout_s)
+                        self.on_stage(name)
+                        self._cache[name] = (True, compute())
+                    except Exception as exc:  # ours or a bug: the stage never runs twice
+                        self._cache[name] = (False, exc)
+        ok, value = self._cache[name]
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
@@ -193,7 +202,11 @@ class Pipeline:
         return self._once("start", self._start)
 
     def _start(self) -> StartResult:
-        result = self._start_image(self.build.image_id, self.image.exposed_ports)
+        image_id = self.build.image_id
+        # EXPOSE straight from the engine: the image's other facts (its /etc/passwd read)
+        # are gathered beside the start, not before it
+        config = {} if self.lab.port else self.engine.inspect_image(image_id).get("Config")
+        result = self._start_image(image_id, image.exposed_ports(config or {}))
         self._container_id = result.container_id
         return result
 
@@ -278,6 +291,13 @@ class Pipeline:
 
     def _sizes(self) -> SizeFacts:
         final = self.image.size
+        own = safe_file(self.submission.root, build.SINGLE_NAME)
+        if own is None and len(self.dockerfile.stages) > 1:
+            # the build stage alone is already built: the main build made it on the way
+            stage = build.stage_image_id(self.build.log)
+            if stage is not None:
+                size = self.engine.inspect_image(stage).get("Size")
+                return SizeFacts(final, int(size or 0), "build stage")
         o = self.options
         try:
             built = build.build_single_stage(

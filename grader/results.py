@@ -59,6 +59,9 @@ class CheckResult:
     """Human-readable verdict (the feedback as text)."""
     feedback: Feedback | None = None
     """Structured feedback, when the check produced one."""
+    cause: str = ""
+    """Where an ``error`` came from: ``engine``, ``tool``, ``registry`` or ``internal``
+    (empty for other statuses, and in reports written before it existed)."""
 
     @property
     def is_advice(self) -> bool:
@@ -74,6 +77,8 @@ class CheckResult:
         """JSON-ready mapping."""
         data = asdict(self)
         data["status"] = self.status.value
+        if not self.cause:
+            del data["cause"]  # only errors have one
         return data
 
     @classmethod
@@ -87,6 +92,7 @@ class CheckResult:
             max_score=float(data["max_score"]),
             message=data["message"],
             feedback=Feedback(**fb) if fb else None,
+            cause=str(data.get("cause", "")),
         )
 
 

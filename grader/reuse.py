@@ -43,12 +43,20 @@ def previous_report(output: Path, name: str) -> SubmissionReport | None:
         return None
 
 
+KEPT_ERRORS = frozenset({"registry"})
+"""Causes of an ``error`` that do not stop a report's reuse: a registry outside this machine
+that did not answer (offline, or down) answers no better a minute later, and grading the
+submission again would only say so again; ``--force`` regrades it when the network is back.
+Every other error (the engine, a tool, the grader itself, or a report that does not say) may
+have been a passing fault: the submission is graded again."""
+
+
 def reusable(previous: SubmissionReport | None, key: str) -> bool:
-    """True when ``previous`` was computed from the same inputs and the grader did not fail
-    on it (an ``error`` check may have been the engine's passing fault: grade it again)."""
+    """True when ``previous`` was computed from the same inputs and none of its ``error``
+    checks is one to retry (see ``KEPT_ERRORS``)."""
     return (
         previous is not None
         and bool(key)
         and previous.reuse_key == key
-        and all(c.status is not Status.ERROR for c in previous.checks)
+        and all(c.status is not Status.ERROR or c.cause in KEPT_ERRORS for c in previous.checks)
     )

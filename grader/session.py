@@ -28,7 +28,7 @@ from grader.results import CheckResult, Status, SubmissionReport, assemble
 from grader.rubric import FEEDBACK_KEY
 from grader.settings import Options
 from grader.submission import declared_identity
-from grader.verdicts import describe, feedback_for, result, stage_feedback
+from grader.verdicts import describe, error_cause, feedback_for, result, stage_feedback
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +153,12 @@ class GradingSession:
             return result(check_id, Status.FAILED, max_score, note)
         if isinstance(exc, GraderError):
             status, fb = stage_feedback(exc, graded.pipeline.options.lang)
-            return result(check_id, status, max_score, fb)
+            return result(check_id, status, max_score, fb, error_cause(exc))
         if call.excinfo is not None:
             graded.tracebacks.append(f"{check_id}:\n{call.excinfo.getrepr(style='long')}")
         bug = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
         status, fb = stage_feedback(bug, graded.pipeline.options.lang)
-        return result(check_id, status, max_score, fb)
+        return result(check_id, status, max_score, fb, error_cause(bug))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Assemble one report per submission; remove the images this run built."""

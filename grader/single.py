@@ -21,7 +21,7 @@ from grader.results import CheckResult, Feedback, Status, SubmissionReport, asse
 from grader.session import GradingSession, format_exception
 from grader.settings import Options
 from grader.submission import load_submission
-from grader.verdicts import stage_feedback
+from grader.verdicts import error_cause, stage_feedback
 
 UNPACKED_LIMIT = 500_000_000
 """Most bytes a submission archive may unpack to."""
@@ -95,7 +95,8 @@ def error_report(
     key = "error.engine" if isinstance(exc, EngineError) else "error.internal"
     fb = Feedback(summary=t(f"{key}.summary", lang, detail=str(exc)), fix=t(f"{key}.fix", lang))
     checks = [
-        CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks
+        CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb, error_cause(exc))
+        for c in lab.checks
     ]
     return assemble(sub.name, lab.id, checks, lang=lang)
 

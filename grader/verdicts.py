@@ -97,10 +97,26 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
     return Status.ERROR, _fb("error.internal", lang, detail=detail)
 
 
-def result(check_id: str, status: Status, max_score: float, fb: Feedback | None) -> CheckResult:
-    """A check's result; only a pass earns the points."""
+def error_cause(exc: BaseException) -> str:
+    """Where an ``error`` verdict comes from (pure): ``registry`` (a registry outside this
+    machine did not answer), ``engine``, ``tool`` or ``internal`` (the grader's own)."""
+    if isinstance(exc, RegistryUnreachable):
+        return "registry"
+    if isinstance(exc, EngineError):
+        return "engine"
+    if isinstance(exc, ToolError):
+        return "tool"
+    return "internal"
+
+
+def result(
+    check_id: str, status: Status, max_score: float, fb: Feedback | None, cause: str = ""
+) -> CheckResult:
+    """A check's result; only a pass earns the points (``cause`` kept for errors only)."""
     score = max_score if status is Status.PASSED else 0.0
-    return CheckResult(check_id, status, score, max_score, fb.as_text() if fb else "", fb)
+    text = fb.as_text() if fb else ""
+    kept = cause if status is Status.ERROR else ""
+    return CheckResult(check_id, status, score, max_score, text, fb, kept)
 
 
 def describe(sockets: tuple[Socket, ...] | None) -> str:

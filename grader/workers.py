@@ -82,8 +82,20 @@ def stages_for(lab: LabSpec, folder: Path | None = None) -> list[str]:
     return stage_names([f for c in lab.checks for f in table.get(c.id, ())])
 
 
-def prepare(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) -> None:
-    """Run ``stages`` now (their outcome, value or failure, is cached for the checks)."""
+SIDE_STAGES = ("lint", "context", "image", "sizes", "waste", "layer_cache")
+"""Stages that never need the container, in the order a second thread runs them while the
+critical path (build, start, probes, runtime facts) runs: the static ones first, during the
+build."""
+
+
+def split_stages(stages: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(critical path, side stages) of ``stages`` (pure); the side ones in ``SIDE_STAGES``
+    order, the critical ones in their own."""
+    side = [s for s in SIDE_STAGES if s in stages]
+    return [s for s in stages if s not in SIDE_STAGES], side
+
+
+def _run_stages(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) -> None:
     for stage in stages:
         if stop.is_set():
             return
@@ -91,6 +103,22 @@ def prepare(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) ->
             getattr(pipeline, stage)
         except Exception:  # cached: the check that reads the stage reports it
             continue
+
+
+def prepare(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) -> None:
+    """Run ``stages`` now (their outcome, value or failure, is cached for the checks): the
+    side stages in a second thread, the critical path in this one."""
+    critical, side = split_stages(stages)
+    if not side or not critical:
+        _run_stages(pipeline, [*critical, *side], stop)
+        return
+    name = f"{threading.current_thread().name}-side"
+    thread = threading.Thread(target=_run_stages, args=(pipeline, side, stop), name=name)
+    thread.start()
+    try:
+        _run_stages(pipeline, critical, stop)
+    finally:
+        thread.join()
 
 
 class EnginePool:

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from bench import copies
-from bench.dockerio import grader_owner
+from bench.dockerio import grader_owner, stage_leaves
 from bench.document import class_totals, upper_bound, verdicts
 from bench.floor import free_port
 from bench.gradearm import Capabilities, capabilities_from_help, grade_argv, tree_rss
@@ -280,3 +280,17 @@ def test_listen_target_is_judged_on_the_upper_bound() -> None:
     sub["listen_uncertainty_ms"] = 45.0
     (listen,) = [v for v in verdicts(doc["submissions"], None) if v.target.id == "listen_to_probe"]  # type: ignore[arg-type]
     assert (listen.value, listen.passed) == (105.0, False)
+
+
+def test_stage_leaves_are_each_stage_s_last_image_under_the_grader_s_labels() -> None:
+    log = (
+        "Step 1/7 : FROM node:18 AS build\n ---> 1c3f43ae0d98\n"
+        "Step 2/7 : RUN npm ci\n ---> Running in 931eb98b8754\n ---> 7023ca8d83f4\n"
+        "Step 3/7 : FROM node:18-slim\n ---> b64c9df3583e\n"
+        "Step 4/7 : COPY --from=build /app ./\n ---> d907013f548d\n"
+        "Step 5/7 : CMD node index.js\n ---> cc2ed3d97831\n"
+        "Step 6/7 : LABEL org.docker-lab-grader=abc\n ---> 8dbee2b56832\n"
+        "Step 7/7 : LABEL org.docker-lab-grader.owner=vm:1\n ---> ecab2bb2a867\n"
+    )
+    assert stage_leaves(log) == ["7023ca8d83f4", "cc2ed3d97831"]
+    assert stage_leaves("Step 1/2 : FROM python:3.11\n ---> aaaaaaaaaaaa\n") == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.build import failing_step
+from grader.build import failing_step, stage_image_id
 from grader.dockerfile import parse_text
 from grader.facts import DockerfileFacts
 
@@ -67,3 +67,49 @@ def test_parse_error_maps_its_line() -> None:
 
 def test_no_step_and_no_line_gives_nothing() -> None:
     assert failing_step("Cannot connect to the Docker daemon", facts()) == (None, None)
+
+
+# -- the build stage's image, read from the main build's log (image.size) ---------------------
+
+MULTI_LOG = """Step 1/9 : ARG NODE=18
+Step 2/9 : FROM node:${NODE} AS build
+ ---> 1c3f43ae0d98
+Step 3/9 : WORKDIR /app
+ ---> Using cache
+ ---> 8441049f2bd3
+Step 4/9 : RUN npm test
+ ---> Running in 931eb98b8754
+> app@1.0.0 test
+ ---> 0123456789ab
+Removing intermediate container 931eb98b8754
+ ---> d290e44513c9
+Step 5/9 : from node:18-slim
+ ---> b64c9df3583e
+Step 6/9 : COPY --from=build /app/app.js ./
+ ---> f72cf677642a
+Step 7/9 : FROM scratch
+Step 8/9 : LABEL org.docker-lab-grader=abc
+ ---> Running in 2550d16aa2ea
+ ---> ecab2bb2a867
+Successfully built ecab2bb2a867
+"""
+
+
+def test_stage_image_id_is_the_last_id_before_the_next_from() -> None:
+    assert stage_image_id(MULTI_LOG) == "d290e44513c9"
+    assert stage_image_id(MULTI_LOG, 1) == "f72cf677642a"
+
+
+def test_stage_image_id_of_a_stage_with_only_its_from() -> None:
+    log = "Step 1/3 : FROM node:18 AS build\n ---> 1c3f43ae0d98\nStep 2/3 : FROM node:18-slim\n"
+    assert stage_image_id(log) == "1c3f43ae0d98"
+
+
+def test_stage_image_id_unknown_for_one_stage_or_a_cut_log() -> None:
+    one = "Step 1/2 : FROM python:3.11\n ---> aaaaaaaaaaaa\nStep 2/2 : CMD x\n ---> bbbbbbbbbbbb\n"
+    assert stage_image_id(one) is None
+    # the middle of a long log was cut: the id of step 3 does not close the stage (step 4)
+    cut = MULTI_LOG.replace("Step 4/9 : RUN npm test", "[... 9000 characters cut ...]")
+    cut = cut.replace(" ---> d290e44513c9\n", "")
+    assert stage_image_id(cut) is None
+    assert stage_image_id("") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -69,3 +70,45 @@ def test_a_failed_stage_fails_the_same_way_in_every_thread(tmp_path: Path) -> No
         thread.join()
     assert len(errors) == 4 and all(e is errors[0] for e in errors)
     assert type(errors[0]).__name__ == "NoDockerfile"
+
+
+def test_stages_that_do_not_depend_on_each_other_run_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Dockerfile's parse waits for the declaration's read, which runs in another thread:
+    one pipeline-wide lock would hold the declaration back until the parse gave up."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+    read = threading.Event()
+    real_parse, real_declaration = (
+        pipeline_module.parse_dockerfile,
+        pipeline_module.read_declaration,
+    )
+
+    def parse_after_read(path: Path) -> Any:
+        read.wait(timeout=10)
+        return real_parse(path), read.is_set()
+
+    def declaration(root: Path) -> Any:
+        read.set()
+        return real_declaration(root)
+
+    monkeypatch.setattr(pipeline_module, "parse_dockerfile", parse_after_read)
+    monkeypatch.setattr(pipeline_module, "read_declaration", declaration)
+    pipe = Pipeline(
+        load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()
+    )
+    parsed: list[Any] = []
+    first = threading.Thread(target=lambda: parsed.append(pipe.dockerfile))
+    first.start()
+    while not pipe._locks.get("dockerfile"):  # the parse holds its stage's lock
+        time.sleep(0.001)
+    second = threading.Thread(target=lambda: _declared(pipe))
+    second.start()
+    first.join()
+    second.join()
+    assert parsed and parsed[0][1] is True  # the declaration was read while the parse waited
+
+
+def _declared(pipe: Pipeline) -> None:
+    with contextlib.suppress(Exception):  # no submission.toml here: NotDeclared, cached
+        _ = pipe.declaration

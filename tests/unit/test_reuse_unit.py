@@ -54,3 +54,25 @@ def test_previous_report_reads_what_write_all_wrote(tmp_path: Path) -> None:
     assert previous_report(tmp_path, "bob") is None
     (tmp_path / "alice" / "report.json").write_text("{not json", encoding="utf-8")
     assert previous_report(tmp_path, "alice") is None
+
+
+def _errored(cause: str) -> SubmissionReport:
+    checks = [
+        CheckResult("run.starts", Status.PASSED, 2.0, 2.0, ""),
+        CheckResult("registry.pushed", Status.ERROR, 0.0, 1.0, "", None, cause),
+    ]
+    return assemble("alice", "tp6bis", checks, grader_version="0.1.0", reuse_key="k1")
+
+
+def test_an_unreachable_registry_does_not_stop_reuse_but_our_own_errors_do() -> None:
+    assert reusable(_errored("registry"), "k1")
+    assert not reusable(_errored("registry"), "k2")
+    for ours in ("engine", "tool", "internal", ""):  # "": a report that does not say
+        assert not reusable(_errored(ours), "k1"), ours
+
+
+def test_the_cause_of_an_error_round_trips_and_only_errors_carry_one() -> None:
+    report = _errored("registry")
+    data = json.loads(json.dumps(report.to_dict()))
+    assert [c.get("cause") for c in data["checks"]] == [None, "registry"]
+    assert SubmissionReport.from_dict(data) == report

@@ -11,12 +11,20 @@ from grader.errors import (
     NeverReady,
     NoDockerfile,
     ProbeFailed,
+    RegistryUnreachable,
     SubmissionRejected,
+    ToolError,
 )
 from grader.facts import Socket
 from grader.i18n import t
 from grader.results import Status
-from grader.verdicts import describe, never_ready_feedback, result, stage_feedback
+from grader.verdicts import (
+    describe,
+    error_cause,
+    never_ready_feedback,
+    result,
+    stage_feedback,
+)
 
 LOG = "[INFO] Starting gunicorn\n[INFO] Listening at: http://127.0.0.1:8000\n"
 
@@ -183,3 +191,13 @@ def test_describe() -> None:
     assert describe(None) == "unknown"
     assert describe(()) == "none"
     assert describe((Socket("0.0.0.0", 8000), Socket("::1", 9000))) == "0.0.0.0:8000, [::1]:9000"
+
+
+def test_error_cause_names_who_failed_and_only_errors_keep_it() -> None:
+    assert error_cause(RegistryUnreachable("registry-1.docker.io", "timed out")) == "registry"
+    assert error_cause(EngineError("build: EOF")) == "engine"
+    assert error_cause(EngineUnavailable("no engine")) == "engine"
+    assert error_cause(ToolError("hadolint", "crashed")) == "tool"
+    assert error_cause(KeyError("x")) == "internal"
+    assert result("run.starts", Status.ERROR, 2.0, None, "engine").cause == "engine"
+    assert result("run.starts", Status.FAILED, 2.0, None, "engine").cause == ""

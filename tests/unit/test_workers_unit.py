@@ -11,7 +11,14 @@ import pytest
 from grader.engine import Engine
 from grader.lab import load_lab
 from grader.pipeline import Pipeline
-from grader.workers import EnginePool, check_fixtures, default_jobs, stage_names, stages_for
+from grader.workers import (
+    EnginePool,
+    check_fixtures,
+    default_jobs,
+    split_stages,
+    stage_names,
+    stages_for,
+)
 
 RUBRIC = """
 @check("http.root_text")
@@ -128,3 +135,11 @@ def test_every_plugin_fixture_that_reads_a_stage_is_prepared_ahead() -> None:
         if read and not read & set(stage_names([node.name])):
             missing.append((node.name, sorted(read)))
     assert missing == []
+
+
+def test_side_stages_leave_the_critical_path_static_ones_first() -> None:
+    stages = ["dockerfile", "build", "image", "start", "sizes", "runtime", "context", "lint"]
+    critical, side = split_stages(stages)
+    assert critical == ["dockerfile", "build", "start", "runtime"]
+    assert side == ["lint", "context", "image", "sizes"]
+    assert split_stages(["dockerfile", "root_probe"]) == (["dockerfile", "root_probe"], [])
