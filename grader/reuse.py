@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -10,6 +11,7 @@ from pathlib import Path
 from grader import __version__
 from grader.facts import Submission
 from grader.lab import LabSpec
+from grader.plugin import rubric_dir
 from grader.report import submission_dir
 from grader.results import Status, SubmissionReport
 from grader.settings import Options
@@ -26,9 +28,27 @@ def reuse_key(files_hash: str, lab_text: bytes, options: Options, version: str) 
     return digest.hexdigest()
 
 
+@functools.cache
+def grader_digest() -> str:
+    """The grader's version and a digest of its own code and data (the package, its message
+    catalogues and labs, the rubric): a change to any of them regrades, whatever the version
+    says. Computed once per process."""
+    package = Path(__file__).parent
+    files = [*package.rglob("*.py"), *package.rglob("*.toml"), *rubric_dir().glob("*.py")]
+    return code_digest(__version__, files)
+
+
+def code_digest(version: str, files: list[Path]) -> str:
+    """``version+<digest of the files' names and contents>`` (order-independent)."""
+    digest = hashlib.sha256(version.encode())
+    for path in sorted(set(files)):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return f"{version}+{digest.hexdigest()[:16]}"
+
+
 def key_of(sub: Submission, lab: LabSpec, options: Options) -> str:
     """The reuse key of one submission graded against ``lab`` with ``options``."""
-    return reuse_key(sub.files_hash, lab.source.read_bytes(), options, __version__)
+    return reuse_key(sub.files_hash, lab.source.read_bytes(), options, grader_digest())
 
 
 def previous_report(output: Path, name: str) -> SubmissionReport | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader import __version__
 from grader.report import write_all
 from grader.results import CheckResult, Status, SubmissionReport, assemble
-from grader.reuse import previous_report, reusable, reuse_key
+from grader.reuse import code_digest, grader_digest, previous_report, reusable, reuse_key
 from grader.settings import Options
 
 
@@ -76,3 +77,16 @@ def test_the_cause_of_an_error_round_trips_and_only_errors_carry_one() -> None:
     data = json.loads(json.dumps(report.to_dict()))
     assert [c.get("cause") for c in data["checks"]] == [None, "registry"]
     assert SubmissionReport.from_dict(data) == report
+
+
+def test_a_change_to_the_graders_code_changes_the_key_whatever_the_version(
+    tmp_path: Path,
+) -> None:
+    a, b = tmp_path / "a.py", tmp_path / "b.toml"
+    a.write_text("x = 1\n")
+    b.write_text("k = 1\n")
+    before = code_digest("1.0", [a, b])
+    assert before.startswith("1.0+") and before == code_digest("1.0", [b, a, a])
+    a.write_text("x = 2\n")
+    assert code_digest("1.0", [a, b]) != before
+    assert grader_digest().startswith(__version__ + "+")  # what key_of puts in the key
