@@ -252,7 +252,7 @@ def probe_cache(
         cut.write_text(cut_text(facts, kept) + label_line(labels), encoding="utf-8")
         log = TimedLog(200_000)
         started = time.monotonic()
-        outcome = engine.build_into(context, str(cut), {}, timeout_s, log)
+        outcome = engine.build(context, str(cut), {}, timeout_s, log.limit, log)
         end = time.monotonic()
     steps = step_facts(parse_steps(log.chunks), kept, installs, end)
     return CacheFacts(changed, steps, end - started), outcome.image_id

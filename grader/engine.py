@@ -186,14 +186,16 @@ class Engine:
         labels: Mapping[str, str],
         timeout_s: float,
         log_limit: int,
+        text: CappedText | None = None,
     ) -> BuildOutcome:
-        """Build ``context`` with the classic builder, keeping a bounded log.
+        """Build ``context`` with the classic builder, keeping a bounded log (in ``text`` when
+        given: e.g. a log that times each line, for the layer-cache probe).
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
             EngineError: the engine failed (not the Dockerfile).
         """
-        text = CappedText(log_limit)
+        text = text if text is not None else CappedText(log_limit)
         with _translated("build"):
             # fail before docker-py writes the context to a temporary file it would not close
             # if the request failed (the engine went away)
@@ -473,23 +475,6 @@ class Engine:
         return False
 
     # -- diagnoses: cache-probe rebuild, timed stop, image history and save (added) ------------
-
-    def build_into(
-        self,
-        context: Path,
-        dockerfile: str,
-        labels: Mapping[str, str],
-        timeout_s: float,
-        text: CappedText,
-    ) -> BuildOutcome:
-        """Build like ``build``, writing the output into ``text`` (which may time each line).
-
-        Raises:
-            BuildTimedOut, EngineError.
-        """
-        with _translated("build"):
-            self.api.ping()
-        return self._build(context, dockerfile, labels, timeout_s, text)
 
     def stop_container(self, container_id: str, grace_s: float) -> tuple[float, int | None]:
         """``docker stop -t grace``: seconds it took and the exit status afterwards."""
