@@ -86,6 +86,17 @@ class DockerfileFacts:
         """The stage that makes the final image."""
         return self.stages[-1] if self.stages else None
 
+    def lineage(self, stage: Stage) -> tuple[Stage, ...]:
+        """``stage``, then the earlier stages it is built FROM through their aliases (a
+        ``FROM build`` chain), nearest first; a loop of aliases stops the walk."""
+        chain = [stage]
+        while True:
+            base = chain[-1].base
+            parent = next((s for s in self.stages if s.name and s.name == base), None)
+            if parent is None or parent in chain:
+                return tuple(chain)
+            chain.append(parent)
+
 
 @dataclass(frozen=True)
 class BuildResult:

@@ -224,13 +224,7 @@ def label_keys(ins: Instruction) -> set[str]:
 
 def ancestors(facts: DockerfileFacts, stage: Stage) -> set[int]:
     """Indexes of the stages a stage is built FROM (through aliases), itself included."""
-    chain, base = {stage.index}, stage.base
-    while True:
-        parent = next((s for s in facts.stages if s.name and s.name == base), None)
-        if parent is None or parent.index in chain:
-            return chain
-        chain.add(parent.index)
-        base = parent.base
+    return {s.index for s in facts.lineage(stage)}
 
 
 def build_stage_labels(facts: DockerfileFacts, key: str) -> list[Instruction]:

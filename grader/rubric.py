@@ -98,14 +98,7 @@ def show(ins: Instruction) -> str:
 
 def resolve_base(facts: DockerfileFacts, stage: Stage) -> str:
     """The image a stage really starts from, following ``FROM <earlier stage>`` aliases."""
-    seen = {stage.index}
-    base = stage.base
-    while True:
-        parent = next((s for s in facts.stages if s.name and s.name == base), None)
-        if parent is None or parent.index in seen:
-            return base
-        seen.add(parent.index)
-        base = parent.base
+    return facts.lineage(stage)[-1].base
 
 
 def sources(ins: Instruction) -> tuple[str, ...]:

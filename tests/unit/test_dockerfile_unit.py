@@ -209,3 +209,15 @@ def test_too_large_file_is_rejected(tmp_path: Path) -> None:
 def test_unreadable_path_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(SubmissionRejected):
         parse_dockerfile(tmp_path)  # a folder: read_bytes fails
+
+
+def test_lineage_follows_from_aliases_and_stops_on_a_loop() -> None:
+    facts = parse(
+        "FROM node:18 AS deps\nFROM deps AS build\nFROM node:18-slim AS run\nFROM build\n"
+    )
+    final = facts.stages[-1]
+    assert [s.index for s in facts.lineage(final)] == [3, 1, 0]
+    assert facts.lineage(final)[-1].base == "node:18"
+    assert [s.index for s in facts.lineage(facts.stages[2])] == [2]
+    looped = parse("FROM b AS a\nFROM a AS b\n")
+    assert [s.index for s in looped.lineage(looped.stages[1])] == [1, 0]
