@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grader.engine import LABEL, LABEL_OWNER
+from grader.engine import LABEL, LABEL_OWNER, owner_of
 
 log = logging.getLogger(__name__)
 
 BENCH_LABEL = "org.docker-lab-grader.bench"
 """Carried by every container and image the benchmark creates itself; the value is the run id."""
-BENCH_STEP_LABEL = "org.docker-lab-grader.bench.step"
-"""A value unique per floor build, so that the floor commits its label layer as the grader
-(whose run label changes every run) does: both arms do the same work."""
+STEP_SEPARATOR = ":"
+"""A floor image's label value is ``<run id>:<step>``, unique per floor build, so that the
+floor commits one label layer per build as the grader (one label, valued per run) does: both
+arms do the same work (the classic builder makes each label a step of its own)."""
 
 CLASSIC_BUILDER = {"DOCKER_BUILDKIT": "0"}
 """The grader builds with the classic builder (docker-py's build API); so does the floor."""
@@ -71,12 +73,40 @@ def remove_labelled(label: str) -> int:
 
 
 def clean_up(run_id: str, grade_pids: Iterable[int]) -> int:
-    """Remove what this benchmark run created: its own objects (by its label) and whatever
-    its ``grade`` processes left (by the grader's owner label naming their pids)."""
+    """Remove what this benchmark run created: its own objects (by its label, whose value
+    starts with its run id) and whatever its ``grade`` processes left (by the grader's owner
+    label naming their pids; an image carries the owner in the value of its one label)."""
     removed = remove_labelled(f"{BENCH_LABEL}={run_id}")
-    for pid in sorted(set(grade_pids)):
-        removed += remove_labelled(f"{LABEL_OWNER}={grader_owner(pid)}")
-    return removed
+    owners = {grader_owner(pid) for pid in grade_pids}
+    for owner in sorted(owners):
+        removed += remove_labelled(f"{LABEL_OWNER}={owner}")
+    doomed = images_labelled(BENCH_LABEL, lambda v: v.partition(STEP_SEPARATOR)[0] == run_id)
+    doomed += images_labelled(LABEL, lambda v: owner_of({LABEL: v}) in owners)
+    if doomed:
+        try:
+            docker("rmi", "-f", *doomed, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("could not remove images: %s", exc)
+    return removed + len(doomed)
+
+
+def images_labelled(key: str, keep: Callable[[str], bool]) -> list[str]:
+    """Ids of the images whose label ``key`` has a value that ``keep`` accepts."""
+    try:
+        ids = sorted(set(docker("images", "-aq", "--no-trunc", "--filter", f"label={key}").split()))
+        if not ids:
+            return []
+        shown = docker("image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", *ids)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not list images labelled %s: %s", key, exc)
+        return []
+    found = []
+    for line in shown.splitlines():
+        image_id, _, text = line.partition(" ")
+        labels = json.loads(text or "null") or {}
+        if key in labels and keep(str(labels[key])):
+            found.append(image_id)
+    return found
 
 
 _STEP = re.compile(r"^Step \d+/\d+ : (\S+)(.*)$")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.dockerio import BENCH_LABEL, BENCH_STEP_LABEL, CLASSIC_BUILDER
+from bench.dockerio import BENCH_LABEL, CLASSIC_BUILDER, STEP_SEPARATOR
 
 POLL_S = 0.01
 """Pause between two curl attempts (curl itself takes a few ms to start)."""
@@ -22,8 +22,7 @@ POLL_S = 0.01
 SCRIPT = r"""
 set -eu
 ctx=$1 dockerfile=$2 port=$3 host_port=$4 run=$5 step=$6 deadline=$7 poll=$8
-img=$(docker build -q --label "$BENCH_LABEL=$run" --label "$BENCH_STEP_LABEL=$step" \
-      -f "$dockerfile" "$ctx")
+img=$(docker build -q --label "$BENCH_LABEL=$run$STEP_SEPARATOR$step" -f "$dockerfile" "$ctx")
 cid=$(docker run -d --label "$BENCH_LABEL=$run" -p "127.0.0.1:$host_port:$port" "$img")
 trap 'docker rm -f "$cid" >/dev/null' EXIT
 end=$(( $(date +%s) + deadline )) url="http://127.0.0.1:$host_port/"
@@ -65,7 +64,7 @@ def run_floor(target: FloorTarget, run_id: str, step: str, deadline_s: int = 300
         FloorFailed: no 200 (build or start failed, or the deadline passed).
     """
     env = {**os.environ, **CLASSIC_BUILDER, "BENCH_LABEL": BENCH_LABEL}
-    env["BENCH_STEP_LABEL"] = BENCH_STEP_LABEL
+    env["STEP_SEPARATOR"] = STEP_SEPARATOR
     argv = [
         "bash", "-c", SCRIPT, "floor",
         str(target.context), str(target.dockerfile), str(target.port), str(free_port()),

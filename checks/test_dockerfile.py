@@ -29,6 +29,14 @@ from grader.facts import (
     Submission,
 )
 from grader.i18n import t
+from grader.instructions import (
+    brings,
+    brings_other_than,
+    first_index,
+    resolve_base,
+    show,
+    whole_stage_copy,
+)
 from grader.lab import LabSpec
 from grader.lint import at_least, graded_by
 from grader.mistakes import (
@@ -38,16 +46,7 @@ from grader.mistakes import (
     size_text,
     unpinned_bases,
 )
-from grader.rubric import (
-    Grade,
-    brings,
-    brings_other_than,
-    check,
-    first_index,
-    resolve_base,
-    show,
-    whole_stage_copy,
-)
+from grader.rubric import Grade, check
 
 
 @check("dockerfile.present")

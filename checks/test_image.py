@@ -20,9 +20,10 @@ from grader.facts import (
     WasteFacts,
 )
 from grader.i18n import t
+from grader.instructions import resolve_base, show
 from grader.lab import LabSpec
 from grader.mistakes import describe_secret, secrets
-from grader.rubric import Grade, check, resolve_base, show
+from grader.rubric import Grade, check
 
 SHELL = ("/bin/sh", "-c")
 

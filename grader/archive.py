@@ -7,13 +7,18 @@ sizes a zip declares are not trusted: copying stops at the cap), and files that 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import stat
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from grader.errors import SubmissionRejected
 
+UNPACKED_LIMIT = 500_000_000
+"""Most bytes a submission archive may unpack to."""
 MAX_FILES = 20_000
 CHUNK = 1 << 16
 
@@ -76,3 +81,25 @@ def _copy_capped(src: object, out: object, budget: int, max_bytes: int) -> int:
 def remove_tree(path: Path) -> None:
     """Delete an extraction folder (never follows links out of it)."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def submission_name(path: Path) -> str:
+    """A submission's name: its folder's, or its archive's without ``.zip``."""
+    return path.stem if path.suffix.lower() == ".zip" else path.name
+
+
+@contextlib.contextmanager
+def intake(path: Path) -> Iterator[Path]:
+    """The submission's folder: ``path`` itself, or a zip safely extracted to a temporary
+    folder that is removed afterwards, whatever happens.
+
+    Raises:
+        SubmissionRejected: an unsafe or invalid archive.
+    """
+    if path.suffix.lower() != ".zip":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
+        dest = Path(tmp) / submission_name(path)
+        dest.mkdir()
+        yield extract_zip(path, dest, UNPACKED_LIMIT)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
 import logging
 import threading
@@ -22,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.archive import intake, submission_name
 from grader.engine import LABEL_RUN, Engine, new_run_labels
 from grader.errors import (
     EngineError,
@@ -33,23 +35,22 @@ from grader.errors import (
 from grader.lab import LabSpec, choose_lab, load_lab
 from grader.pipeline import Pipeline
 from grader.regrade import Delta, compare_class
-from grader.report import write_all, write_atomic, write_class
+from grader.report import (
+    format_exception,
+    write_all,
+    write_atomic,
+    write_class,
+    write_grader_log,
+)
+from grader.report import warm_up as warm_up_reports
 from grader.results import SubmissionReport, assemble
 from grader.reuse import key_of, previous_report, reusable
-from grader.session import format_exception, write_grader_log
 from grader.settings import Options
-from grader.single import (
-    error_report,
-    grade_loaded,
-    grade_submission,
-    intake,
-    rejected_report,
-    submission_name,
-)
 from grader.submission import load_submission, resolve
+from grader.verdicts import error_report, rejected_report
 from grader.workers import EnginePool, prepare, stages_for
 
-__all__ = ["ClassResult", "Graded", "Listener", "grade_class", "grade_submission", "run_class"]
+__all__ = ["ClassResult", "Graded", "Listener", "grade_class", "run_class"]
 log = logging.getLogger(__name__)
 
 
@@ -106,6 +107,10 @@ class Job:
     """Known without running the rubric (reused, refused, unknown lab, grader failure)."""
     reused: bool = False
     tracebacks: list[str] = field(default_factory=list)
+    prepared: threading.Event = field(default_factory=threading.Event)
+    """Set when no worker works on the job any more (it may then be closed)."""
+    waiting: threading.Event = field(default_factory=threading.Event)
+    """Set once its worker mostly waits for Docker (its build is sent) or is done."""
 
 
 @dataclass
@@ -125,8 +130,10 @@ class Run:
     free: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def prepare(self, path: Path) -> Job:
-        """Locate the submission, reuse its report or run its stages (any thread).
+    def prepare(self, path: Path, admitted: Future[Job] | None = None) -> Job:
+        """Locate the submission, reuse its report or run its stages (any thread); ``admitted``
+        gets the job as soon as its pipeline exists, before its stages run, so that the main
+        thread can run the rubric while they do (its checks wait for the stages they read).
 
         Raises:
             UsageError, LabFileError: the lab given cannot be used.
@@ -135,12 +142,15 @@ class Run:
             worker = self.free.pop() if self.free else 0
         job = Job(path, submission_name(path))
         try:
-            self._prepare(job, worker)
+            self._prepare(job, worker, admitted)
         except SubmissionRejected as exc:
             lab = None if self.lab_ref == "auto" else load_lab(self.lab_ref)
             job.report = rejected_report(job.name, lab, exc)
-        except (UsageError, LabFileError, EngineUnavailable):
-            self.close(job)
+        except (UsageError, LabFileError, EngineUnavailable) as exc:
+            if admitted is None or not admitted.done():
+                self.close(job)
+            if admitted is not None and not admitted.done():
+                admitted.set_exception(exc)
             raise
         except Exception as exc:  # a grader bug: this submission's report says so
             job.tracebacks.append(format_exception(exc))
@@ -150,7 +160,8 @@ class Run:
             else:
                 job.report = assemble(job.name, "unknown", [], notes=(f"grader error: {exc}",))
         except BaseException:  # interrupted
-            self.close(job)
+            if admitted is None or not admitted.done():
+                self.close(job)
             raise
         finally:
             self.listener.step(worker, job.name, "ready, waiting for its checks")
@@ -158,9 +169,13 @@ class Run:
                 job.pipeline.on_stage = lambda stage: self.listener.step(-1, job.name, stage)
             with self.lock:
                 self.free.append(worker)
+            job.prepared.set()
+            job.waiting.set()
+            if admitted is not None and not admitted.done():
+                admitted.set_result(job)
         return job
 
-    def _prepare(self, job: Job, worker: int) -> None:
+    def _prepare(self, job: Job, worker: int, admitted: Future[Job] | None) -> None:
         self.listener.step(worker, job.name, "intake")
         folder = job.stack.enter_context(intake(job.path))
         job.lab = lab = choose_lab(folder, self.lab_ref)
@@ -178,11 +193,18 @@ class Run:
         engine = self.pool.engines[job.engine]
         job.pipeline = Pipeline(sub, lab, lambda: engine, self.labels, self.options)
         job.pipeline.on_stage = lambda stage: self.listener.step(worker, job.name, stage)
+        job.pipeline.on_build_sent = job.waiting.set
         if self.ahead:
+            if admitted is not None:
+                admitted.set_result(job)
             prepare(job.pipeline, stages_for(lab), self.stop)
 
     def finish(self, job: Job) -> Graded:
-        """Run the rubric on a prepared submission and write its reports (main thread)."""
+        """Run the rubric on a submission and write its reports (main thread); its stages may
+        still be running ahead in a worker: the checks wait for those they read, and the job
+        is closed only once the worker is done with it."""
+        from grader.single import grade_loaded  # pytest: see WARM_UP
+
         self.listener.step(-1, job.name, "checks")
         where = "" if job.engine is None else self.pool.engines[job.engine].base_url
         try:
@@ -190,7 +212,7 @@ class Run:
             if report is None and job.pipeline is not None:
                 pipeline = job.pipeline
                 try:
-                    report, job.tracebacks = grade_loaded(
+                    report, tracebacks = grade_loaded(
                         pipeline.submission,
                         pipeline.lab,
                         self.options,
@@ -198,12 +220,18 @@ class Run:
                         self.labels,
                         prepared=pipeline,
                     )
+                    job.tracebacks.extend(tracebacks)
                 except Exception as exc:  # a grader bug must not stop the class
                     report = error_report(pipeline.submission, pipeline.lab, self.options, exc)
                     job.tracebacks.append(format_exception(exc))
                 report = dataclasses.replace(report, reuse_key=job.key)
             assert report is not None
+        except BaseException:  # interrupted: stop the stages the worker is waiting on
+            self.stop.set()
+            self.sweep()
+            raise
         finally:
+            job.prepared.wait()
             self.close(job)
         target = self.output / report.submission
         if not job.reused:
@@ -228,6 +256,39 @@ class Run:
                 engine.sweep(self.labels[LABEL_RUN])
             except EngineError as exc:  # the engine went away: the next run's sweep will do it
                 log.warning("could not remove this run's objects from %s: %s", engine.base_url, exc)
+
+
+WARM_UP = ("grader.single", "testinfra")
+"""What the checks load (pytest, the rubric's plugin, testinfra), imported by the main thread
+while the first build runs, not before it: ``grade`` sends its first build sooner."""
+
+
+WARM_UP_WAIT_S = 2.0
+"""Longest the main thread waits for the first build to be sent before its warm-up."""
+
+
+def warm_up() -> None:
+    """Import ``WARM_UP`` and ready the report templates (main thread, during the first build)."""
+    for module in WARM_UP:
+        importlib.import_module(module)
+    warm_up_reports()
+
+
+def _sweep_leftovers(pool: EnginePool) -> None:
+    """Remove the objects dead runs left on every engine (only theirs: by label and owner)."""
+    for engine in pool.engines:
+        try:
+            if swept := engine.sweep():
+                log.info("removed %d leftovers of earlier runs from %s", swept, engine.base_url)
+        except EngineError as exc:  # the run's own stages will report an engine that failed
+            log.warning("could not remove leftovers from %s: %s", engine.base_url, exc)
+
+
+def _background(target: Callable[..., None], *args: object) -> threading.Thread:
+    """Run ``target(*args)`` in a thread, now; the caller joins it."""
+    thread = threading.Thread(target=target, args=args, name=f"grader-{target.__name__}")
+    thread.start()
+    return thread
 
 
 def previous_reports(output: Path) -> dict[str, SubmissionReport]:
@@ -274,13 +335,11 @@ def run_class(
     run = Run(lab_ref, options, output, pool, new_run_labels(), listener or Listener(),
               force, ahead=jobs > 1, free=list(range(jobs))[::-1])  # fmt: skip
     before = previous_reports(output) if regrade else {}
-    for engine in pool.engines:
-        if swept := engine.sweep():
-            log.info("removed %d leftovers of earlier runs from %s", swept, engine.base_url)
     run.listener.started(len(folders), jobs)
     reports: list[SubmissionReport] = []
-    pending: dict[int, Future[Job]] = {}
+    pending: dict[int, tuple[Future[Job], Future[Job]]] = {}
     executor = ThreadPoolExecutor(jobs, thread_name_prefix="grader") if jobs > 1 else None
+    leftovers = _background(_sweep_leftovers, pool)
     try:
         for i, path in enumerate(folders):
             if executor is None:
@@ -288,8 +347,14 @@ def run_class(
             else:  # keep the workers ahead, but not by so much that containers pile up
                 for j in range(i, min(i + 2 * jobs, len(folders))):
                     if j not in pending:
-                        pending[j] = executor.submit(run.prepare, folders[j])
-                job = pending.pop(i).result()
+                        admitted: Future[Job] = Future()
+                        task = executor.submit(run.prepare, folders[j], admitted)
+                        pending[j] = (admitted, task)
+                admitted, _ = pending.pop(i)
+                job = admitted.result()
+                if i == 0:  # while the first build runs: not before, not competing with it
+                    job.waiting.wait(WARM_UP_WAIT_S)
+                    warm_up()
             graded = run.finish(job)
             reports.append(graded.report)
             run.listener.graded(graded)
@@ -297,16 +362,19 @@ def run_class(
         run.stop.set()
         if pending:
             run.sweep()  # interrupted: stop the containers the workers are waiting on
-        for future in pending.values():
-            if not future.cancel():
+        for admitted, task in pending.values():
+            if not task.cancel():
                 with contextlib.suppress(Exception):
-                    run.close(future.result())
+                    task.result()
+                    run.close(admitted.result())
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        leftovers.join()
         deltas = compare_class(before, reports) if regrade else []
+        sweep = _background(run.sweep)  # while the class reports are written
         if reports:  # once per run, every report (reused ones too), also when interrupted
             write_class(reports, output, deltas)
-        run.sweep()
+        sweep.join()
     if regrade:
         write_deltas(deltas, output)
     return ClassResult(reports, deltas)

@@ -7,7 +7,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from grader.dockerfile import instruction_for_step
@@ -72,8 +72,10 @@ def build_image(
     timeout_s: float,
     log_limit: int,
     context_limit: int = 100_000_000,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> BuildResult:
-    """Build the submission's Dockerfile with its folder as context.
+    """Build the submission's Dockerfile with its folder as context (``on_sent``: see
+    ``Engine.build``).
 
     Raises:
         SubmissionRejected: the build context is larger than ``context_limit``.
@@ -85,7 +87,9 @@ def build_image(
     dockerfile = str(submission.dockerfile.relative_to(submission.root))
     check_context(engine, submission, dockerfile, context_limit)
     started = time.monotonic()
-    outcome = engine.build(submission.root, dockerfile, labels, timeout_s, log_limit)
+    outcome = engine.build(
+        submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent
+    )
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
         step, line = failing_step(outcome.log, facts)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
+from grader import probe as http
 from grader import runtime
 from grader.cache_probe import probe_cache
 from grader.checkparams import LayerCacheParams, StopSignalParams, WasteParams
 from grader.errors import ContainerExited
 from grader.facts import CacheFacts, StopFacts, WasteFacts
+from grader.instructions import resolve_base, show
 from grader.lab import LabSpec
-from grader.rubric import resolve_base, show
 from grader.submission import read_dev_dependencies
 from grader.waste import image_waste
 
@@ -74,13 +75,14 @@ def timed_stop(pipeline: Pipeline) -> StopFacts:
             except Exception:  # cached by the pipeline: the check reading it reports it
                 log.debug("stage %s failed before the stop", stage)
     engine, cid = pipeline.engine, started.container_id
-    pid = runtime.main_pid(engine, cid)
-    if pid is None:
+    main = runtime.main_process(engine, cid)
+    if main is None:
         state = engine.inspect_container(cid).get("State") or {}
         raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
-    pid1 = next((cmd for p, cmd in engine.top_commands(cid) if p == pid), "")
+    pid1 = runtime.command_line(engine, cid, main)
     grace = params_of(pipeline.lab, "run.stop_signal", StopSignalParams).grace_s
-    seconds, status = engine.stop_container(cid, grace)
+    with http.knocking("127.0.0.1", started.host_port):  # as traffic would: see knocking
+        seconds, status = engine.stop_container(cid, grace)
     return StopFacts(seconds, grace, status, pid1, True)
 
 

@@ -14,25 +14,47 @@ import logging
 import os
 import socket
 import stat
+import sys
 import tarfile
 import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import docker
-import docker.errors
-import docker.utils
-import docker.utils.build
-import requests.exceptions
-import urllib3.exceptions
 
-from grader.errors import BuildTimedOut, EngineError, EngineUnavailable, PullFailed
-from grader.logcap import CappedText
+@contextlib.contextmanager
+def _unimportable(name: str) -> Iterator[None]:
+    """While the block runs, ``import name`` fails with ImportError (as if not installed)."""
+    saved = sys.modules.get(name)
+    sys.modules[name] = None  # type: ignore[assignment]  # the documented "not importable"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = saved
+
+
+# docker-py imports paramiko, only for its ssh:// adapter, when it is imported itself: about
+# 90 ms, a quarter of grade's start-up. The grader reaches ssh:// engines through the system's
+# ssh (use_ssh_client), which never uses paramiko; the adapter is loaded when one is asked for
+# (_ssh_adapter). Habit: start-up is on every submission's critical path (bench/, issue 6).
+with _unimportable("paramiko"):
+    import docker
+    import docker.api.client
+import docker.errors  # noqa: E402
+import docker.utils  # noqa: E402
+import docker.utils.build  # noqa: E402
+import requests.exceptions  # noqa: E402
+import urllib3.exceptions  # noqa: E402
+
+from grader.errors import BuildTimedOut, EngineError, EngineUnavailable, PullFailed  # noqa: E402
+from grader.logcap import CappedText  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +78,30 @@ _READ_TIMEOUTS = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeou
 
 
 def image_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """The labels a build gives its image (pure): the grader's label, whose value is the run
-    id, and the owner; each label is one uncacheable step of the classic builder, so images
-    carry two where containers carry them all (their clean-up needs no more)."""
-    found = {LABEL: labels.get(LABEL_RUN, labels.get(LABEL, "1"))}
-    if LABEL_OWNER in labels:
-        found[LABEL_OWNER] = labels[LABEL_OWNER]
-    return found
+    """The one label a build gives its image (pure): the grader's label, valued with the run
+    id and the owner as ``<run>@<host>:<pid>``. The classic builder adds each label as a step
+    of its own (about 55 ms each, on every build), so images carry one where containers carry
+    them all; ``run_of`` and ``owner_of`` read both. No labels: no label step."""
+    run = labels.get(LABEL_RUN, labels.get(LABEL))
+    if run is None:
+        return {}
+    owner = labels.get(LABEL_OWNER)
+    return {LABEL: f"{run}@{owner}" if owner else run}
 
 
 def run_of(labels: Mapping[str, str]) -> str | None:
     """The run an object belongs to (pure): a container's run label, an image's grader label."""
-    return labels.get(LABEL_RUN, labels.get(LABEL))
+    if LABEL_RUN in labels:
+        return labels[LABEL_RUN]
+    value = labels.get(LABEL)
+    return None if value is None else value.partition("@")[0]
+
+
+def owner_of(labels: Mapping[str, str]) -> str | None:
+    """``<host>:<pid>`` of the grading process that made an object (pure), None if unknown."""
+    if LABEL_OWNER in labels:
+        return labels[LABEL_OWNER]
+    return labels.get(LABEL, "").partition("@")[2] or None
 
 
 def new_run_labels() -> dict[str, str]:
@@ -134,6 +168,15 @@ def _translated(action: str) -> Iterator[None]:
         raise EngineError(f"{action}: {type(exc).__name__}: {exc}") from exc
 
 
+def _ssh_adapter() -> None:
+    """Give docker-py its ssh:// adapter, left out at import (see ``_unimportable`` above)."""
+    client = vars(docker.api.client)
+    if "SSHHTTPAdapter" not in client:
+        from docker.transport.sshconn import SSHHTTPAdapter  # loads paramiko, now only
+
+        client["SSHHTTPAdapter"] = SSHHTTPAdapter
+
+
 class Engine:
     """A connection to one Docker engine, and everything the grader asks of it."""
 
@@ -154,6 +197,7 @@ class Engine:
         # there leaks a socket we could not close. /version answers whatever the API version.
         if url.startswith("ssh://"):
             params["use_ssh_client"] = True  # the system's ssh (its config and agent), no paramiko
+            _ssh_adapter()
         try:
             probe = docker.APIClient(**params, version=MIN_API_VERSION, timeout=int(timeout_s))
         except docker.errors.DockerException as exc:  # a URL the SDK cannot use
@@ -187,9 +231,11 @@ class Engine:
         timeout_s: float,
         log_limit: int,
         text: CappedText | None = None,
+        on_sent: Callable[[], None] = lambda: None,
     ) -> BuildOutcome:
         """Build ``context`` with the classic builder, keeping a bounded log (in ``text`` when
-        given: e.g. a log that times each line, for the layer-cache probe).
+        given: e.g. a log that times each line, for the layer-cache probe); ``on_sent`` is
+        called once the engine has the context and the build runs.
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
@@ -201,7 +247,7 @@ class Engine:
             # if the request failed (the engine went away)
             self.api.ping()
         try:
-            return self._build(context, dockerfile, labels, timeout_s, text)
+            return self._build(context, dockerfile, labels, timeout_s, text, on_sent)
         except EngineError as exc:
             cause = exc.__cause__
             if isinstance(cause, docker.errors.APIError) and cause.is_client_error():
@@ -220,6 +266,7 @@ class Engine:
         labels: Mapping[str, str],
         timeout_s: float,
         text: CappedText,
+        on_sent: Callable[[], None],
     ) -> BuildOutcome:
         """Stream the build; the read timeout catches a silent hang, the deadline a chatty one."""
         image_id: str | None = None
@@ -236,6 +283,7 @@ class Engine:
                 decode=True,
                 timeout=max(1, int(timeout_s)),
             )
+            on_sent()
             for chunk in stream:
                 text.add(str(chunk.get("stream", "")))
                 if "aux" in chunk and isinstance(chunk["aux"], dict):
@@ -463,7 +511,7 @@ class Engine:
     def _sweepable(labels: Mapping[str, str], run_id: str | None) -> bool:
         if run_id is not None:
             return run_of(labels) == run_id
-        host, _, pid = labels.get(LABEL_OWNER, "").rpartition(":")
+        host, _, pid = (owner_of(labels) or "").rpartition(":")
         if host != socket.gethostname() or not pid.isdigit():
             return False
         try:

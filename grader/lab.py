@@ -264,6 +264,13 @@ def load_lab_file(path: Path) -> LabSpec:
     return LOADERS[version](data, str(path))
 
 
+def rubric_dir() -> Path:
+    """The rubric's folder: ``grader/_checks`` when installed, ``checks/`` in a clone."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_checks"
+    return installed if installed.is_dir() else package.parent / "checks"
+
+
 def builtin_labs() -> dict[str, Path]:
     """Built-in lab ids and their files."""
     return {p.stem: p for p in sorted(LABS_DIR.glob("*.toml"))}

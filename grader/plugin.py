@@ -39,7 +39,7 @@ from grader.facts import (
     Submission,
     WasteFacts,
 )
-from grader.lab import LabSpec, choose_lab
+from grader.lab import LabSpec, choose_lab, rubric_dir
 from grader.pipeline import Pipeline
 from grader.rubric import Grade
 from grader.session import GradingSession, check_id_of
@@ -52,13 +52,6 @@ VALUE_OPTIONS = frozenset(
     | {"-k", "-m", "-p", "-c", "-o", "--rootdir", "--junitxml", "--basetemp", "--confcutdir"}
 )
 """Options followed by a value, to tell the value from a path argument."""
-
-
-def rubric_dir() -> Path:
-    """The rubric's folder: ``grader/_checks`` when installed, ``checks/`` in a clone."""
-    package = Path(__file__).resolve().parent
-    installed = package / "_checks"
-    return installed if installed.is_dir() else package.parent / "checks"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import requests
 
@@ -13,6 +16,8 @@ from grader.facts import ProbeResult
 
 BODY_LIMIT = 4096
 """Characters of a response body kept as evidence."""
+KNOCK_INTERVAL_S = 0.01
+"""Pause between two connections while ``knocking``."""
 
 _SESSION = requests.Session()
 _SESSION.trust_env = False  # never send a probe of 127.0.0.1 through a proxy from the environment
@@ -61,3 +66,32 @@ def _charset(headers: Mapping[str, str]) -> str:
 def _is_reset(exc: BaseException) -> bool:
     text = repr(exc)
     return any(s in text for s in ("Connection reset", "RemoteDisconnected", "BadStatusLine"))
+
+
+@contextlib.contextmanager
+def knocking(host: str, port: int | None, interval_s: float = KNOCK_INTERVAL_S) -> Iterator[None]:
+    """Open and close a TCP connection to ``host:port`` every ``interval_s`` until the block
+    ends, as live traffic would while an app shuts down; nothing when ``port`` is None.
+
+    An idle app that waits in ``select`` with a timeout (gunicorn's gthread worker: 1 s)
+    notices SIGTERM only when that wait ends; a connection ends it at once. An app that
+    ignores SIGTERM is not helped: it is still killed at the end of the grace period.
+    """
+    if port is None:
+        yield
+        return
+    done = threading.Event()
+
+    def knock() -> None:
+        while not done.is_set():
+            with contextlib.suppress(OSError):
+                socket.create_connection((host, port), timeout=interval_s * 5).close()
+            done.wait(interval_s)
+
+    thread = threading.Thread(target=knock, name="knocking", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -1,4 +1,5 @@
-"""What a class run shows in the terminal: a live display on a terminal, plain lines elsewhere.
+"""What a class run shows in the terminal: a live display on a terminal (``grader.live``), plain
+lines elsewhere.
 
 On a terminal (``rich``): submissions done/total, elapsed time and each worker's current
 step, with one line per graded submission printed above it. When stdout is not a terminal
@@ -8,18 +9,15 @@ step, with one line per graded submission printed above it. When stdout is not a
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from types import TracebackType
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from grader.batch import Graded, Listener
 from grader.regrade import Delta
 from grader.results import Status
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def safe(text: str) -> str:
@@ -77,64 +75,12 @@ class PlainProgress(Listener):
         sys.stdout.flush()
 
 
-class LiveProgress(PlainProgress):
-    """The plain lines, under a live table of the run (done/total, elapsed, each worker)."""
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
-        self.total = 0
-        self.done = 0
-        self.began = time.monotonic()
-        self.steps: dict[int, tuple[str, str]] = {}
-        self._lock = threading.Lock()
-        self.live = Live(
-            console=self.console,
-            get_renderable=self.render,
-            refresh_per_second=4,
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-
-    def __enter__(self) -> LiveProgress:
-        self.live.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.live.stop()
-
-    def started(self, total: int, workers: int) -> None:
-        """Remember the total; the clock starts now."""
-        self.total, self.began = total, time.monotonic()
-
-    def step(self, worker: int, submission: str, step: str) -> None:
-        """Note where a worker is (called from the worker threads)."""
-        with self._lock:
-            self.steps[worker] = (submission, step)
-
-    def graded(self, graded: Graded) -> None:
-        """Print its line above the live table."""
-        with self._lock:
-            self.done += 1
-            self.steps = {w: s for w, s in self.steps.items() if s[0] != graded.report.submission}
-        self.live.console.print(Text(graded_line(graded)), soft_wrap=True)
-
-    def render(self) -> Group:
-        """The live table (called by rich's refresh thread)."""
-        elapsed = time.monotonic() - self.began
-        head = Text(f"{self.done}/{self.total} graded  {elapsed:.0f} s elapsed", style="bold")
-        table = Table.grid(padding=(0, 2))
-        with self._lock:
-            steps = sorted(self.steps.items())
-        for worker, (submission, step) in steps:
-            who = "checks" if worker < 0 else f"worker {worker + 1}"
-            table.add_row(who, Text(safe(submission)), Text(step, style="cyan"))
-        return Group(head, table)
-
-
 def progress_for(console: Console | None = None) -> PlainProgress:
-    """The live display when stdout is a terminal, else the plain lines."""
-    console = console or Console()
+    """The live display when stdout (or ``console``) is a terminal, else the plain lines; off
+    a terminal, ``rich`` is not even loaded (it costs start-up time)."""
+    if console is None and not sys.stdout.isatty():
+        return PlainProgress()
+    from grader.live import LiveProgress, terminal_console
+
+    console = console or terminal_console()
     return LiveProgress(console) if console.is_terminal else PlainProgress()

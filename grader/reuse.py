@@ -10,8 +10,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.facts import Submission
-from grader.lab import LabSpec
-from grader.plugin import rubric_dir
+from grader.lab import LabSpec, rubric_dir
 from grader.report import submission_dir
 from grader.results import Status, SubmissionReport
 from grader.settings import Options

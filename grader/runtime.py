@@ -1,8 +1,9 @@
 """Facts from inside a running container: the main process's uid and its listening sockets.
 
-No tool inside the student's image is needed: the uid comes from the engine's ``top`` (the
-host's ``ps``), the sockets from ``/proc/<pid>/net/tcp*`` read on the host when the engine is
-local, falling back to ``cat /proc/net/tcp*`` inside the container when the image has ``cat``.
+No tool inside the student's image is needed. When the engine is local, the uid, the command
+line and the sockets are read from the main process's ``/proc/<pid>`` on the host (once its
+cgroup shows it is the container's); otherwise the uid and command line come from the engine's
+``top`` (the host's ``ps``) and the sockets from ``cat /proc/net/tcp*`` inside the container.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
-
-import testinfra
 
 from grader.engine import Engine
 from grader.errors import EngineError
@@ -46,42 +46,96 @@ def parse_proc_net_tcp(text: str) -> tuple[Socket, ...]:
     return tuple(sorted(set(sockets), key=lambda s: (s.port, s.address)))
 
 
+@dataclass(frozen=True)
+class MainProcess:
+    """The container's main process (its PID 1), seen from the host."""
+
+    pid: int
+    """Its pid on the engine's host."""
+    proc: Path | None
+    """Its ``/proc/<pid>`` folder, when the engine runs on this machine and that process is
+    the container's (its cgroup names the container): read directly, no ``docker top``."""
+
+
+def main_process(engine: Engine, container_id: str) -> MainProcess | None:
+    """The container's main process, or None when it is not running (one inspect)."""
+    attrs = engine.inspect_container(container_id)
+    state = attrs.get("State") or {}
+    pid = int(state.get("Pid") or 0)
+    if not state.get("Running") or pid <= 0:
+        return None
+    return MainProcess(pid, _own_proc(engine, pid, str(attrs.get("Id") or container_id)))
+
+
+def _own_proc(engine: Engine, pid: int, full_id: str) -> Path | None:
+    if not engine.is_local():
+        return None
+    proc = Path(f"/proc/{pid}")
+    try:  # a local socket to an engine in a VM (Docker Desktop): that pid is not the app
+        return proc if full_id in (proc / "cgroup").read_text() else None
+    except OSError:
+        return None
+
+
 def main_pid(engine: Engine, container_id: str) -> int | None:
     """Host pid of the container's main process, or None when it is not running."""
-    state = engine.inspect_container(container_id).get("State") or {}
-    pid = int(state.get("Pid") or 0)
-    return pid if state.get("Running") and pid > 0 else None
+    main = main_process(engine, container_id)
+    return main.pid if main else None
 
 
-def process_uid(engine: Engine, container_id: str) -> int | None:
-    """uid of the container's main process (None when it could not be observed)."""
-    pid = main_pid(engine, container_id)
-    if pid is None:
+def process_uid(engine: Engine, container_id: str, main: MainProcess | None = None) -> int | None:
+    """Effective uid of the container's main process (None when it could not be observed)."""
+    main = main or main_process(engine, container_id)
+    if main is None:
         return None
+    if main.proc is not None and (uid := _status_uid(main.proc)) is not None:
+        return uid
     try:
         rows = dict(engine.top_uids(container_id))
     except (EngineError, ValueError, KeyError) as exc:
         log.info("top failed for %s: %s", container_id[:12], exc)
         return None
-    return rows.get(pid, next(iter(rows.values()), None))
+    return rows.get(main.pid, next(iter(rows.values()), None))
 
 
-def listening_sockets(engine: Engine, container_id: str) -> tuple[Socket, ...] | None:
+def _status_uid(proc: Path) -> int | None:
+    """The effective uid on the ``Uid:`` line of ``/proc/<pid>/status`` (real, effective...)."""
+    try:
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[2])
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
+
+
+def command_line(engine: Engine, container_id: str, main: MainProcess) -> str:
+    """The main process's command line as it runs now (after any ``exec``), empty if unknown."""
+    if main.proc is not None:
+        try:
+            raw = (main.proc / "cmdline").read_bytes()
+            return " ".join(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+        except OSError:
+            pass
+    return next((cmd for p, cmd in engine.top_commands(container_id) if p == main.pid), "")
+
+
+def listening_sockets(
+    engine: Engine, container_id: str, main: MainProcess | None = None
+) -> tuple[Socket, ...] | None:
     """TCP sockets listening inside the container; None when they could not be observed."""
-    texts = _host_proc(engine, container_id) or _in_container(engine, container_id)
+    texts = _host_proc(engine, container_id, main) or _in_container(engine, container_id)
     if texts is None:
         return None
     return tuple(s for text in texts for s in parse_proc_net_tcp(text))
 
 
-def _host_proc(engine: Engine, container_id: str) -> list[str] | None:
-    if not engine.is_local():
-        return None
-    pid = main_pid(engine, container_id)
-    if pid is None:
+def _host_proc(engine: Engine, container_id: str, main: MainProcess | None) -> list[str] | None:
+    main = main or main_process(engine, container_id)
+    if main is None or main.proc is None:
         return None
     try:
-        return [(Path(f"/proc/{pid}/net") / n).read_text() for n in ("tcp", "tcp6")]
+        return [(main.proc / "net" / n).read_text() for n in ("tcp", "tcp6")]
     except OSError:
         return None
 
@@ -105,6 +159,8 @@ def _testinfra_present(container_id: str, folder: str, names: tuple[str, ...]) -
     the image has no shell."""
     paths = [f"{folder}/node_modules/{n}/package.json" for n in names]
     try:
+        import testinfra  # loaded while the first build runs (batch.WARM_UP), not at start-up
+
         host = testinfra.get_host(f"docker://{container_id}")
         out = host.run(presence_script(paths))
     except (AssertionError, RuntimeError, OSError) as exc:  # no docker CLI...

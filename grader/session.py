@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import traceback
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,14 +366,3 @@ def diagnosis_facts(pipeline: Pipeline) -> dict[str, Any]:
             "pid1": stop.pid1,
         }
     return facts
-
-
-def write_grader_log(directory: Path, tracebacks: list[str]) -> None:
-    """Keep grader tracebacks for the instructor, next to the report."""
-    if tracebacks:
-        (directory / "grader.log").write_text("\n\n".join(tracebacks), encoding="utf-8")
-
-
-def format_exception(exc: BaseException) -> str:
-    """A traceback as text, for grader.log."""
-    return "".join(traceback.format_exception(exc))

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from grader.archive import extract_zip
 from grader.engine import Engine, new_run_labels
-from grader.errors import EngineError, SubmissionRejected
 from grader.facts import Submission
-from grader.i18n import t
-from grader.lab import LabSpec
+from grader.lab import LabSpec, rubric_dir
 from grader.pipeline import Pipeline
-from grader.plugin import rubric_dir
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
-from grader.session import GradingSession, format_exception
+from grader.report import format_exception
+from grader.results import SubmissionReport
+from grader.session import GradingSession
 from grader.settings import Options
 from grader.submission import load_submission
-from grader.verdicts import error_cause, stage_feedback
-
-UNPACKED_LIMIT = 500_000_000
-"""Most bytes a submission archive may unpack to."""
+from grader.verdicts import error_report
 
 
 def pytest_args() -> list[str]:
@@ -41,6 +33,17 @@ def pytest_args() -> list[str]:
         # for it at session end must not turn a graded submission into a grader error
         "-p", "no:unraisableexception",
     ]  # fmt: skip
+
+
+class ShortTracebacks:
+    """The rubric's verdicts replace pytest's failure text: pytest must not spend time (a tenth
+    of a second per failed check) formatting a long traceback with source excerpts that nobody
+    reads. Grader bugs still reach grader.log in full (``GradingSession``)."""
+
+    @staticmethod
+    def pytest_configure(config: pytest.Config) -> None:
+        """``--tb=native`` (the option itself belongs to the terminal plugin, which is off)."""
+        config.option.tbstyle = "native"
 
 
 def grade_submission(
@@ -76,7 +79,7 @@ def grade_loaded(
         prepared={sub.name: prepared} if prepared else None,
     )
     try:
-        code = pytest.main(pytest_args(), plugins=[session])
+        code = pytest.main(pytest_args(), plugins=[session, ShortTracebacks()])
     except Exception as exc:  # a grader bug must not stop the class
         return error_report(sub, lab, options, exc), [format_exception(exc)]
     if code == pytest.ExitCode.INTERRUPTED:  # pytest swallowed Ctrl-C / SIGTERM: stop the class
@@ -85,48 +88,3 @@ def grade_loaded(
         nothing = RuntimeError(f"the rubric did not run (pytest exit status {int(code)})")
         return error_report(sub, lab, options, nothing), []
     return session.reports[0], session.tracebacks(sub.name)
-
-
-def error_report(
-    sub: Submission, lab: LabSpec, options: Options | None, exc: BaseException
-) -> SubmissionReport:
-    """A report whose every check is ``error``: the grader failed, not the student."""
-    lang = (options.lang if options else None) or lab.lang
-    key = "error.engine" if isinstance(exc, EngineError) else "error.internal"
-    fb = Feedback(summary=t(f"{key}.summary", lang, detail=str(exc)), fix=t(f"{key}.fix", lang))
-    checks = [
-        CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb, error_cause(exc))
-        for c in lab.checks
-    ]
-    return assemble(sub.name, lab.id, checks, lang=lang)
-
-
-def rejected_report(name: str, lab: LabSpec | None, exc: SubmissionRejected) -> SubmissionReport:
-    """A submission refused before grading (unsafe archive...): every check failed, with why."""
-    if lab is None:
-        return assemble(name, "unknown", [], notes=(str(exc),))
-    status, fb = stage_feedback(exc, lab.lang)
-    checks = [CheckResult(c.id, status, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks]
-    return assemble(name, lab.id, checks, lang=lab.lang, notes=(str(exc),))
-
-
-def submission_name(path: Path) -> str:
-    """A submission's name: its folder's, or its archive's without ``.zip``."""
-    return path.stem if path.suffix.lower() == ".zip" else path.name
-
-
-@contextlib.contextmanager
-def intake(path: Path) -> Iterator[Path]:
-    """The submission's folder: ``path`` itself, or a zip safely extracted to a temporary
-    folder that is removed afterwards, whatever happens.
-
-    Raises:
-        SubmissionRejected: an unsafe or invalid archive.
-    """
-    if path.suffix.lower() != ".zip":
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
-        dest = Path(tmp) / submission_name(path)
-        dest.mkdir()
-        yield extract_zip(path, dest, UNPACKED_LIMIT)

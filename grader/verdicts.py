@@ -1,6 +1,9 @@
-"""Turn a stage's failure, an engine fault or a grader bug into a check's result and feedback."""
+"""Turn a stage's failure, an engine fault or a grader bug into a check's result and feedback,
+and a submission the rubric cannot run on into a whole report (every check error or failed)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from grader.errors import (
     BuildFailed,
@@ -20,7 +23,12 @@ from grader.errors import (
 from grader.facts import Socket
 from grader.i18n import FIELDS, t
 from grader.logcap import key_line, tail_lines
-from grader.results import CheckResult, Feedback, Status
+from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+
+if TYPE_CHECKING:
+    from grader.facts import Submission
+    from grader.lab import LabSpec
+    from grader.settings import Options
 
 
 def feedback_for(key: str, lang: str, evidence: str = "", **params: object) -> Feedback:
@@ -124,3 +132,26 @@ def describe(sockets: tuple[Socket, ...] | None) -> str:
     if sockets is None:
         return "unknown"
     return ", ".join(map(str, sockets)) or "none"
+
+
+def error_report(
+    sub: Submission, lab: LabSpec, options: Options | None, exc: BaseException
+) -> SubmissionReport:
+    """A report whose every check is ``error``: the grader failed, not the student."""
+    lang = (options.lang if options else None) or lab.lang
+    key = "error.engine" if isinstance(exc, EngineError) else "error.internal"
+    fb = Feedback(summary=t(f"{key}.summary", lang, detail=str(exc)), fix=t(f"{key}.fix", lang))
+    checks = [
+        CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb, error_cause(exc))
+        for c in lab.checks
+    ]
+    return assemble(sub.name, lab.id, checks, lang=lang)
+
+
+def rejected_report(name: str, lab: LabSpec | None, exc: SubmissionRejected) -> SubmissionReport:
+    """A submission refused before grading (unsafe archive...): every check failed, with why."""
+    if lab is None:
+        return assemble(name, "unknown", [], notes=(str(exc),))
+    status, fb = stage_feedback(exc, lab.lang)
+    checks = [CheckResult(c.id, status, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks]
+    return assemble(name, lab.id, checks, lang=lab.lang, notes=(str(exc),))

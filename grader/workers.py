@@ -17,9 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader.engine import Engine
-from grader.lab import LabSpec
+from grader.lab import LabSpec, rubric_dir
 from grader.pipeline import Pipeline
-from grader.plugin import rubric_dir
 
 FIXTURE_STAGES = {
     "dockerfile_or_none": "dockerfile",

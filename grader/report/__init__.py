@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def _load(dotted: str) -> Callable[..., tuple[str, str]]:
     module, _, name = dotted.partition(":")
     function: Callable[..., tuple[str, str]] = getattr(importlib.import_module(module), name)
     return function
+
+
+def warm_up() -> None:
+    """Load every exporter and compile the HTML templates now (while a build runs), so that
+    writing the first report does not pay for it."""
+    for dotted in (*EXPORTERS.values(), *CLASS_EXPORTERS.values(), DASHBOARD):
+        _load(dotted)
+    templating = importlib.import_module("grader.report.templating")
+    templating.compile_all()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -83,3 +93,14 @@ def write_class(
         write_atomic(outdir / filename, text)
     filename, text = _load(DASHBOARD)(reports, deltas)
     write_atomic(outdir / filename, text)
+
+
+def write_grader_log(directory: Path, tracebacks: list[str]) -> None:
+    """Keep grader tracebacks for the instructor, next to the report."""
+    if tracebacks:
+        (directory / "grader.log").write_text("\n\n".join(tracebacks), encoding="utf-8")
+
+
+def format_exception(exc: BaseException) -> str:
+    """A traceback as text, for grader.log."""
+    return "".join(traceback.format_exception(exc))

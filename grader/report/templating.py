@@ -30,6 +30,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def compile_all() -> None:
+    """Compile every template now (the environment keeps them compiled)."""
+    env = environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+
+
 def render(name: str, **context: Any) -> str:
     """Render one template with ``context``."""
     return environment().get_template(name).render(**context)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from grader.engine import LABEL, LABEL_OWNER, Engine
+from grader.engine import LABEL, Engine, owner_of
 
 BIN = Path(sys.executable).parent
 
@@ -34,7 +34,7 @@ def _someone_else(labels: dict[str, str] | None) -> bool:
     host outside it (another grading run on a shared engine), or with no owner at all (an
     intermediate image of a build in progress, which inherits only the build's first labels).
     Ours, our children's and dead owners' objects count."""
-    owner = (labels or {}).get(LABEL_OWNER)
+    owner = owner_of(labels or {})
     if owner is None:
         return True
     host, _, pid = owner.rpartition(":")

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from grader.cli import main
-from grader.engine import LABEL, LABEL_OWNER, LABEL_SUBMISSION, Engine
+from grader.engine import LABEL, LABEL_OWNER, LABEL_SUBMISSION, Engine, owner_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -75,8 +75,8 @@ def _ours(found: tuple[list[Any], list[Any]]) -> tuple[list[Any], list[Any]]:
     against the same engine: its objects are not ours to judge)."""
     containers, images = found
     return (
-        [c for c in containers if (c.get("Labels") or {}).get(LABEL_OWNER) == OWNER],
-        [i for i in images if (i.get("Labels") or {}).get(LABEL_OWNER) == OWNER],
+        [c for c in containers if owner_of(c.get("Labels") or {}) == OWNER],
+        [i for i in images if owner_of(i.get("Labels") or {}) == OWNER],
     )
 
 

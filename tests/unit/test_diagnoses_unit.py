@@ -382,6 +382,9 @@ class FakeEngine:
     def inspect_container(self, container_id: str) -> dict[str, object]:
         return {"State": {"Running": self.running, "Pid": 42, "ExitCode": 0 if self.running else 3}}
 
+    def is_local(self) -> bool:  # as a remote engine: PID 1's command line comes from top
+        return False
+
     def top_commands(self, container_id: str) -> list[tuple[int, str]]:
         return [(42, "/bin/sh -c gunicorn app:app"), (43, "gunicorn app:app")]
 

@@ -1,6 +1,9 @@
-"""grader/engine.py's labels: what an image carries (two label steps) and whose run it is."""
+"""grader/engine.py's labels: what an image carries (one label step) and whose run it is."""
 
 from __future__ import annotations
+
+import socket
+from pathlib import Path
 
 from grader.engine import (
     LABEL,
@@ -10,15 +13,25 @@ from grader.engine import (
     Engine,
     image_labels,
     new_run_labels,
+    owner_of,
     run_of,
 )
 
 
-def test_an_image_carries_the_grader_label_valued_with_its_run_and_the_owner() -> None:
+def test_an_image_carries_one_label_valued_with_its_run_and_the_owner() -> None:
     labels = {**new_run_labels(), LABEL_SUBMISSION: "alice"}
     built = image_labels(labels)
-    assert built == {LABEL: labels[LABEL_RUN], LABEL_OWNER: labels[LABEL_OWNER]}
+    assert built == {LABEL: f"{labels[LABEL_RUN]}@{labels[LABEL_OWNER]}"}
     assert image_labels({LABEL: "1"}) == {LABEL: "1"}  # no run: the label as given
+    assert image_labels({}) == {}  # nothing to label: no label step at all
+
+
+def test_owner_of_reads_a_container_and_an_image_alike() -> None:
+    labels = new_run_labels()
+    container = {**labels, LABEL_SUBMISSION: "alice"}
+    assert owner_of(container) == owner_of(image_labels(labels)) == labels[LABEL_OWNER]
+    assert owner_of({LABEL: "1"}) is None
+    assert owner_of({"maintainer": "x"}) is None
 
 
 def test_run_of_reads_a_container_and_an_image_alike() -> None:
@@ -35,3 +48,15 @@ def test_the_sweep_of_a_run_takes_its_images_and_containers_only() -> None:
     assert Engine._sweepable({**labels, LABEL_SUBMISSION: "a"}, run)
     other = new_run_labels()
     assert not Engine._sweepable(image_labels(other), run)
+
+
+def test_the_sweep_of_dead_runs_reads_the_owner_of_an_image() -> None:
+    dead = {**new_run_labels(), LABEL_OWNER: f"{socket.gethostname()}:{dead_pid()}"}
+    assert Engine._sweepable(image_labels(dead), None)
+    assert not Engine._sweepable(image_labels(new_run_labels()), None)  # this process: alive
+
+
+def dead_pid() -> int:
+    """A pid that runs no process now (the highest free one below the kernel's maximum)."""
+    top = int(Path("/proc/sys/kernel/pid_max").read_text())
+    return next(p for p in range(top - 1, 1, -1) if not Path(f"/proc/{p}").exists())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -124,3 +125,43 @@ def test_bad_url_is_an_error() -> None:
 )
 def test_charset_is_the_declared_one_else_utf8(content_type: str, expected: str) -> None:
     assert probe._charset({"Content-Type": content_type}) == expected
+
+
+def test_knocking_connects_again_and_again_until_the_block_ends() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        server.settimeout(0.05)
+        port = server.getsockname()[1]
+        accepted: list[float] = []
+        with probe.knocking("127.0.0.1", port, interval_s=0.01):
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                conn.close()
+                accepted.append(time.monotonic())
+        assert len(accepted) >= 5  # about one every 10 ms, from the first moment
+        assert accepted[0] - (deadline - 0.3) < 0.1
+        server.settimeout(0.1)  # and none once the block has ended
+        time.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            while True:  # drain what was queued before the end
+                server.accept()[0].close()
+        time.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            server.accept()
+
+
+def test_knocking_on_a_closed_port_or_none_is_harmless() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed again when the block ends: refused
+    started = time.monotonic()
+    with probe.knocking("127.0.0.1", port, interval_s=0.01):
+        time.sleep(0.05)
+    with probe.knocking("127.0.0.1", None):
+        pass
+    assert time.monotonic() - started < 1.0

@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from grader.batch import Graded
-from grader.progress import LiveProgress, PlainProgress, delta_lines, graded_line, progress_for
+from grader.live import LiveProgress
+from grader.progress import PlainProgress, delta_lines, graded_line, progress_for
 from grader.regrade import compare
 from grader.results import CheckResult, Status, SubmissionReport, assemble
 

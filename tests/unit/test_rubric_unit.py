@@ -8,16 +8,8 @@ import pytest
 
 from grader.dockerfile import parse_text
 from grader.facts import DockerfileFacts, Instruction
-from grader.rubric import (
-    brings,
-    excerpt,
-    first_index,
-    normalize,
-    resolve_base,
-    show,
-    sources,
-    text_matches,
-)
+from grader.instructions import brings, first_index, resolve_base, show, sources
+from grader.rubric import excerpt, normalize, text_matches
 
 
 def parse(text: str) -> DockerfileFacts:

@@ -1,9 +1,12 @@
-"""grader/runtime.py + facts.Socket: listening sockets from /proc/net/tcp{,6} text."""
+"""grader/runtime.py + facts.Socket: listening sockets from /proc/net/tcp{,6} text; PID 1's
+command line and uid from its /proc folder, or from the engine's top."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from grader.facts import Socket
-from grader.runtime import parse_proc_net_tcp
+from grader.runtime import MainProcess, command_line, parse_proc_net_tcp, process_uid
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -64,3 +67,40 @@ def test_socket_str() -> None:
     assert str(Socket("127.0.0.1", 5000)) == "127.0.0.1:5000"
     assert str(Socket("::", 8000)) == "[::]:8000"
     assert str(Socket("::1", 8000)) == "[::1]:8000"
+
+
+class RemoteEngine:
+    """What ``command_line`` and ``process_uid`` ask an engine when /proc cannot be read."""
+
+    def top_commands(self, container_id: str) -> list[tuple[int, str]]:
+        return [(7, "/bin/sh -c node index.js"), (8, "node index.js")]
+
+    def top_uids(self, container_id: str) -> list[tuple[int, int]]:
+        return [(7, 0), (8, 1000)]
+
+
+def fake_proc(tmp_path: Path) -> Path:
+    (tmp_path / "cmdline").write_bytes(b"/usr/bin/python3\0/usr/local/bin/gunicorn\0app:app\0")
+    (tmp_path / "status").write_text("Name:\tgunicorn\nUid:\t0\t1000\t1000\t1000\nGid:\t0\n")
+    return tmp_path
+
+
+def test_pid1_facts_are_read_from_its_proc_folder_when_it_is_ours(tmp_path: Path) -> None:
+    main = MainProcess(7, fake_proc(tmp_path))
+    engine = RemoteEngine()
+    assert command_line(engine, "c", main) == "/usr/bin/python3 /usr/local/bin/gunicorn app:app"  # type: ignore[arg-type]
+    assert process_uid(engine, "c", main) == 1000  # type: ignore[arg-type]  # effective uid
+
+
+def test_pid1_facts_come_from_top_without_a_proc_folder() -> None:
+    main = MainProcess(7, None)
+    engine = RemoteEngine()
+    assert command_line(engine, "c", main) == "/bin/sh -c node index.js"  # type: ignore[arg-type]
+    assert process_uid(engine, "c", main) == 0  # type: ignore[arg-type]
+
+
+def test_a_proc_folder_that_vanished_falls_back_to_top(tmp_path: Path) -> None:
+    main = MainProcess(8, tmp_path / "gone")
+    engine = RemoteEngine()
+    assert command_line(engine, "c", main) == "node index.js"  # type: ignore[arg-type]
+    assert process_uid(engine, "c", main) == 1000  # type: ignore[arg-type]

@@ -1,0 +1,42 @@
+"""What ``grade`` loads before it can send its first build (issue 6: start-up is on every
+submission's critical path): the heavy libraries the checks, reports and live display need
+are loaded later, while the first build runs (``batch.warm_up``), or never (paramiko)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader.engine import Engine
+from grader.errors import EngineUnavailable
+
+LATER = ("pytest", "jinja2", "rich", "testinfra", "paramiko", "grader.single", "grader.session")
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Which of ``LATER`` a fresh interpreter holds after running ``statement``."""
+    show = f"print(json.dumps([m for m in {LATER!r} if m in sys.modules]))"
+    code = f"import json, sys\n{statement}\n{show}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded
+
+
+def test_the_command_line_and_a_class_run_load_none_of_them() -> None:
+    assert loaded_after("import grader.cli, grader.batch, grader.engine, grader.pipeline") == []
+
+
+def test_the_warm_up_loads_what_the_checks_and_reports_need() -> None:
+    loaded = loaded_after("import grader.batch; grader.batch.warm_up()")
+    assert set(loaded) == {"pytest", "jinja2", "testinfra", "grader.single", "grader.session"}
+
+
+def test_an_ssh_engine_still_gets_docker_pys_ssh_adapter() -> None:
+    # paramiko is kept out of docker-py's import; asking for ssh:// brings the adapter back:
+    # the failure is "no engine answers", not docker-py's "install paramiko"
+    with pytest.raises(EngineUnavailable) as raised:
+        Engine("ssh://nobody@127.0.0.1:9", timeout_s=5)
+    assert "paramiko" not in str(raised.value)
