@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.archive import intake, submission_name
+from grader.cleanup import Cleanup
 from grader.engine import LABEL_RUN, Engine, new_run_labels
 from grader.errors import (
-    EngineError,
     EngineUnavailable,
     LabFileError,
     SubmissionRejected,
@@ -111,6 +111,8 @@ class Job:
     """Set when no worker works on the job any more (it may then be closed)."""
     waiting: threading.Event = field(default_factory=threading.Event)
     """Set once its worker mostly waits for Docker (its build is sent) or is done."""
+    built: threading.Event = field(default_factory=threading.Event)
+    """Set once it will build no more images (or never will)."""
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Run:
     force: bool
     ahead: bool
     """Run the Docker stages when preparing (the workers), not lazily in pytest."""
+    cleanup: Cleanup
     stop: threading.Event = field(default_factory=threading.Event)
     free: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -171,6 +174,7 @@ class Run:
                 self.free.append(worker)
             job.prepared.set()
             job.waiting.set()
+            job.built.set()
             if admitted is not None and not admitted.done():
                 admitted.set_result(job)
         return job
@@ -197,7 +201,7 @@ class Run:
         if self.ahead:
             if admitted is not None:
                 admitted.set_result(job)
-            prepare(job.pipeline, stages_for(lab), self.stop)
+            prepare(job.pipeline, stages_for(lab), self.stop, job.built.set)
 
     def finish(self, job: Job) -> Graded:
         """Run the rubric on a submission and write its reports (main thread); its stages may
@@ -228,7 +232,7 @@ class Run:
             assert report is not None
         except BaseException:  # interrupted: stop the stages the worker is waiting on
             self.stop.set()
-            self.sweep()
+            self.cleanup.now()
             raise
         finally:
             job.prepared.wait()
@@ -244,18 +248,12 @@ class Run:
         """Remove the job's container and temporary folder; give its engine back."""
         if job.pipeline is not None:
             job.pipeline.close()
+            if job.engine is not None:
+                self.cleanup.built(job.engine, job.pipeline.built_image_ids())
         if job.engine is not None:
             self.pool.release(job.engine)
             job.engine = None
         job.stack.close()
-
-    def sweep(self) -> None:
-        """Remove this run's containers and images from every engine."""
-        for engine in self.pool.engines:
-            try:
-                engine.sweep(self.labels[LABEL_RUN])
-            except EngineError as exc:  # the engine went away: the next run's sweep will do it
-                log.warning("could not remove this run's objects from %s: %s", engine.base_url, exc)
 
 
 WARM_UP = ("grader.single", "testinfra")
@@ -272,23 +270,6 @@ def warm_up() -> None:
     for module in WARM_UP:
         importlib.import_module(module)
     warm_up_reports()
-
-
-def _sweep_leftovers(pool: EnginePool) -> None:
-    """Remove the objects dead runs left on every engine (only theirs: by label and owner)."""
-    for engine in pool.engines:
-        try:
-            if swept := engine.sweep():
-                log.info("removed %d leftovers of earlier runs from %s", swept, engine.base_url)
-        except EngineError as exc:  # the run's own stages will report an engine that failed
-            log.warning("could not remove leftovers from %s: %s", engine.base_url, exc)
-
-
-def _background(target: Callable[..., None], *args: object) -> threading.Thread:
-    """Run ``target(*args)`` in a thread, now; the caller joins it."""
-    thread = threading.Thread(target=target, args=args, name=f"grader-{target.__name__}")
-    thread.start()
-    return thread
 
 
 def previous_reports(output: Path) -> dict[str, SubmissionReport]:
@@ -332,14 +313,16 @@ def run_class(
         load_lab(lab_ref)  # a bad lab is refused before anything is built
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
     jobs = max(1, jobs)
-    run = Run(lab_ref, options, output, pool, new_run_labels(), listener or Listener(),
-              force, ahead=jobs > 1, free=list(range(jobs))[::-1])  # fmt: skip
+    labels = new_run_labels()
+    run = Run(lab_ref, options, output, pool, labels, listener or Listener(), force,
+              ahead=jobs > 1, cleanup=Cleanup(pool, labels[LABEL_RUN]),
+              free=list(range(jobs))[::-1])  # fmt: skip
     before = previous_reports(output) if regrade else {}
     run.listener.started(len(folders), jobs)
     reports: list[SubmissionReport] = []
     pending: dict[int, tuple[Future[Job], Future[Job]]] = {}
     executor = ThreadPoolExecutor(jobs, thread_name_prefix="grader") if jobs > 1 else None
-    leftovers = _background(_sweep_leftovers, pool)
+    run.cleanup.start()
     try:
         for i, path in enumerate(folders):
             if executor is None:
@@ -355,13 +338,15 @@ def run_class(
                 if i == 0:  # while the first build runs: not before, not competing with it
                     job.waiting.wait(WARM_UP_WAIT_S)
                     warm_up()
+                if i == len(folders) - 1:
+                    run.cleanup.list_when(job.built)
             graded = run.finish(job)
             reports.append(graded.report)
             run.listener.graded(graded)
     finally:
         run.stop.set()
         if pending:
-            run.sweep()  # interrupted: stop the containers the workers are waiting on
+            run.cleanup.now()  # interrupted: stop the containers the workers are waiting on
         for admitted, task in pending.values():
             if not task.cancel():
                 with contextlib.suppress(Exception):
@@ -369,9 +354,8 @@ def run_class(
                     run.close(admitted.result())
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        leftovers.join()
         deltas = compare_class(before, reports) if regrade else []
-        sweep = _background(run.sweep)  # while the class reports are written
+        sweep = run.cleanup.finish()  # while the class reports are written
         if reports:  # once per run, every report (reused ones too), also when interrupted
             write_class(reports, output, deltas)
         sweep.join()

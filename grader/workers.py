@@ -10,6 +10,7 @@ importing it: importing the rubric outside pytest would defeat pytest's assertio
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import os
 import threading
@@ -94,30 +95,58 @@ def split_stages(stages: Sequence[str]) -> tuple[list[str], list[str]]:
     return [s for s in stages if s not in SIDE_STAGES], side
 
 
-def _run_stages(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) -> None:
+IMAGE_STAGES = ("build", "sizes", "layer_cache")
+"""Stages that build an image carrying the run's label (removed at the end of the run)."""
+
+
+def _run_stages(
+    pipeline: Pipeline, stages: Sequence[str], stop: threading.Event, after: Callable[[], None]
+) -> None:
     for stage in stages:
         if stop.is_set():
             return
-        try:
+        with contextlib.suppress(Exception):  # cached: the check that reads the stage reports it
             getattr(pipeline, stage)
-        except Exception:  # cached: the check that reads the stage reports it
-            continue
+        after()
 
 
-def prepare(pipeline: Pipeline, stages: Sequence[str], stop: threading.Event) -> None:
+def prepare(
+    pipeline: Pipeline,
+    stages: Sequence[str],
+    stop: threading.Event,
+    on_built: Callable[[], None] = lambda: None,
+) -> None:
     """Run ``stages`` now (their outcome, value or failure, is cached for the checks): the
-    side stages in a second thread, the critical path in this one."""
+    side stages in a second thread, the critical path in this one. ``on_built`` is called
+    once every stage that builds an image has run (later stages build none)."""
     critical, side = split_stages(stages)
-    if not side or not critical:
-        _run_stages(pipeline, [*critical, *side], stop)
-        return
-    name = f"{threading.current_thread().name}-side"
-    thread = threading.Thread(target=_run_stages, args=(pipeline, side, stop), name=name)
-    thread.start()
+    builders = [s for s in stages if s in IMAGE_STAGES]
+    told = threading.Event()
+    lock = threading.Lock()
+
+    def after() -> None:
+        with lock:
+            if not told.is_set() and all(pipeline.done(s) for s in builders):
+                told.set()
+                on_built()
+
     try:
-        _run_stages(pipeline, critical, stop)
+        if not side or not critical:
+            _run_stages(pipeline, [*critical, *side], stop, after)
+            return
+        name = f"{threading.current_thread().name}-side"
+        args = (pipeline, side, stop, after)
+        thread = threading.Thread(target=_run_stages, args=args, name=name)
+        thread.start()
+        try:
+            _run_stages(pipeline, critical, stop, after)
+        finally:
+            thread.join()
     finally:
-        thread.join()
+        with lock:
+            if not told.is_set():
+                told.set()
+                on_built()
 
 
 class EnginePool:
