@@ -1,11 +1,12 @@
 """What a class run removes from its engines, and when, so that clean-up waits for nothing.
 
-- The leftovers of dead runs (by label and owner) are removed while the first build runs.
+- The containers dead runs left (by label and owner) are removed while the first build runs.
 - This run's images stay until the end of the run: later students reuse the build cache of
   earlier ones (only the grader's label layer is removed, never the student's layers).
-- At the end, the containers and images carrying this run's label are removed. Listing the
-  images by label costs the engine a pass over every image it holds (tens of ms with a few
-  hundred), so that list is taken as soon as the run's last image is built (while its
+- At the end, the containers and images carrying this run's label, and the images of dead
+  runs, are removed. Listing images by label costs the engine a pass over every image it
+  holds (100 ms of its time with a few hundred, at the start competing with the first
+  build), so that list is taken once, as soon as the run's last image is built (while its
   container still runs and stops), and only the removals are left for the end. Images the
   pipelines say they built are removed too, in case one came after the listing.
 """
@@ -41,14 +42,16 @@ class Cleanup:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Remove the leftovers of dead runs, in the background."""
+        """Remove the containers of dead runs, in the background (their images: ``finish``)."""
         self._threads.append(background(self._leftovers))
 
     def _leftovers(self) -> None:
         for engine in self.pool.engines:
             try:
-                if swept := engine.sweep():
-                    log.info("removed %d leftovers of earlier runs from %s", swept, engine.base_url)
+                if swept := engine.sweep(images=()):
+                    log.info(
+                        "removed %d containers of earlier runs from %s", swept, engine.base_url
+                    )
             except EngineError as exc:  # the run's own stages will report an engine that failed
                 log.warning("could not remove leftovers from %s: %s", engine.base_url, exc)
 
@@ -67,7 +70,7 @@ class Cleanup:
         listed: dict[int, list[str]] = {}
         for index, engine in enumerate(self.pool.engines):
             try:
-                listed[index] = engine.run_images(self.run_id)
+                listed[index] = engine.run_images(self.run_id, dead_too=True)
             except EngineError as exc:  # listed again at the end
                 log.info("could not list this run's images on %s: %s", engine.base_url, exc)
                 return
@@ -93,8 +96,8 @@ class Cleanup:
         with self._lock:
             listed, built = self._listed, self._built
         for index, engine in enumerate(self.pool.engines):
-            images = None if listed is None else {*listed[index], *built.get(index, ())}
             try:
-                engine.sweep(self.run_id, images)
+                found = engine.run_images(self.run_id, True) if listed is None else listed[index]
+                engine.sweep(self.run_id, {*found, *built.get(index, ())})
             except EngineError as exc:  # the engine went away: the next run's sweep will do it
                 log.warning("could not remove this run's objects from %s: %s", engine.base_url, exc)

@@ -506,12 +506,18 @@ class Engine:
             removed += 1
         return removed
 
-    def run_images(self, run_id: str | None) -> list[str]:
-        """Ids of the images carrying run ``run_id``'s label (None: of dead owners). The engine
-        reads every image it holds to answer: tens of ms with a few hundred."""
+    def run_images(self, run_id: str | None, dead_too: bool = False) -> list[str]:
+        """Ids of the images carrying run ``run_id``'s label (None: of dead owners; with
+        ``dead_too``, of both, in one listing). The engine reads every image it holds to
+        answer: tens of ms of its time with a few hundred."""
         with _translated("list grader images"):
             images = self.api.images(filters={"label": LABEL})
-        return [i["Id"] for i in images if self._sweepable(i.get("Labels") or {}, run_id)]
+        return [
+            i["Id"]
+            for i in images
+            if self._sweepable(i.get("Labels") or {}, run_id)
+            or (dead_too and self._sweepable(i.get("Labels") or {}, None))
+        ]
 
     @staticmethod
     def _sweepable(labels: Mapping[str, str], run_id: str | None) -> bool:

@@ -86,13 +86,20 @@ SIDE_STAGES = ("lint", "context", "image", "sizes", "waste", "layer_cache")
 """Stages that never need the container, in the order a second thread runs them while the
 critical path (build, start, probes, runtime facts) runs: the static ones first, during the
 build."""
+NETWORK_STAGES = ("declaration", "reference", "registry_status", "registry_probe")
+"""Stages that talk to the image's registry (and run the image pulled from it): a third
+thread runs them from the start, so a slow registry (or a slow DNS answer that none exists)
+never holds up the student's container, nor its stop."""
 
 
-def split_stages(stages: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(critical path, side stages) of ``stages`` (pure); the side ones in ``SIDE_STAGES``
-    order, the critical ones in their own."""
+def split_stages(stages: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """(critical path, side stages, registry stages) of ``stages`` (pure); the side and
+    registry ones in ``SIDE_STAGES`` / ``NETWORK_STAGES`` order, the critical ones in their
+    own."""
     side = [s for s in SIDE_STAGES if s in stages]
-    return [s for s in stages if s not in SIDE_STAGES], side
+    network = [s for s in NETWORK_STAGES if s in stages]
+    apart = {*SIDE_STAGES, *NETWORK_STAGES}
+    return [s for s in stages if s not in apart], side, network
 
 
 IMAGE_STAGES = ("build", "sizes", "layer_cache")
@@ -117,9 +124,9 @@ def prepare(
     on_built: Callable[[], None] = lambda: None,
 ) -> None:
     """Run ``stages`` now (their outcome, value or failure, is cached for the checks): the
-    side stages in a second thread, the critical path in this one. ``on_built`` is called
+    critical path in this thread, the side and registry stages each in a thread of their
+    own (see ``split_stages``; the first group present runs here). ``on_built`` is called
     once every stage that builds an image has run (later stages build none)."""
-    critical, side = split_stages(stages)
     builders = [s for s in stages if s in IMAGE_STAGES]
     told = threading.Event()
     lock = threading.Lock()
@@ -131,17 +138,23 @@ def prepare(
                 on_built()
 
     try:
-        if not side or not critical:
-            _run_stages(pipeline, [*critical, *side], stop, after)
-            return
-        name = f"{threading.current_thread().name}-side"
-        args = (pipeline, side, stop, after)
-        thread = threading.Thread(target=_run_stages, args=args, name=name)
-        thread.start()
+        groups = [group for group in split_stages(stages) if group]
+        threads = [
+            threading.Thread(
+                target=_run_stages,
+                args=(pipeline, group, stop, after),
+                name=f"{threading.current_thread().name}-{i}",
+            )
+            for i, group in enumerate(groups[1:], start=1)
+        ]
+        for thread in threads:
+            thread.start()
         try:
-            _run_stages(pipeline, critical, stop, after)
+            if groups:
+                _run_stages(pipeline, groups[0], stop, after)
         finally:
-            thread.join()
+            for thread in threads:
+                thread.join()
     finally:
         with lock:
             if not told.is_set():

@@ -139,7 +139,17 @@ def test_every_plugin_fixture_that_reads_a_stage_is_prepared_ahead() -> None:
 
 def test_side_stages_leave_the_critical_path_static_ones_first() -> None:
     stages = ["dockerfile", "build", "image", "start", "sizes", "runtime", "context", "lint"]
-    critical, side = split_stages(stages)
+    critical, side, network = split_stages(stages)
     assert critical == ["dockerfile", "build", "start", "runtime"]
     assert side == ["lint", "context", "image", "sizes"]
-    assert split_stages(["dockerfile", "root_probe"]) == (["dockerfile", "root_probe"], [])
+    assert network == []
+    assert split_stages(["dockerfile", "root_probe"]) == (["dockerfile", "root_probe"], [], [])
+
+
+def test_registry_stages_leave_the_critical_path_too() -> None:
+    stages = ["build", "start", "declaration", "registry_status", "registry_probe", "stop"]
+    assert split_stages(stages) == (
+        ["build", "start", "stop"],
+        [],
+        ["declaration", "registry_status", "registry_probe"],
+    )
