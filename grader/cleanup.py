@@ -6,8 +6,9 @@
 - At the end, the containers and images carrying this run's label, and the images of dead
   runs, are removed. Listing images by label costs the engine a pass over every image it
   holds (100 ms of its time with a few hundred, at the start competing with the first
-  build), so that list is taken once, as soon as the run's last image is built (while its
-  container still runs and stops), and only the removals are left for the end. Images the
+  build), so that list is taken once, after the run's last image is built, while its
+  container stops (not while it starts: the engine is then busy), and only the removals are
+  left for the end. Images the
   pipelines say they built are removed too, in case one came after the listing.
 """
 
@@ -60,13 +61,15 @@ class Cleanup:
         with self._lock:
             self._built.setdefault(engine, set()).update(image_ids)
 
-    def list_when(self, last_built: threading.Event) -> None:
+    def list_when(self, last_built: threading.Event, quiet: threading.Event) -> None:
         """List this run's images by label once ``last_built`` is set (the run's last image
-        is built), in the background."""
-        self._threads.append(background(self._list, last_built))
+        is built) and ``quiet`` too (the engine has little else to do: not while a container
+        starts), in the background."""
+        self._threads.append(background(self._list, last_built, quiet))
 
-    def _list(self, last_built: threading.Event) -> None:
+    def _list(self, last_built: threading.Event, quiet: threading.Event) -> None:
         last_built.wait()
+        quiet.wait()
         listed: dict[int, list[str]] = {}
         for index, engine in enumerate(self.pool.engines):
             try:

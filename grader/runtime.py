@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import shlex
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from grader.facts import DevPackages, Socket
 
 log = logging.getLogger(__name__)
 
+_TESTINFRA = threading.Lock()
+"""testinfra keeps class-level caches of hosts and loads its backends on first use, without
+locks: the workers' submissions take turns (one ``docker exec`` of some 50 ms each)."""
 LISTEN = "0A"
 """State code of a listening socket in /proc/net/tcp."""
 
@@ -159,10 +163,11 @@ def _testinfra_present(container_id: str, folder: str, names: tuple[str, ...]) -
     the image has no shell."""
     paths = [f"{folder}/node_modules/{n}/package.json" for n in names]
     try:
-        import testinfra  # loaded while the first build runs (batch.WARM_UP), not at start-up
+        import testinfra  # loaded while the first build runs (jobs.WARM_UP), not at start-up
 
-        host = testinfra.get_host(f"docker://{container_id}")
-        out = host.run(presence_script(paths))
+        with _TESTINFRA:
+            host = testinfra.get_host(f"docker://{container_id}")
+            out = host.run(presence_script(paths))
     except (AssertionError, RuntimeError, OSError) as exc:  # no docker CLI...
         log.info("testinfra unavailable for %s: %s", container_id[:12], exc)
         return None

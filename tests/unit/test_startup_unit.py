@@ -1,6 +1,6 @@
 """What ``grade`` loads before it can send its first build (issue 6: start-up is on every
 submission's critical path): the heavy libraries the checks, reports and live display need
-are loaded later, while the first build runs (``batch.warm_up``), or never (paramiko)."""
+are loaded later, while the first build runs (``jobs.warm_up``), or never (paramiko)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_the_command_line_and_a_class_run_load_none_of_them() -> None:
 
 
 def test_the_warm_up_loads_what_the_checks_and_reports_need() -> None:
-    loaded = loaded_after("import grader.batch; grader.batch.warm_up()")
+    loaded = loaded_after("import grader.jobs; grader.jobs.warm_up()")
     assert set(loaded) == {"pytest", "jinja2", "testinfra", "grader.single", "grader.session"}
 
 
