@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,6 +16,7 @@ from grader.workers import (
     EnginePool,
     check_fixtures,
     default_jobs,
+    prepare,
     split_stages,
     stage_names,
     stages_for,
@@ -153,3 +155,31 @@ def test_registry_stages_leave_the_critical_path_too() -> None:
         [],
         ["declaration", "registry_status", "registry_probe"],
     )
+
+
+class StagePipeline:
+    """Stages that record the thread they ran in and when ``on_built`` was told."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self._done: set[str] = set()
+
+    def done(self, name: str) -> bool:
+        return name in self._done
+
+    def __getattr__(self, stage: str) -> object:
+        self.log.append(stage)
+        self._done.add(stage)
+        if stage == "lint":
+            raise RuntimeError("a failed stage is cached for its check, not raised here")
+        return object()
+
+
+def test_on_built_is_told_once_every_image_building_stage_has_run() -> None:
+    log: list[str] = []
+    pipeline = StagePipeline(log)
+    stages = ["build", "start", "lint", "layer_cache", "registry_status", "stop"]
+    prepare(pipeline, stages, threading.Event(), lambda: log.append("built"))  # type: ignore[arg-type]
+    assert log.count("built") == 1
+    assert log.index("built") > max(log.index("build"), log.index("layer_cache"))
+    assert sorted(s for s in log if s != "built") == sorted(stages)
