@@ -66,7 +66,8 @@ class Listener:
 
 @dataclass
 class Job:
-    """One submission on its way: prepared by a worker, then checked by the main thread."""
+    """One submission on its way: its stages run by a worker, its checks by the main thread
+    (at the same time: the checks wait for the stages they read)."""
 
     path: Path
     name: str

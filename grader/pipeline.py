@@ -96,8 +96,9 @@ class Pipeline:
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
         self.on_build_sent: Callable[[], None] = lambda: None
-        """Called once the engine has the build context and builds (or the build stage
-        ended without sending it): from then on, this submission mostly waits for Docker."""
+        """Called when the engine has the build context and builds, and again when the build
+        stage ends (however it ends): from then on, this submission mostly waits for Docker.
+        Meant to set an event (calling it twice is harmless)."""
 
     def remaining_s(self) -> float:
         """Seconds left of the whole-submission bound (its clock starts at the first stage)."""

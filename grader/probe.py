@@ -1,4 +1,5 @@
-"""The only importer of ``requests``: ``get(url, timeout)`` -> ProbeResult, or ProbeFailed."""
+"""The only importer of ``requests``: ``get(url, timeout)`` -> ProbeResult, or ProbeFailed;
+and ``knocking``, bare TCP connections to the app while it is asked to stop."""
 
 from __future__ import annotations
 

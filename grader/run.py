@@ -102,13 +102,14 @@ def wait_ready(
     seen: tuple[Socket, ...] | None = None
     seen_since = started
     main = runtime.main_process(engine, container_id)
+    proc = main.proc if main is not None else None  # None: ask the engine, probe each time
     while True:
-        if main is None or main.proc is None or not main.proc.exists():
+        if proc is None or not proc.exists():
             state = engine.inspect_container(container_id).get("State") or {}
             if not state.get("Running"):
                 return _stopped(engine, container_id, state, started)
         listening = runtime.listening_sockets(engine, container_id, main)
-        if url is not None and (main is None or main.proc is None or _reachable(listening, port)):
+        if url is not None and (proc is None or _reachable(listening, port)):
             try:
                 probe.get(url, min(http_timeout_s, 1.0))
                 return StartResult(
@@ -128,7 +129,7 @@ def wait_ready(
             return StartResult(
                 container_id, host_port, False, True, None, now - started, seen, tail, port
             )
-        if main is not None and main.proc is not None:
+        if proc is not None:
             time.sleep(PROC_POLL_S)
         else:
             time.sleep(interval)
