@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grader.engine import LABEL, LABEL_OWNER, owner_of
+from grader.labels import LABEL, LABEL_OWNER, owner_of
 
 log = logging.getLogger(__name__)
 

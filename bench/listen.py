@@ -27,7 +27,7 @@ import psutil
 
 from bench.dockerio import docker, grader_owner
 from bench.gradearm import GradeRun, run_grade
-from grader.engine import LABEL, LABEL_OWNER
+from grader.labels import LABEL, LABEL_OWNER
 
 POLL_S = 0.001
 LISTEN = "0A"

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from grader import diagnoses
-from grader.engine import LABEL_RUN, Engine, new_run_labels
+from grader.engine import Engine
 from grader.lab import choose_lab
+from grader.labels import LABEL_RUN, new_run_labels
 from grader.pipeline import Pipeline
 from grader.settings import Options
 from grader.submission import load_submission

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.cleanup import Cleanup
-from grader.engine import LABEL_RUN, Engine, new_run_labels
+from grader.engine import Engine
 from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, warm_up
 from grader.lab import load_lab
+from grader.labels import LABEL_RUN, new_run_labels
 from grader.regrade import Delta, compare_class
 from grader.report import write_atomic, write_class
 from grader.results import SubmissionReport
@@ -74,19 +75,23 @@ def run_class(
     jobs: int = 1,
     force: bool = False,
     regrade: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> ClassResult:
     """Grade every submission under ``paths`` into ``output``, ``jobs`` at once; one
     submission's failure never stops the others.
 
     Raises:
         UsageError, LabFileError: bad paths or lab (before anything is graded).
+
+    ``labels``: the run's labels when the command line made them already (a build it sent
+    ahead carries them: ``grader.headstart``); new ones otherwise.
     """
     folders = resolve(paths)
     if lab_ref != "auto":
         load_lab(lab_ref)  # a bad lab is refused before anything is built
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
     jobs = max(1, jobs)
-    labels = new_run_labels()
+    labels = labels or new_run_labels()
     run = Run(lab_ref, options, output, pool, labels, listener or Listener(), force,
               ahead=jobs > 1, cleanup=Cleanup(pool, labels[LABEL_RUN]),
               free=list(range(jobs))[::-1])  # fmt: skip

@@ -1,30 +1,24 @@
-"""Parse arguments, call ``batch``; the only place that prints errors and picks exit codes.
+"""The ``grade`` command line: parse the arguments, send the first build ahead, hand over.
 
-Exit codes: 0 grading ran, 1 below ``--min-score``, 2 usage or lab file error, 3 no Docker
-engine, 4 internal error, 130 interrupted.
+Everything heavy (docker-py, the pipeline, pytest, the report templates) is loaded by
+``grader.command``, imported only once the build of a single-submission run is on its way
+(``grader.headstart``): this module imports the standard library alone. Exit codes: 0 grading
+ran, 1 below ``--min-score``, 2 usage or lab file error, 3 no Docker engine, 4 internal
+error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
-import logging
 import signal
 import sys
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from grader import __version__
-from grader.batch import run_class
-from grader.checkparams import PARAMS
-from grader.errors import GraderError, UsageError
-from grader.lab import builtin_labs, load_lab_file
-from grader.progress import delta_lines, progress_for
-from grader.settings import Options
-from grader.workers import EnginePool, default_jobs
+from grader import __version__, headstart
+from grader.labels import new_run_labels
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,87 +108,31 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
-def _list_labs() -> None:
-    for lab_id, path in builtin_labs().items():
-        lab = load_lab_file(path)
-        total = sum(c.max_score for c in lab.checks)
-        print(f"{lab_id:10} {total:g} points, {len(lab.checks)} checks  {lab.title}")
-
-
-def _explain(check_id: str) -> None:
-    if check_id not in PARAMS:
-        raise UsageError(f"unknown check {check_id!r}; known: {', '.join(PARAMS)}")
-    cls = PARAMS[check_id]
-    print(f"{check_id}: {(cls.__doc__ or '').strip()}")
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        default = f.default_factory() if callable(f.default_factory) else f.default
-        print(f"  {f.name} ({hints[f.name]}, default {default!r}): {f.metadata.get('help', '')}")
-    used = [lab for lab, p in builtin_labs().items() if load_lab_file(p).check(check_id)]
-    print(f"  used by: {', '.join(used) or 'no built-in lab'}")
-
-
-def _safe(text: str) -> str:
-    """Text that any terminal can print (non-UTF-8 file names escaped)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
+    """The build of the one submission in ``args``, sent now, or why it is not."""
+    if args.regrade or args.list_labs or args.explain or (args.jobs is not None and args.jobs < 1):
+        return "not a plain grading run"
+    labels = new_run_labels()
+    return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises for a user's mistake)."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    head: headstart.HeadStart | str = "interrupted"
     try:
-        if args.list_labs:
-            _list_labs()
-            return 0
-        if args.explain:
-            _explain(args.explain)
-            return 0
-        if not args.paths:
-            raise UsageError("give at least one PATH (a submission or a class folder)")
-        options = Options(
-            lang=args.lang,
-            build_timeout_s=args.build_timeout,
-            start_timeout_s=args.start_timeout,
-            http_timeout_s=args.http_timeout,
-            submission_timeout_s=args.submission_timeout,
-            memory=args.memory,
-            pids=args.pids_limit,
-            cpus=args.cpus,
-        )
-        if args.jobs is not None and args.jobs < 1:
-            raise UsageError("-j/--jobs must be at least 1")
-        pool = EnginePool.connect(args.docker_host)
-        jobs = args.jobs or default_jobs(len(pool.engines))
-        try:
-            with progress_for() as progress:
-                result = run_class(args.paths, args.lab, options, args.output, pool, progress,
-                                   jobs=jobs, force=args.force, regrade=args.regrade)  # fmt: skip
-        finally:
-            pool.close()
-        reports = result.reports
-        if args.regrade:
-            print("\n".join(delta_lines(result.deltas)))
+        head = start_ahead(args)
+        from grader import command  # the rest of the grader, while that build runs
     except KeyboardInterrupt:
+        if isinstance(head, headstart.HeadStart):
+            head.abandon()
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130
-    except GraderError as exc:
-        print(f"error: {_safe(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except Exception as exc:  # a bug of ours: one line here, the traceback with -v
-        logging.getLogger(__name__).debug("internal error", exc_info=True)
-        print(f"internal error: {_safe(repr(exc))} (run with -v for details)", file=sys.stderr)
-        return 4
-    mean = sum(r.score for r in reports) / max(len(reports), 1)
-    print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
-    if args.min_score is not None and any(r.score < args.min_score for r in reports):
-        return 1
-    return 0
+    return command.run(args, head)
 
 
 def main_entry() -> None:

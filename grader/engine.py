@@ -18,9 +18,8 @@ import sys
 import tarfile
 import time
 import traceback
-import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,15 +53,12 @@ import requests.exceptions  # noqa: E402
 import urllib3.exceptions  # noqa: E402
 
 from grader.errors import BuildTimedOut, EngineError, EngineUnavailable, PullFailed  # noqa: E402
+from grader.headstart import HeadStart, Refused  # noqa: E402
+from grader.labels import LABEL, image_labels, owner_of, run_of  # noqa: E402
 from grader.logcap import CappedText  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-LABEL = "org.docker-lab-grader"
-"""Every object the grader creates carries this label (value ``1``)."""
-LABEL_RUN = f"{LABEL}.run"
-LABEL_OWNER = f"{LABEL}.owner"
-LABEL_SUBMISSION = f"{LABEL}.submission"
 MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
 """Build errors that come from the machine, not from the student's Dockerfile."""
 NO_ENGINE = "no Docker engine: start Docker or run make grade as root"
@@ -77,42 +73,6 @@ _TRANSIENT = (
 _READ_TIMEOUTS = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
 
 
-def image_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """The one label a build gives its image (pure): the grader's label, valued with the run
-    id and the owner as ``<run>@<host>:<pid>``. The classic builder adds each label as a step
-    of its own (about 55 ms each, on every build), so images carry one where containers carry
-    them all; ``run_of`` and ``owner_of`` read both. No labels: no label step."""
-    run = labels.get(LABEL_RUN, labels.get(LABEL))
-    if run is None:
-        return {}
-    owner = labels.get(LABEL_OWNER)
-    return {LABEL: f"{run}@{owner}" if owner else run}
-
-
-def run_of(labels: Mapping[str, str]) -> str | None:
-    """The run an object belongs to (pure): a container's run label, an image's grader label."""
-    if LABEL_RUN in labels:
-        return labels[LABEL_RUN]
-    value = labels.get(LABEL)
-    return None if value is None else value.partition("@")[0]
-
-
-def owner_of(labels: Mapping[str, str]) -> str | None:
-    """``<host>:<pid>`` of the grading process that made an object (pure), None if unknown."""
-    if LABEL_OWNER in labels:
-        return labels[LABEL_OWNER]
-    return labels.get(LABEL, "").partition("@")[2] or None
-
-
-def new_run_labels() -> dict[str, str]:
-    """Labels for one grading run: a run id and the owning host and pid (for sweeps)."""
-    return {
-        LABEL: "1",
-        LABEL_RUN: uuid.uuid4().hex[:12],
-        LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}",
-    }
-
-
 @dataclass(frozen=True)
 class BuildOutcome:
     """What the engine said about a build."""
@@ -123,6 +83,8 @@ class BuildOutcome:
     """Build output (bounded)."""
     error: str | None
     """The builder's error message when it failed."""
+    seconds: float
+    """From sending the build (ahead of the pipeline, for a head start) to its end."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +125,8 @@ def _translated(action: str) -> Iterator[None]:
         yield
     except docker.errors.APIError as exc:
         raise EngineError(f"{action}: {exc.explanation or exc}") from exc
+    except Refused as exc:  # the same, for a build sent ahead (grader.headstart)
+        raise EngineError(f"{action}: {exc.message or exc}") from exc
     except _TRANSIENT as exc:
         _release(exc)
         raise EngineError(f"{action}: {type(exc).__name__}: {exc}") from exc
@@ -212,10 +176,35 @@ class Engine:
         self.api = docker.APIClient(**params, version=server, timeout=int(timeout_s))
         self.base_url = base_url or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         self._storage: dict[str, Any] | None = None  # engine info, asked once (overlay_layout)
+        self._head: HeadStart | None = None
 
     def close(self) -> None:
-        """Close the connection to the engine."""
+        """Close the connection to the engine (after removing what a head start it was given
+        but never asked for built anyway)."""
+        head, self._head = self._head, None
+        image = head.abandon() if head is not None else None
+        if image is not None:
+            log.info("removed %s, built ahead but never asked for", image[:19])
+            self.remove_image(image)
         self.api.close()
+
+    def expect(self, head: HeadStart) -> None:
+        """Adopt ``head`` (a build the command line sent ahead on this engine's socket) when
+        ``build`` is asked for the same build; it is abandoned at ``close`` otherwise."""
+        socket_path = self.base_url.removeprefix("unix://")
+        if self.base_url.startswith("unix://") and os.path.samefile(socket_path, head.socket_path):
+            self._head = head
+        else:
+            image = head.abandon()
+            if image is not None:
+                self.remove_image(image)
+
+    def _adopt(self, context: Path, dockerfile: str, labels: Mapping[str, str]) -> HeadStart | None:
+        head = self._head
+        if head is not None and head.matches(context, dockerfile, labels) and head.take():
+            log.info("build of %s: adopted the one sent ahead", context.name)
+            return head
+        return None
 
     def is_local(self) -> bool:
         """True when the engine runs on this machine (its /proc is ours)."""
@@ -242,20 +231,29 @@ class Engine:
             EngineError: the engine failed (not the Dockerfile).
         """
         text = text if text is not None else CappedText(log_limit)
-        with _translated("build"):
-            # fail before docker-py writes the context to a temporary file it would not close
-            # if the request failed (the engine went away)
-            self.api.ping()
+        started = time.monotonic()
+        head = self._adopt(context, dockerfile, labels)
+        if head is not None:
+            started = head.sent_at
+        if head is None:
+            with _translated("build"):
+                # fail before docker-py writes the context to a temporary file it would not
+                # close if the request failed (the engine went away)
+                self.api.ping()
         try:
-            return self._build(context, dockerfile, labels, timeout_s, text, on_sent)
+            image_id, error = self._build(
+                context, dockerfile, labels, (started, timeout_s), text, on_sent, head
+            )
+            return BuildOutcome(image_id, text.text(), error, time.monotonic() - started)
         except EngineError as exc:
             cause = exc.__cause__
-            if isinstance(cause, docker.errors.APIError) and cause.is_client_error():
+            if isinstance(cause, (docker.errors.APIError, Refused)) and cause.is_client_error():
                 # 4xx before any step ran: the builder refused the Dockerfile itself
-                message = str(cause.explanation or cause)
+                message = str(cause.explanation if isinstance(cause, docker.errors.APIError)
+                              else cause.message) or str(cause)  # fmt: skip
                 text.add(message + "\n")
-                return BuildOutcome(None, text.text(), message)
-            if isinstance(cause, _READ_TIMEOUTS):  # silent for timeout_s: the build hangs
+                return BuildOutcome(None, text.text(), message, time.monotonic() - started)
+            if isinstance(cause, (*_READ_TIMEOUTS, TimeoutError)):  # silent for timeout_s
                 raise BuildTimedOut(timeout_s, text.text()) from exc
             raise
 
@@ -264,25 +262,34 @@ class Engine:
         context: Path,
         dockerfile: str,
         labels: Mapping[str, str],
-        timeout_s: float,
+        timing: tuple[float, float],
         text: CappedText,
         on_sent: Callable[[], None],
-    ) -> BuildOutcome:
-        """Stream the build; the read timeout catches a silent hang, the deadline a chatty one."""
+        head: HeadStart | None,
+    ) -> tuple[str | None, str | None]:
+        """Stream the build (``timing``: when it was sent, and the timeout); the image id and
+        the builder's error. The read timeout catches a silent hang, the deadline a chatty one.
+        """
         image_id: str | None = None
         error: str | None = None
-        deadline = time.monotonic() + timeout_s
+        started, timeout_s = timing
+        read_timeout = max(1, int(timeout_s))
+        deadline = started + timeout_s
         with _translated("build"):
-            stream = self.api.build(
-                path=str(context),
-                dockerfile=dockerfile,
-                rm=True,
-                forcerm=True,
-                pull=False,
-                labels=image_labels(labels),
-                decode=True,
-                timeout=max(1, int(timeout_s)),
-            )
+            stream: Generator[dict[str, Any], None, None]
+            if head is not None:
+                stream = head.stream(read_timeout)
+            else:
+                stream = self.api.build(
+                    path=str(context),
+                    dockerfile=dockerfile,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    labels=image_labels(labels),
+                    decode=True,
+                    timeout=read_timeout,
+                )
             on_sent()
             for chunk in stream:
                 text.add(str(chunk.get("stream", "")))
@@ -296,7 +303,7 @@ class Engine:
                     raise BuildTimedOut(timeout_s, text.text())
         if error and any(s in error.lower() for s in MACHINE_FAULTS):
             raise EngineError(f"build: {error}")  # the machine's fault, not the Dockerfile's
-        return BuildOutcome(None if error else image_id, text.text(), error)
+        return None if error else image_id, error
 
     def image_present(self, name: str) -> bool:
         """True when the engine already has this image."""

@@ -19,7 +19,7 @@ from grader import probe as http
 from grader.checkparams import SecretsParams
 from grader.context import context_facts
 from grader.dockerfile import parse_dockerfile
-from grader.engine import LABEL_SUBMISSION, Engine
+from grader.engine import Engine
 from grader.errors import (
     BuildFailed,
     ContainerExited,
@@ -49,6 +49,7 @@ from grader.facts import (
     outside_port,
 )
 from grader.lab import LabSpec
+from grader.labels import LABEL_SUBMISSION
 from grader.mistakes import mask_secret_values
 from grader.registry import Reference
 from grader.settings import Options, Settings

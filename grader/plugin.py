@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import Engine, new_run_labels
+from grader.engine import Engine
 from grader.errors import (
     BuildFailed,
     BuildTimedOut,
@@ -40,6 +40,7 @@ from grader.facts import (
     WasteFacts,
 )
 from grader.lab import LabSpec, choose_lab, rubric_dir
+from grader.labels import new_run_labels
 from grader.pipeline import Pipeline
 from grader.rubric import Grade
 from grader.session import GradingSession, check_id_of

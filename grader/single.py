@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import Engine, new_run_labels
+from grader.engine import Engine
 from grader.facts import Submission
 from grader.lab import LabSpec, rubric_dir
+from grader.labels import new_run_labels
 from grader.pipeline import Pipeline
 from grader.report import format_exception
 from grader.results import SubmissionReport

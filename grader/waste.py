@@ -15,9 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 from grader import layers, overlay
-from grader.engine import LABEL, Engine
+from grader.engine import Engine
 from grader.errors import EngineError
 from grader.facts import WasteFacts
+from grader.labels import LABEL
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from grader.engine import LABEL, Engine, owner_of
+from grader.engine import Engine
+from grader.labels import LABEL, owner_of
 
 BIN = Path(sys.executable).parent
 

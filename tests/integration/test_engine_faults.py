@@ -12,7 +12,8 @@ import pytest
 from private_engine import PrivateEngine
 
 from grader.batch import Graded, grade_class
-from grader.engine import LABEL, Engine
+from grader.engine import Engine
+from grader.labels import LABEL
 from grader.settings import Options
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from grader.cli import main
-from grader.engine import LABEL, LABEL_OWNER, LABEL_SUBMISSION, Engine, owner_of
+from grader.engine import Engine
+from grader.labels import LABEL, LABEL_OWNER, LABEL_SUBMISSION, owner_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

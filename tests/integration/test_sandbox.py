@@ -9,7 +9,8 @@ import pytest
 
 from grader.build import build_image
 from grader.dockerfile import parse_dockerfile
-from grader.engine import LABEL, Engine, new_run_labels
+from grader.engine import Engine
+from grader.labels import LABEL, new_run_labels
 from grader.run import Sandbox, start, wait_ready
 from grader.submission import load_submission
 

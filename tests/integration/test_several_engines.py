@@ -11,7 +11,8 @@ from test_engine_faults import offline_submission
 from test_throughput import golden
 
 from grader.batch import Graded, Listener, run_class
-from grader.engine import LABEL, Engine
+from grader.engine import Engine
+from grader.labels import LABEL
 from grader.settings import Options
 from grader.workers import EnginePool
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from grader import diagnoses
-from grader.engine import LABEL_RUN, Engine, new_run_labels
+from grader.engine import Engine
 from grader.facts import WasteFacts
 from grader.lab import choose_lab
+from grader.labels import LABEL_RUN, new_run_labels
 from grader.pipeline import Pipeline
 from grader.settings import Options
 from grader.submission import load_submission

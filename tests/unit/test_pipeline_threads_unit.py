@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from grader import pipeline as pipeline_module
-from grader.engine import new_run_labels
 from grader.errors import EngineUnavailable
 from grader.lab import load_lab
+from grader.labels import new_run_labels
 from grader.pipeline import Pipeline
 from grader.settings import Options
 from grader.submission import load_submission

@@ -1,6 +1,8 @@
 """What ``grade`` loads before it can send its first build (issue 6: start-up is on every
-submission's critical path): the heavy libraries the checks, reports and live display need
-are loaded later, while the first build runs (``jobs.warm_up``), or never (paramiko)."""
+submission's critical path): the command line sends the build of a single submission with the
+standard library alone (``grader.headstart``); the heavy libraries the checks, reports and
+live display need are loaded later, while the first build runs (``jobs.warm_up``), or never
+(paramiko)."""
 
 from __future__ import annotations
 
@@ -14,15 +16,23 @@ from grader.engine import Engine
 from grader.errors import EngineUnavailable
 
 LATER = ("pytest", "jinja2", "rich", "testinfra", "paramiko", "grader.single", "grader.session")
+AFTER_THE_HEAD_START = ("docker", "requests", "urllib3", "typing", "dataclasses", "logging")
+AFTER_THE_HEAD_START += ("grader.engine", "grader.command", "grader.batch", "grader.facts")
 
 
-def loaded_after(statement: str) -> list[str]:
-    """Which of ``LATER`` a fresh interpreter holds after running ``statement``."""
-    show = f"print(json.dumps([m for m in {LATER!r} if m in sys.modules]))"
+def loaded_after(statement: str, modules: tuple[str, ...] = LATER) -> list[str]:
+    """Which of ``modules`` a fresh interpreter holds after running ``statement``."""
+    show = f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     code = f"import json, sys\n{statement}\n{show}"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded: list[str] = json.loads(done.stdout)
     return loaded
+
+
+def test_the_command_line_loads_the_standard_library_alone_before_its_head_start() -> None:
+    assert loaded_after("import grader.cli", AFTER_THE_HEAD_START) == []
+    # and what it loads after it is everything a class run needs, still none of LATER
+    assert "grader.batch" in loaded_after("import grader.command", AFTER_THE_HEAD_START)
 
 
 def test_the_command_line_and_a_class_run_load_none_of_them() -> None:

@@ -1,16 +1,16 @@
-"""grader/engine.py's labels: what an image carries (one label step) and whose run it is."""
+"""grader/labels.py: what an image carries (one label step) and whose run it is."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
-from grader.engine import (
+from grader.engine import Engine
+from grader.labels import (
     LABEL,
     LABEL_OWNER,
     LABEL_RUN,
     LABEL_SUBMISSION,
-    Engine,
     image_labels,
     new_run_labels,
     owner_of,

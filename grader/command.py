@@ -1,0 +1,129 @@
+"""What ``grade`` does once its arguments are parsed: grade, print, pick the exit code.
+
+The only place that prints errors and picks exit codes; ``grader.cli`` parses the arguments
+and sends the first build ahead before importing this module (and, through it, everything
+heavy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import sys
+import typing
+
+from grader.batch import run_class
+from grader.checkparams import PARAMS
+from grader.engine import Engine
+from grader.errors import GraderError, UsageError
+from grader.headstart import HeadStart
+from grader.lab import builtin_labs, load_lab_file
+from grader.progress import delta_lines, progress_for
+from grader.settings import Options
+from grader.workers import EnginePool, default_jobs
+
+log = logging.getLogger(__name__)
+
+
+def _list_labs() -> None:
+    for lab_id, path in builtin_labs().items():
+        lab = load_lab_file(path)
+        total = sum(c.max_score for c in lab.checks)
+        print(f"{lab_id:10} {total:g} points, {len(lab.checks)} checks  {lab.title}")
+
+
+def _explain(check_id: str) -> None:
+    if check_id not in PARAMS:
+        raise UsageError(f"unknown check {check_id!r}; known: {', '.join(PARAMS)}")
+    cls = PARAMS[check_id]
+    print(f"{check_id}: {(cls.__doc__ or '').strip()}")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        print(f"  {f.name} ({hints[f.name]}, default {default!r}): {f.metadata.get('help', '')}")
+    used = [lab for lab, p in builtin_labs().items() if load_lab_file(p).check(check_id)]
+    print(f"  used by: {', '.join(used) or 'no built-in lab'}")
+
+
+def _safe(text: str) -> str:
+    """Text that any terminal can print (non-UTF-8 file names escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _discard(head: HeadStart) -> None:
+    """Cancel a build sent ahead that no engine took (the run failed before it connected),
+    and remove the image it made if it finished anyway; nothing once an engine took it."""
+    image = head.abandon()
+    if image is not None:
+        with contextlib.suppress(GraderError):
+            engine = Engine()
+            engine.remove_image(image)
+            engine.close()
+
+
+def run(args: argparse.Namespace, head: HeadStart | str) -> int:
+    """Grade what ``args`` names; ``head``: the build sent ahead, or why there is none.
+    Returns the exit code (never raises for a user's mistake)."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if isinstance(head, HeadStart):
+        log.info("build of %s sent ahead, before the grader loaded", head.context.name)
+    else:
+        log.info("no build sent ahead: %s", head)
+    try:
+        if args.list_labs:
+            _list_labs()
+            return 0
+        if args.explain:
+            _explain(args.explain)
+            return 0
+        if not args.paths:
+            raise UsageError("give at least one PATH (a submission or a class folder)")
+        options = Options(
+            lang=args.lang,
+            build_timeout_s=args.build_timeout,
+            start_timeout_s=args.start_timeout,
+            http_timeout_s=args.http_timeout,
+            submission_timeout_s=args.submission_timeout,
+            memory=args.memory,
+            pids=args.pids_limit,
+            cpus=args.cpus,
+        )
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError("-j/--jobs must be at least 1")
+        pool = EnginePool.connect(args.docker_host)
+        labels = None
+        if isinstance(head, HeadStart):
+            pool.engines[0].expect(head)  # the same socket: see headstart.engine_socket
+            labels = head.labels
+        jobs = args.jobs or default_jobs(len(pool.engines))
+        try:
+            with progress_for() as progress:
+                result = run_class(args.paths, args.lab, options, args.output, pool, progress,
+                                   jobs=jobs, force=args.force, regrade=args.regrade,
+                                   labels=labels)  # fmt: skip
+        finally:
+            pool.close()
+        reports = result.reports
+        if args.regrade:
+            print("\n".join(delta_lines(result.deltas)))
+    except KeyboardInterrupt:
+        print("interrupted: the reports already written are kept", file=sys.stderr)
+        return 130
+    except GraderError as exc:
+        print(f"error: {_safe(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # a bug of ours: one line here, the traceback with -v
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print(f"internal error: {_safe(repr(exc))} (run with -v for details)", file=sys.stderr)
+        return 4
+    finally:
+        if isinstance(head, HeadStart):
+            _discard(head)
+    mean = sum(r.score for r in reports) / max(len(reports), 1)
+    print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
+    if args.min_score is not None and any(r.score < args.min_score for r in reports):
+        return 1
+    return 0
