@@ -117,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "docker": server_version()},
             "options": {"repeat": cfg.repeat, "only": list(cfg.only),
                         "class_size": cfg.class_size, "class_from": list(cfg.class_sources)},
-            "grader": {"startup_s": startup_seconds(cfg.grade), "jobs_flag": caps.jobs,
-                       "force_flag": caps.force},
+            "grader": {"startup_s": startup_seconds(cfg.grade),
+                       "loaded_s": startup_seconds(cfg.grade, flag="--list-labs"),
+                       "jobs_flag": caps.jobs, "force_flag": caps.force},
             "notes": [] if caps.jobs and caps.force else [
                 "the installed grade lacks " + " and ".join(
                     f for f, ok in (("-j", caps.jobs), ("--force", caps.force)) if not ok)

@@ -68,13 +68,17 @@ def capabilities(grade: Path) -> Capabilities:
     return capabilities_from_help(done.stdout)
 
 
-def startup_seconds(grade: Path, times: int = 3) -> float:
-    """The grader's fixed start-up cost: the median wall time of ``grade --version``, which
-    imports everything the command line imports and grades nothing."""
+def startup_seconds(grade: Path, times: int = 3, flag: str = "--version") -> float:
+    """A fixed start-up cost of the grader: the median wall time of ``grade FLAG``.
+
+    ``--version``: the command line alone, what a single submission's run costs before its
+    build is sent (grader.headstart); ``--list-labs``: the whole grader loaded, what a class
+    run costs before its first build (a single submission's run overlaps it with its build).
+    """
     seconds = []
     for _ in range(times):
         started = time.perf_counter()
-        subprocess.run([str(grade), "--version"], capture_output=True, check=True)
+        subprocess.run([str(grade), flag], capture_output=True, check=True)
         seconds.append(time.perf_counter() - started)
     return median(seconds) or 0.0
 

@@ -92,6 +92,11 @@ def targets_table(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _loaded(grader: dict[str, Any]) -> str:
+    loaded = grader.get("loaded_s")  # absent from files written before it was measured
+    return "n/a" if loaded is None else f"{loaded:.2f} s"
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole printed report."""
     g = doc["grader"]
@@ -99,8 +104,10 @@ def render(doc: dict[str, Any]) -> str:
         f"Benchmark {doc['run_id']} on {doc['machine']['hostname']} ({doc['machine']['cpus']} "
         f"CPUs, Docker {doc['machine']['docker']}), {doc['started']}: medians of "
         f"{doc['options']['repeat']} repeat(s), floor and grader alternated.",
-        f"Grader start-up (grade --version: Python imports, no grading): {g['startup_s']:.2f} s, "
-        "included in every grader time below.",
+        f"Grader start-up: {g['startup_s']:.2f} s before a single submission's build is sent "
+        f"(grade --version: the command line alone); {_loaded(g)} to load the whole grader "
+        "(grade --list-labs: a class run's start-up; one submission's run loads it while its "
+        "build runs). Both are inside the grader times below.",
         f"grade -j: {'yes' if g['jobs_flag'] else 'not offered'}; grade --force: "
         f"{'yes' if g['force_flag'] else 'not offered'}.",
         "",
