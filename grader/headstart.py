@@ -9,12 +9,13 @@ a thread reads the answer; ``grader.engine.Engine.build`` adopts it when the pip
 the very same build (same folder, Dockerfile and labels), and otherwise it is cancelled.
 
 Only where this is provably the build docker-py would send (``folder_for``): one submission
-folder with a plain ``Dockerfile`` and no ``.dockerignore`` (whose patterns only docker-py
-reads), a local unix socket, no Docker client configuration (docker-py would add registry
-credentials or proxy build arguments from it), a small context, and a build the run will want
-(``--force``, or no earlier report to reuse). In every other case nothing is sent here and the
-pipeline builds as before. Besides the engine, this is the one module that talks to Docker,
-for that one request; everything else goes through ``grader.engine``.
+folder with a plain ``Dockerfile`` (and ``.dockerignore``, if any, applied by docker-py's own
+rules: ``grader.dockerignore``), a local unix socket, no Docker client configuration
+(docker-py would add registry credentials or proxy build arguments from it), a small context,
+and a build the run will want (``--force``, or no earlier report to reuse). In every other
+case nothing is sent here and the pipeline builds as before. Besides the engine, this is the
+one module that talks to Docker, for that one request; everything else goes through
+``grader.engine``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from grader import dockerignore
 from grader.labels import image_labels
 
 DOCKERFILE = "Dockerfile"
@@ -91,33 +93,29 @@ def folder_for(paths: Sequence[Path], output: Path, rebuild: bool) -> Path | str
             return "the Dockerfile is not a plain file"
     except OSError:
         return "no Dockerfile in PATH"  # a class folder, a zip, another name: the pipeline's
-    if os.path.lexists(folder / ".dockerignore"):
-        return "a .dockerignore (docker-py reads its patterns)"
+    if os.path.lexists(folder / dockerignore.NAME) and dockerignore.read_patterns(folder) is None:
+        return "a .dockerignore that is not a plain UTF-8 file"
     if not rebuild and any(output.glob("*/report.json")):
         return "earlier reports may be reused"
     return folder.resolve()
 
 
 def context_paths(
-    root: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES
+    root: Path,
+    patterns: Sequence[str] = (),
+    max_entries: int = MAX_ENTRIES,
+    max_bytes: int = MAX_BYTES,
 ) -> list[str] | None:
-    """Every file and folder under ``root`` as docker-py lists them with no ``.dockerignore``
-    (folders entered, symbolic links not followed), sorted; None beyond the bounds."""
+    """The files and folders under ``root`` that docker-py sends (``.dockerignore``
+    ``patterns`` applied: ``grader.dockerignore``), sorted; None beyond the bounds."""
     found: list[str] = []
     size = 0
-    pending = [""]
-    while pending:
-        relative = pending.pop()
-        with os.scandir(root / relative if relative else root) as entries:
-            for entry in entries:
-                path = os.path.join(relative, entry.name)
-                found.append(path)
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(path)
-                elif entry.is_file(follow_symlinks=False):
-                    size += entry.stat(follow_symlinks=False).st_size
-                if len(found) > max_entries or size > max_bytes:
-                    return None
+    for path in dockerignore.included(root, patterns, DOCKERFILE):
+        found.append(path)
+        info = os.lstat(root / path)
+        size += info.st_size if stat.S_ISREG(info.st_mode) else 0
+        if len(found) > max_entries or size > max_bytes:
+            return None
     return sorted(found)
 
 
@@ -155,7 +153,7 @@ def build_request(body_size: int, labels: Mapping[str, str]) -> bytes:
     )
     head = (
         f"POST /build?{query} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/tar\r\n"
-        f"Content-Length: {body_size}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {body_size}\r\nConnection: keep-alive\r\n\r\n"
     )
     return head.encode("ascii")
 
@@ -256,11 +254,18 @@ class HeadStart:
                 self._close()
 
     def abandon(self, wait_s: float = ABANDON_WAIT_S) -> str | None:
-        """Cancel the build if nobody adopted it; the image it made anyway, to remove."""
+        """Cancel the build if nobody adopted it; the image it made anyway, to remove.
+
+        Only the sending side is closed: the engine cancels a build whose client has gone,
+        and the answer is still read to its end, so that an image finished just before is
+        known (waiting at most ``wait_s``, then the connection is closed whatever happens).
+        """
         if not self.take():
             return None
-        self._close()
+        with contextlib.suppress(OSError):  # already closed by the engine
+            self._sock.shutdown(socket.SHUT_WR)
         self._done.wait(wait_s)
+        self._close()
         return self._image
 
     def _close(self) -> None:
@@ -287,7 +292,7 @@ def begin(
     if isinstance(folder, str):
         return folder
     try:
-        found = context_paths(folder)
+        found = context_paths(folder, dockerignore.read_patterns(folder) or ())
         if found is None:
             return f"a context over {MAX_ENTRIES} entries or {MAX_BYTES // 1_000_000} MB"
         body = archive(folder, found)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -102,11 +103,46 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
     assert leftovers() == ([], [])
 
 
-def test_a_class_folder_or_a_dockerignore_is_built_by_the_pipeline_alone(
+def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) -> None:
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    nonce = tmp_path.name
+    (folder / "Dockerfile").write_text(f"FROM python:3.11-slim\nRUN sleep 60 # {nonce}\n")
+    head = headstart.begin([folder], tmp_path / "out", True, [], new_run_labels())
+    assert isinstance(head, HeadStart), head
+    for _ in range(100):  # until the RUN step's container runs
+        running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
+        if any(nonce in c.get("Command", "") for c in running):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the build never reached its RUN step")
+    assert head.abandon(wait_s=20) is None  # no image: cancelled before its end
+    running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
+    assert not [c for c in running if nonce in c.get("Command", "")]
+
+
+def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6bis-ok")  # it has a .dockerignore
+    folder = _copy(repo_root, tmp_path, "tp6bis-ok")
+    (folder / "node_modules" / "left").mkdir(parents=True)  # what its .dockerignore keeps out
+    (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
+    out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(tmp_path / "out")]) == 0
-    assert "no build sent ahead: a .dockerignore" in caplog.text
-    assert _statuses(tmp_path / "out", "tp6bis-ok")["build.succeeds"] == "passed"
+        assert main([str(folder), "--output", str(out)]) == 0
+    assert "build of tp6bis-ok: adopted the one sent ahead" in caplog.text
+    golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
+    local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
+    actual = _statuses(out, "tp6bis-ok")
+    assert {k: actual[k] for k in local} == local
+
+
+def test_a_class_folder_is_built_by_the_pipeline_alone(
+    repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _copy(repo_root, tmp_path, "tp6-ok")
+    with caplog.at_level(logging.INFO):
+        assert main([str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 0
+    assert "no build sent ahead: no Dockerfile in PATH" in caplog.text
+    assert _statuses(tmp_path / "out", "tp6-ok")["build.succeeds"] == "passed"

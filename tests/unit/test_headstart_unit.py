@@ -6,6 +6,7 @@ what a test tells it; the real engine's side is in tests/integration/test_headst
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -56,8 +57,9 @@ class Recorder:
             while len(body) < int(headers.get("Content-Length", 0)):
                 body += conn.recv(65536)
             self.requests.append((lines[0], headers, body))
-            conn.sendall(self.reply)
-            self.hold.wait(10)
+            with contextlib.suppress(OSError):  # the client may have gone already
+                conn.sendall(self.reply)
+                self.hold.wait(10)
 
     def close(self) -> None:
         self.hold.set()
@@ -120,8 +122,13 @@ def test_a_context_over_the_bounds_is_not_sent_ahead(tmp_path: Path) -> None:
     assert headstart.context_paths(root) is not None
 
 
-def test_the_request_is_the_one_docker_py_sends(tmp_path: Path, short_tmp: Path) -> None:
+@pytest.mark.parametrize("ignored", ["", "*.txt\npkg/sub\n!pkg/sub/mod.py\n"])
+def test_the_request_is_the_one_docker_py_sends(
+    ignored: str, tmp_path: Path, short_tmp: Path
+) -> None:
     root = submission(tmp_path / "s")
+    if ignored:
+        (root / ".dockerignore").write_text(ignored)
     engine = Recorder(short_tmp / "e.sock", chunked({"stream": "done\n"}))
     labels = new_run_labels()
     try:
@@ -141,6 +148,9 @@ def test_the_request_is_the_one_docker_py_sends(tmp_path: Path, short_tmp: Path)
     assert urlsplit(theirs.split()[1]).path == "/v1.41/build"
     assert parse_qs(urlsplit(ours.split()[1]).query) == parse_qs(urlsplit(theirs.split()[1]).query)
     assert our_headers["Content-Type"] == their_headers["Content-Type"] == "application/tar"
+    # keep-alive matters: the engine cancels a build whose client goes only on such a
+    # connection (tests/integration/test_headstart.py)
+    assert our_headers["Connection"] == their_headers["Connection"] == "keep-alive"
     assert "X-Registry-Config" not in their_headers  # no client configuration: no credentials
     assert our_body == their_body
 
@@ -199,6 +209,9 @@ def test_which_runs_send_their_build_ahead(tmp_path: Path) -> None:
     assert headstart.folder_for([root], out, False) == "earlier reports may be reused"
     assert headstart.folder_for([root], out, True) == root.resolve()  # --force
     (root / ".dockerignore").write_text("*.txt\n")
+    assert headstart.folder_for([root], out, True) == root.resolve()  # applied as docker-py does
+    (root / ".dockerignore").unlink()
+    (root / ".dockerignore").symlink_to("app.py")
     assert "dockerignore" in str(headstart.folder_for([root], out, True))
     (root / ".dockerignore").unlink()
     (root / "Dockerfile").rename(root / "Dockerfile.real")
