@@ -33,6 +33,11 @@ def pytest_args() -> list[str]:
         # docker-py leaks a socket when the engine is unreachable; the warning pytest raises
         # for it at session end must not turn a graded submission into a grader error
         "-p", "no:unraisableexception",
+        # the grader's own log (grade -v) goes on to stderr while the rubric runs, instead of
+        # into pytest's captures that nobody reads: no log capture, and only sys.stdout and
+        # sys.stderr swapped (the log handler keeps the real stderr), not the file descriptors
+        "-p", "no:logging",
+        "--capture=sys",
         # the rubric reports through grade.fail, not bare asserts: no rewriting (recompiling
         # the rubric on every run where bytecode is not written, as on this machine)
         "--assert=plain",

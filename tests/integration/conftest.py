@@ -51,6 +51,15 @@ def _someone_else(labels: dict[str, str] | None) -> bool:
     return True
 
 
+def tp6_lab_with(repo_root: Path, folder: Path, limit: str) -> Path:
+    """A copy of the tp6 lab file in ``folder`` with one more line in its limits, e.g.
+    ``context_limit_bytes = 1000``."""
+    lab = folder / "tp6-limited.toml"
+    text = (repo_root / "grader/labs/tp6.toml").read_text(encoding="utf-8")
+    lab.write_text(text.replace("http_timeout_s = 5", f"http_timeout_s = 5\n{limit}"), "utf-8")
+    return lab
+
+
 def grader_objects(engine: Engine) -> tuple[list[Any], list[Any]]:
     """Containers and images that carry the grader's label, left by this test session."""
     api = engine.api

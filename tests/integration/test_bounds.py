@@ -14,6 +14,7 @@ import pytest
 
 from grader.cli import main
 from grader.engine import Engine
+from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -82,12 +83,7 @@ def test_whole_submission_bound_and_context_cap_from_a_lab_file(
     (small_ignored / "dataset.bin").write_bytes(b"\0" * 3_000_000)
     (small_ignored / ".dockerignore").write_text("dataset.bin\n")
     del slow
-    lab = tmp_path / "tp6-strict.toml"
-    text = (repo_root / "grader/labs/tp6.toml").read_text(encoding="utf-8")
-    lab.write_text(
-        text.replace("http_timeout_s = 5", "http_timeout_s = 5\ncontext_limit_bytes = 1000000"),
-        encoding="utf-8",
-    )
+    lab = tp6_lab_with(repo_root, tmp_path, "context_limit_bytes = 1000000")
     out = tmp_path / "reports"
     started = time.monotonic()
     code = main(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -52,3 +56,20 @@ def test_list_labs_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "http.root_text" in out and "normalize_whitespace" in out and "used by: tp6" in out
     assert main(["--explain", "no.such"]) == 2
+
+
+def test_verbose_logs_every_stage_also_while_the_rubric_runs(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    # a build that lasts: the rubric (pytest, in the same process) starts while it runs
+    folder = tmp_path / "slow-build"
+    shutil.copytree(repo_root / "submissions" / "tp6-ok", folder)
+    dockerfile = (folder / "Dockerfile").read_text(encoding="utf-8")
+    nonce = f"RUN sleep 2 # {uuid.uuid4().hex}\n"
+    (folder / "Dockerfile").write_text(dockerfile.replace("USER 1000\n", nonce + "USER 1000\n"))
+    grade = Path(sys.executable).parent / "grade"
+    argv = [str(grade), str(folder), "--output", str(tmp_path / "out"), "-v"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in ("built slow-build in", "slow-build: start took", "slow-build: stop took"):
+        assert line in done.stderr, done.stderr[-3000:]

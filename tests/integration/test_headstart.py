@@ -20,6 +20,7 @@ from grader.cli import main
 from grader.engine import Engine
 from grader.headstart import HeadStart
 from grader.labels import new_run_labels
+from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 GOLDENS = Path(__file__).parent / "goldens"
@@ -86,12 +87,7 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
     # the lab's context cap (1000 bytes) refuses the submission: the pipeline never builds it
     folder = _copy(repo_root, tmp_path, "tp6-ok")
     (folder / "notes.txt").write_text("x" * 2000)
-    lab = tmp_path / "tp6-tiny.toml"
-    text = (repo_root / "grader/labs/tp6.toml").read_text(encoding="utf-8")
-    lab.write_text(
-        text.replace("http_timeout_s = 5", "http_timeout_s = 5\ncontext_limit_bytes = 1000"),
-        encoding="utf-8",
-    )
+    lab = tp6_lab_with(repo_root, tmp_path, "context_limit_bytes = 1000")
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
         assert main([str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en"]) == 0
