@@ -191,8 +191,11 @@ class Engine:
     def expect(self, head: HeadStart) -> None:
         """Adopt ``head`` (a build the command line sent ahead on this engine's socket) when
         ``build`` is asked for the same build; it is abandoned at ``close`` otherwise."""
-        socket_path = self.base_url.removeprefix("unix://")
-        if self.base_url.startswith("unix://") and os.path.samefile(socket_path, head.socket_path):
+        same = False
+        if self.base_url.startswith("unix://"):
+            with contextlib.suppress(OSError):  # a socket gone since: not the same engine
+                same = os.path.samefile(self.base_url.removeprefix("unix://"), head.socket_path)
+        if same:
             self._head = head
         else:
             image = head.abandon()

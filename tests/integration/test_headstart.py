@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import time
 import tomllib
 from collections.abc import Callable
@@ -97,6 +98,18 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
     build = next(c for c in report["checks"] if c["id"] == "build.succeeds")
     assert build["status"] == "failed" and "allowed" in build["message"]
     assert leftovers() == ([], [])
+
+
+def test_a_build_sent_to_another_engine_is_never_adopted(tmp_path: Path, engine: Engine) -> None:
+    ours, theirs = socket.socketpair()
+    answer = json.dumps({"aux": {"ID": "sha256:" + "0" * 64}}) + "\r\n"
+    theirs.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer.encode())
+    )
+    head = HeadStart(ours, str(tmp_path / "other.sock"), tmp_path, new_run_labels())
+    engine.expect(head)  # not this engine's socket: abandoned at once, its image removed
+    assert not head.take()
+    theirs.close()
 
 
 def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) -> None:
