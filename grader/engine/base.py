@@ -1,0 +1,79 @@
+"""What every part of ``Engine`` uses: the connection, inspecting, removing an object."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from grader.engine.sdk import TRANSIENT, docker, release, translated
+from grader.headstart import HeadStart
+from grader.labels import LABEL
+
+log = logging.getLogger("grader.engine")
+
+
+class EngineBase:
+    """The connection (``api``) and the few calls the other parts of ``Engine`` share."""
+
+    api: docker.APIClient
+    base_url: str
+    _storage: dict[str, Any] | None
+    _head: HeadStart | None
+
+    def is_local(self) -> bool:
+        """True when the engine runs on this machine (its /proc is ours)."""
+        return self.base_url.startswith(("unix://", "npipe://"))
+
+    def inspect_image(self, image_id: str) -> dict[str, Any]:
+        """``docker image inspect`` as a dict."""
+        with translated("inspect image"):
+            result: dict[str, Any] = self.api.inspect_image(image_id)  # type: ignore[no-untyped-call]
+            return result
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        """``docker container inspect`` as a dict (always fresh)."""
+        with translated("inspect container"):
+            result: dict[str, Any] = self.api.inspect_container(container_id)
+            return result
+
+    def remove_container(self, container_id: str) -> None:
+        """Force-remove a container; absent is fine."""
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except TRANSIENT as exc:
+            release(exc)
+            log.warning("could not remove container %s: %s", container_id[:12], exc)
+
+    def remove_image(self, image_id: str) -> None:
+        """Remove an image and the parents the grader's own label steps made; the student's
+        layers below stay, as the build cache (as after ``docker build``). Absent or in use is
+        logged, not raised."""
+        try:
+            chain = self._label_chain(image_id)
+            for image in chain:
+                self.api.remove_image(image, force=True, noprune=True)
+        except docker.errors.NotFound:
+            pass
+        except TRANSIENT as exc:
+            release(exc)
+            log.warning("could not remove image %s: %s", image_id[:19], exc)
+
+    def _label_chain(self, image_id: str) -> list[str]:
+        """``image_id`` and its parents that carry the same grader label (the label steps
+        a build appended), child first."""
+        chain = [image_id]
+        attrs = self.api.inspect_image(image_id)  # type: ignore[no-untyped-call]
+        run = ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL)
+        parent = attrs.get("Parent") or ""
+        while run is not None and parent:
+            try:
+                attrs = self.api.inspect_image(parent)  # type: ignore[no-untyped-call]
+            except docker.errors.NotFound:
+                break
+            if ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL) != run:
+                break
+            chain.append(parent)
+            parent = attrs.get("Parent") or ""
+        return chain
