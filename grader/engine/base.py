@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from grader.engine.sdk import TRANSIENT, docker, release, translated
+from grader.engine.sdk import docker, tolerated, translated
 from grader.headstart import HeadStart
 from grader.labels import LABEL
 
@@ -38,27 +38,16 @@ class EngineBase:
 
     def remove_container(self, container_id: str) -> None:
         """Force-remove a container; absent is fine."""
-        try:
+        with tolerated(f"remove container {container_id[:12]}"):
             self.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except TRANSIENT as exc:
-            release(exc)
-            log.warning("could not remove container %s: %s", container_id[:12], exc)
 
     def remove_image(self, image_id: str) -> None:
         """Remove an image and the parents the grader's own label steps made; the student's
         layers below stay, as the build cache (as after ``docker build``). Absent or in use is
         logged, not raised."""
-        try:
-            chain = self._label_chain(image_id)
-            for image in chain:
+        with tolerated(f"remove image {image_id[:19]}"):
+            for image in self._label_chain(image_id):
                 self.api.remove_image(image, force=True, noprune=True)
-        except docker.errors.NotFound:
-            pass
-        except TRANSIENT as exc:
-            release(exc)
-            log.warning("could not remove image %s: %s", image_id[:19], exc)
 
     def _label_chain(self, image_id: str) -> list[str]:
         """``image_id`` and its parents that carry the same grader label (the label steps

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import sys
 import traceback
 import warnings
@@ -88,6 +89,19 @@ def translated(action: str) -> Iterator[None]:
     except TRANSIENT as exc:
         release(exc)
         raise EngineError(f"{action}: {type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def tolerated(action: str) -> Iterator[None]:
+    """For removals: an object already gone is fine, an engine failure is logged, not raised
+    (the next run's sweep removes what is left)."""
+    try:
+        yield
+    except docker.errors.NotFound:
+        pass
+    except TRANSIENT as exc:
+        release(exc)
+        logging.getLogger("grader.engine").warning("could not %s: %s", action, exc)
 
 
 def ssh_adapter() -> None:
