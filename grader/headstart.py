@@ -138,8 +138,8 @@ def archive(root: Path, paths: Sequence[str]) -> bytes:
 
 
 def build_request(body_size: int, labels: Mapping[str, str]) -> bytes:
-    """The request line and headers docker-py sends for ``Engine.build`` (pure); the
-    unversioned path is the engine's own API version, the one ``Engine`` talks too."""
+    """The request line and headers docker-py sends for ``Engine.build`` (pure). The path
+    has no version: the engine then uses its own API version, which ``Engine`` uses too."""
     query = "&".join(
         (
             "q=False",
