@@ -53,14 +53,15 @@ def _safe(text: str) -> str:
 
 
 def _discard(head: HeadStart) -> None:
-    """Cancel a build sent ahead that no engine took (the run failed before it connected),
-    and remove the image it made if it finished anyway; nothing once an engine took it."""
-    image = head.abandon()
-    if image is not None:
-        with contextlib.suppress(GraderError):
-            engine = Engine()
-            engine.remove_image(image)
+    """Cancel a build sent ahead that no engine was given (the run failed before), and remove
+    the image it made if it finished anyway."""
+    with contextlib.suppress(GraderError):
+        engine = Engine()
+        try:
+            engine.discard(head)
+        finally:
             engine.close()
+    head.abandon()  # no engine answers: cancel it at least (nothing to do once discarded)
 
 
 def run(args: argparse.Namespace, head: HeadStart | str) -> int:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         labels = None
         if isinstance(head, HeadStart):
             pool.engines[0].expect(head)  # the same socket: see headstart.engine_socket
-            labels = head.labels
+            labels, head = head.labels, "given to the engine"
         jobs = args.jobs or default_jobs(len(pool.engines))
         try:
             with progress_for() as progress:

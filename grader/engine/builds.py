@@ -49,9 +49,14 @@ class Builds(EngineBase):
         if same:
             self._head = head
         else:
-            image = head.abandon()
-            if image is not None:
-                self.remove_image(image)
+            self.discard(head)
+
+    def discard(self, head: HeadStart) -> None:
+        """Cancel ``head`` unless it was adopted, and remove the image it made anyway."""
+        image = head.abandon()
+        if image is not None:
+            log.info("removed %s, built ahead but never asked for", image[:19])
+            self.remove_image(image)
 
     def _adopt(self, context: Path, dockerfile: str, labels: Mapping[str, str]) -> HeadStart | None:
         head = self._head

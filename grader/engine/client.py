@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.engine.base import log
 from grader.engine.builds import Builds
 from grader.engine.sdk import (
     MIN_API_VERSION,
@@ -69,10 +68,8 @@ class Engine(Builds, Sweeps, Storage):
         """Close the connection to the engine (after removing what a head start it was given
         but never asked for built anyway)."""
         head, self._head = self._head, None
-        image = head.abandon() if head is not None else None
-        if image is not None:
-            log.info("removed %s, built ahead but never asked for", image[:19])
-            self.remove_image(image)
+        if head is not None:
+            self.discard(head)
         self.api.close()
 
     def read_image_file(self, image_id: str, path: str, labels: Mapping[str, str]) -> bytes | None:

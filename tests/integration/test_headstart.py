@@ -20,7 +20,7 @@ from grader import headstart
 from grader.cli import main
 from grader.engine import Engine
 from grader.headstart import HeadStart
-from grader.labels import new_run_labels
+from grader.labels import LABEL_RUN, new_run_labels
 from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -97,6 +97,27 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
     report = json.loads((out / "tp6-ok" / "report.json").read_text(encoding="utf-8"))
     build = next(c for c in report["checks"] if c["id"] == "build.succeeds")
     assert build["status"] == "failed" and "allowed" in build["message"]
+    assert leftovers() == ([], [])
+
+
+def test_an_engine_closed_before_it_was_asked_removes_what_the_build_made(
+    repo_root: Path, tmp_path: Path, leftovers: Callable[[], Any]
+) -> None:
+    # the run failed before any pipeline built (a bad lab, say): the image is gone all the same
+    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    labels = new_run_labels()
+    head = headstart.begin([folder], tmp_path / "out", True, [], labels)
+    assert isinstance(head, HeadStart), head
+    for _ in range(600):  # until the build has made its image (by this run's label)
+        if any(labels[LABEL_RUN] in str(i.get("Labels")) for i in leftovers()[1]):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the build sent ahead never made its image")
+    engine = Engine()
+    engine.expect(head)
+    engine.close()
+    assert not head.take()  # discarded by close
     assert leftovers() == ([], [])
 
 
