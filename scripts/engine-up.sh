@@ -86,12 +86,48 @@ for pidfile in "$OUR_PIDFILE" "$DOCKERD_PIDFILE"; do
 	fi
 done
 
-if ! command -v dockerd >/dev/null 2>&1; then
-	echo "engine-up: dockerd not found, installing docker.io (log: $APT_LOG)" >&2
-	if ! { apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io; } >"$APT_LOG" 2>&1; then
+# The engine students use: Docker >= 23, where `docker build` is BuildKit. Bookworm's own
+# docker.io is 20.10 (classic builder), so the set-up takes Engine 26 with its CLI and the
+# buildx plugin from Debian's next release, pinned low (priority 100) and named per package
+# (`pkg/trixie`): everything they depend on still comes from bookworm, libc included.
+readonly NEXT_SUITE=trixie
+readonly NEXT_SOURCES=/etc/apt/sources.list.d/docker-lab-grader-$NEXT_SUITE.sources
+readonly NEXT_PIN=/etc/apt/preferences.d/docker-lab-grader-$NEXT_SUITE
+
+modern_engine_installed() {
+	command -v dockerd >/dev/null 2>&1 || return 1
+	local major
+	major=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+	[[ -n $major ]] && ((major >= 23)) || return 1
+	docker buildx version >/dev/null 2>&1
+}
+
+install_modern_engine() {
+	local mirror=http://deb.debian.org/debian keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	cat >"$NEXT_SOURCES" <<EOF_SOURCES
+Types: deb
+URIs: $mirror
+Suites: $NEXT_SUITE
+Components: main
+Signed-By: $keyring
+EOF_SOURCES
+	cat >"$NEXT_PIN" <<EOF_PIN
+# docker-lab-grader: only the packages asked for by name (pkg/$NEXT_SUITE) come from $NEXT_SUITE.
+Package: *
+Pin: release n=$NEXT_SUITE
+Pin-Priority: 100
+EOF_PIN
+	apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"docker.io/$NEXT_SUITE" "docker-cli/$NEXT_SUITE" "docker-buildx/$NEXT_SUITE"
+}
+
+if ! modern_engine_installed; then
+	echo "engine-up: installing Docker Engine 26 with buildx from Debian $NEXT_SUITE (log: $APT_LOG)" >&2
+	if ! install_modern_engine >"$APT_LOG" 2>&1; then
 		tail -n 20 "$APT_LOG" >&2 || true
-		die "installing docker.io failed"
+		command -v dockerd >/dev/null 2>&1 || die "installing docker.io failed"
+		echo "engine-up: keeping the engine already installed (classic builder only)" >&2
 	fi
 fi
 
