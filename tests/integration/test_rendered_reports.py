@@ -244,3 +244,47 @@ def test_a_graded_report_html_renders(graded_class: dict[str, Any]) -> None:
     assert "Label maintainer" in facts
     assert not any(k.startswith("Label org.docker-lab-grader") for k in facts)
     assert external_urls(page) == []
+
+
+# -- the README's pictures ---------------------------------------------------------------------
+
+PICTURES = Path(__file__).resolve().parents[2] / "docs" / "img"
+PICTURED = "tp6-wrong-text"
+"""The student whose report the README shows: one mistake, every other check passed."""
+
+
+def _what_the_pictures_show(out: Path) -> dict[str, Any]:
+    """What the README's pictures must show, read from the pages as Chromium renders them:
+    the report's checks and statuses, the dashboard's columns, students and charts (no times,
+    no sizes: those move from run to run)."""
+    report = rendered(out / PICTURED / "report.html")
+    rows = report.find("table", id="checks").find_all("tr")[1:]
+    board = rendered(out / "index.html")
+    return {
+        "report": [[r.attrs["data-check"], r.attrs["data-status"]] for r in rows],
+        "report_headings": [h.text for h in report.iter() if h.tag in ("h1", "h2")],
+        "dashboard_columns": [th.text for th in board.find("table").find_all("th")],
+        "dashboard_students": sorted(class_order(board)),
+        "dashboard_charts": sorted(n.attrs["id"] for n in board.find_all("svg") if "id" in n.attrs),
+    }
+
+
+def test_the_readme_pictures_show_what_the_grader_writes(
+    graded_class: dict[str, Any], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """docs/img/*.png are screenshots of the bundled class's pages; pictures.json says what
+    they showed. When the pages change, this fails until ``--update-goldens`` takes them again."""
+    out: Path = graded_class["out"]
+    shown = _what_the_pictures_show(out)
+    record = PICTURES / "pictures.json"
+    if request.config.getoption("--update-goldens"):
+        PICTURES.mkdir(parents=True, exist_ok=True)
+        screenshot(out / PICTURED / "report.html", PICTURES / "student-report.png", "1000,1400")
+        screenshot(out / "index.html", PICTURES / "class-dashboard.png", "1400,1400")
+        record.write_text(json.dumps(shown, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    for name in ("student-report.png", "class-dashboard.png"):
+        assert (PICTURES / name).read_bytes().startswith(b"\x89PNG"), name
+    assert json.loads(record.read_text(encoding="utf-8")) == shown, (
+        "the pages changed since the README's pictures were taken: "
+        "pytest tests/integration/test_rendered_reports.py --update-goldens"
+    )
