@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.lab import LabSpec
-from grader.submission import DECLARATION, IGNORED_DIRS, find_dockerfile, inside, safe_file
+from grader.submission import (
+    DECLARATION,
+    IGNORED_DIRS,
+    SKIPPED_FOLDERS,
+    find_dockerfile,
+    inside,
+    safe_file,
+)
 
 MAX_DEPTH = 5
 """Deepest folder looked at, below the submission's root."""
@@ -92,3 +99,22 @@ def discover(root: Path, labs: Sequence[LabSpec]) -> Found:
     if len(ranked) > 1 and rank(root, ranked[0], labs) == rank(root, ranked[1], labs):
         return Found(None, "", rels)
     return Found(ranked[0], rels[0], rels[1:])
+
+
+def is_repository(folder: Path) -> bool:
+    """True when ``folder`` is one student's whole repository, not a class folder: it holds no
+    Dockerfile itself but is a git clone or has a ``submission.toml``; or none of its
+    sub-folders is a submission by itself (no Dockerfile, ``.git`` or ``submission.toml`` at
+    their root, no zip beside them) while Dockerfiles lie deeper."""
+    if not folder.is_dir() or find_dockerfile(folder)[0] is not None:
+        return False
+    if (folder / ".git").exists() or (folder / DECLARATION).is_file():
+        return True
+    entries = list(folder.iterdir())
+    if any(p.suffix.lower() == ".zip" for p in entries):
+        return False
+    subs = [p for p in entries if p.is_dir() and p.name not in SKIPPED_FOLDERS]
+    markers = (".git", DECLARATION)
+    if any(find_dockerfile(s)[0] or any((s / m).exists() for m in markers) for s in subs):
+        return False
+    return bool(candidates(folder))

@@ -146,8 +146,8 @@ def write_tree(repo: Path, sha: str, dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         git("--git-dir", str(repo), "read-tree", sha, env=env)
-        git("--git-dir", str(repo), "checkout-index", "--all", "--force",
-            f"--prefix={dest}/", env=env)  # fmt: skip
+        tree = ("--git-dir", str(repo), "--work-tree", str(dest))
+        git(*tree, "checkout-index", "--all", "--force", env=env)
 
 
 def head_of(folder: Path) -> Commit | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.intake import git, moodle, roster, zips
+from grader.intake.discover import is_repository
 from grader.intake.identity import Identity
 from grader.intake.outcomes import IntakeFailed
 from grader.intake.urls import repo_name
@@ -83,7 +84,7 @@ def _expand(path: Path, stack: contextlib.ExitStack) -> list[Path]:
         path = zips.extract_zip(path, tmp, CLASS_UNPACKED_LIMIT)
     if path.is_dir() and moodle.is_export(path):
         return sorted(p for p in path.iterdir() if p.is_dir() and moodle.parse_folder(p.name))
-    return resolve([path])
+    return [path] if is_repository(path) else resolve([path])
 
 
 def open_class(
