@@ -143,8 +143,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises for a user's mistake)."""
     args = parser().parse_args(argv)
-    args.urls = [p for p in args.paths if is_git_url(p)]
-    args.paths = [Path(p) for p in args.paths if not is_git_url(p)]
+    args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
+    args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]
     head: headstart.HeadStart | str = "interrupted"
     try:
         head = start_ahead(args)

@@ -81,8 +81,11 @@ def _from_path(path: Path) -> Source:
 def _expand(path: Path, stack: contextlib.ExitStack) -> list[Path]:
     if path.is_file() and path.suffix.lower() == ".zip" and moodle.is_export_zip(path):
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-export-")))
-        path = zips.extract_zip(path, tmp, CLASS_UNPACKED_LIMIT)
+        zips.extract_zip(path, tmp, CLASS_UNPACKED_LIMIT)
+        path = tmp  # not its top folder: an export of one student is still an export
     if path.is_dir() and moodle.is_export(path):
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-export-")))
+        path = moodle.regroup(path, tmp)
         return sorted(p for p in path.iterdir() if p.is_dir() and moodle.parse_folder(p.name))
     return [path] if is_repository(path) else resolve([path])
 

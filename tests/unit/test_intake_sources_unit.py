@@ -120,6 +120,22 @@ def test_a_moodle_export_folder_or_zip_gives_one_source_per_student(
             assert arrived_files(source) == expected, source.name
 
 
+def test_a_moodle_export_made_without_folders_is_regrouped(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    for f in TP6_OK.iterdir():  # Claire's loose files, Hugo's zip
+        shutil.copy(f, export / f"Claire Martin_101_assignsubmission_file_{f.name}")
+    zip_folder(TP6_OK, export / "Hugo Bernard_103_assignsubmission_file_tp6.zip", "tp6/")
+    with contextlib.ExitStack() as stack:
+        sources = open_class([export], IntakeOptions(), stack)
+        assert [(s.name, s.identity.moodle_id) for s in sources] == [
+            ("Claire Martin_101", "101"),
+            ("Hugo Bernard_103", "103"),
+        ]
+        expected = sorted(p.name for p in TP6_OK.iterdir())
+        assert [arrived_files(s) for s in sources] == [expected, expected]
+
+
 def test_the_lab_folder_of_a_repository_is_found_by_files_then_name_then_depth(
     tmp_path: Path,
 ) -> None:
