@@ -22,8 +22,7 @@ from pathlib import Path
 from grader.cleanup import Cleanup
 from grader.engine import Engine
 from grader.intake.sources import IntakeOptions, Source, open_class
-from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, warm_up
-from grader.lab import load_lab
+from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, labs_of, warm_up
 from grader.labels import LABEL_RUN, new_run_labels
 from grader.regrade import Delta, compare_class
 from grader.report import write_atomic, write_class
@@ -90,7 +89,8 @@ def run_class(
     """
     with contextlib.ExitStack() as stack:  # an unpacked Moodle export lives for the run
         intake = intake or IntakeOptions()
-        folders = open_class(paths, intake, stack)
+        labs = labs_of(lab_ref)  # a bad lab is refused before anything is built
+        folders = open_class(paths, intake, stack, labs)
         return _grade(folders, lab_ref, options, output, engines, listener, jobs=jobs,
                       force=force, regrade=regrade, labels=labels, intake=intake)  # fmt: skip
 
@@ -109,8 +109,6 @@ def _grade(
     labels: dict[str, str] | None,
     intake: IntakeOptions,
 ) -> ClassResult:
-    if lab_ref != "auto":
-        load_lab(lab_ref)  # a bad lab is refused before anything is built
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
     jobs = max(1, jobs)
     labels = labels or new_run_labels()

@@ -171,7 +171,7 @@ class Run:
         self.listener.step(worker, job.name, "intake")
         arrival = job.stack.enter_context(arrive(job.source, self.intake))
         job.identity = arrival.identity
-        labs = self._labs()
+        labs = labs_of(self.lab_ref)
         found = discover(arrival.folder, labs)
         if found.folder is None and found.declared:
             raise IntakeFailed("intake.bad_path", path=found.declared)
@@ -199,13 +199,6 @@ class Run:
             if admitted is not None:
                 admitted.set_result(job)
             prepare(job.pipeline, stages_for(lab), self.stop, job.built.set)
-
-    def _labs(self) -> list[LabSpec]:
-        """The labs a submission's folder is looked for with: the one given, or every
-        built-in lab for ``auto``."""
-        if self.lab_ref != "auto":
-            return [load_lab(self.lab_ref)]
-        return [load_lab_file(p) for p in builtin_labs().values()]
 
     def _on_stage(self, job: Job, worker: int, stage: str) -> None:
         self.listener.step(worker, job.name, stage)
@@ -264,6 +257,18 @@ class Run:
             self.pool.release(job.engine)
             job.engine = None
         job.stack.close()
+
+
+def labs_of(lab_ref: str) -> list[LabSpec]:
+    """The lab given, or every built-in lab for ``auto`` (what a submission's lab folder is
+    looked for with).
+
+    Raises:
+        UsageError, LabFileError: ``lab_ref`` names no valid lab.
+    """
+    if lab_ref != "auto":
+        return [load_lab(lab_ref)]
+    return [load_lab_file(p) for p in builtin_labs().values()]
 
 
 def with_identity(report: SubmissionReport, identity: Identity) -> SubmissionReport:

@@ -101,11 +101,13 @@ def discover(root: Path, labs: Sequence[LabSpec]) -> Found:
     return Found(ranked[0], rels[0], rels[1:])
 
 
-def is_repository(folder: Path) -> bool:
+def is_repository(folder: Path, labs: Sequence[LabSpec] = ()) -> bool:
     """True when ``folder`` is one student's whole repository, not a class folder: it holds no
     Dockerfile itself but is a git clone or has a ``submission.toml``; or none of its
     sub-folders is a submission by itself (no Dockerfile, ``.git`` or ``submission.toml`` at
-    their root, no zip beside them) while Dockerfiles lie deeper."""
+    their root, no zip beside them) while Dockerfiles lie deeper, and at most one of its
+    sub-folders holds a folder with all the detection files of one of ``labs`` (several would
+    be several students' labs)."""
     if not folder.is_dir() or find_dockerfile(folder)[0] is not None:
         return False
     if (folder / ".git").exists() or (folder / DECLARATION).is_file():
@@ -117,4 +119,11 @@ def is_repository(folder: Path) -> bool:
     markers = (".git", DECLARATION)
     if any(find_dockerfile(s)[0] or any((s / m).exists() for m in markers) for s in subs):
         return False
-    return bool(candidates(folder))
+    found = candidates(folder)
+    complete = {
+        p.relative_to(folder).parts[0]
+        for p in found
+        for lab in labs
+        if lab.detect_files and all((p / f).exists() for f in lab.detect_files)
+    }
+    return bool(found) and len(complete) <= 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from grader.intake.discover import is_repository
 from grader.intake.identity import Identity
 from grader.intake.outcomes import IntakeFailed
 from grader.intake.urls import repo_name
+from grader.lab import LabSpec
 from grader.results import Status
 from grader.submission import resolve
 
@@ -78,7 +79,7 @@ def _from_path(path: Path) -> Source:
     return Source(zips.submission_name(path), path, Identity(kind))
 
 
-def _expand(path: Path, stack: contextlib.ExitStack) -> list[Path]:
+def _expand(path: Path, stack: contextlib.ExitStack, labs: Sequence[LabSpec]) -> list[Path]:
     if path.is_file() and path.suffix.lower() == ".zip" and moodle.is_export_zip(path):
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-export-")))
         zips.extract_zip(path, tmp, CLASS_UNPACKED_LIMIT)
@@ -87,20 +88,24 @@ def _expand(path: Path, stack: contextlib.ExitStack) -> list[Path]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-export-")))
         path = moodle.regroup(path, tmp)
         return sorted(p for p in path.iterdir() if p.is_dir() and moodle.parse_folder(p.name))
-    return [path] if is_repository(path) else resolve([path])
+    return [path] if is_repository(path, labs) else resolve([path])
 
 
 def open_class(
-    paths: list[Path], options: IntakeOptions, stack: contextlib.ExitStack
+    paths: list[Path],
+    options: IntakeOptions,
+    stack: contextlib.ExitStack,
+    labs: Sequence[LabSpec] = (),
 ) -> list[Source]:
     """Every source of the class, in a stable order; an export zip is unpacked into a folder
-    that ``stack`` removes.
+    that ``stack`` removes. ``labs``: the labs graded, to tell a class folder from a whole
+    repository (``discover.is_repository``).
 
     Raises:
         UsageError: a path, the roster or the repos file cannot be used.
         SubmissionRejected: an unsafe export zip.
     """
-    sources = [_from_path(p) for path in paths for p in _expand(path, stack)]
+    sources = [_from_path(p) for path in paths for p in _expand(path, stack, labs)]
     lines = [roster.RepoLine(url) for url in options.urls]
     lines += roster.read_repos(options.repos) if options.repos else []
     for line in lines:

@@ -144,7 +144,7 @@ def test_the_lab_folder_of_a_repository_is_found_by_files_then_name_then_depth(
     (repo / "Réponses" / "TP5").mkdir()
     (repo / "Réponses" / "TP5" / "Dockerfile").write_text("FROM python:3.11-slim\n")
     (repo / "README.md").write_text("# mes TP\n")
-    assert is_repository(repo)
+    assert is_repository(repo, [TP6])
     found = discover(repo, [TP6])
     assert (found.rel, found.others) == ("Réponses/TP6", ("Réponses/TP5",))
     # the same files in two folders: the name matching the lab decides (TP6_bis for tp6bis)
@@ -175,6 +175,14 @@ def test_a_class_folder_is_not_taken_for_a_repository(tmp_path: Path) -> None:
     assert not is_repository(tmp_path / "klass")
     assert not is_repository(TP6_OK)
     assert not is_repository(ROOT / "submissions")
+    # every student put the lab in a sub-folder: several labs, several students
+    shutil.copytree(TP6_OK, tmp_path / "class2" / "alice" / "TP6")
+    shutil.copytree(TP6_OK, tmp_path / "class2" / "bob" / "rendu" / "docker")
+    assert is_repository(tmp_path / "class2")  # without the lab, nothing tells
+    assert not is_repository(tmp_path / "class2", [TP6])
+    with contextlib.ExitStack() as stack:
+        sources = open_class([tmp_path / "class2"], IntakeOptions(), stack, [TP6])
+    assert [s.name for s in sources] == ["alice", "bob"]
 
 
 def test_a_roster_names_classroom_folders(tmp_path: Path) -> None:
