@@ -144,15 +144,20 @@ def test_every_intake_gives_the_plain_folders_verdicts(repo_root: Path, tmp_path
     assert sum(t["score"] for t in result["tests"]) == pytest.approx(total)
 
 
-def test_a_repository_with_no_commit_before_the_deadline_scores_0(
+def test_repositories_that_cannot_be_graded_score_0_and_say_why(
     tmp_path: Path, repo_root: Path
 ) -> None:
-    late = student_repo(tmp_path / "tp6-late", repo_root / "submissions" / OK, "TP6",
-                        "2026-11-20T10:00:00+00:00")  # fmt: skip
+    """No commit before the deadline, no repository, two candidate folders: nothing is built."""
+    ok = repo_root / "submissions" / OK
+    late = student_repo(tmp_path / "tp6-late", ok, "TP6", "2026-11-20T10:00:00+00:00")
+    twice = student_repo(tmp_path / "tp6-twice", ok, "v1", "2026-11-10T10:00:00+00:00")
+    shutil.copytree(ok, twice / "v2")
+    git(twice, "add", "-A", date="2026-11-10T11:00:00+00:00")
+    git(twice, "commit", "-q", "-m", "v2", date="2026-11-10T11:00:00+00:00")
     out = tmp_path / "out"
     done = subprocess.run(
-        [str(BIN / "grade"), f"file://{late}", f"file://{tmp_path}/absent", "--lab", "tp6",
-         "--deadline", "2026-11-15T00:00:00+01:00", "--output", str(out)],
+        [str(BIN / "grade"), f"file://{late}", f"file://{tmp_path}/absent", f"file://{twice}",
+         "--lab", "tp6", "--deadline", "2026-11-15T00:00:00+01:00", "--output", str(out)],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},
     )  # fmt: skip
@@ -163,3 +168,9 @@ def test_a_repository_with_no_commit_before_the_deadline_scores_0(
     absent = report(out, "absent")
     assert absent["score"] == 0 and {c["status"] for c in absent["checks"]} == {"error"}
     assert f"file://{tmp_path}/absent" in absent["checks"][0]["message"]
+    both = report(out, "tp6-twice")
+    assert both["score"] == 0 and {c["status"] for c in both["checks"]} == {"failed"}
+    message = both["checks"][0]["feedback"]
+    assert message["found"] == "dossiers avec un Dockerfile : v1, v2"
+    assert 'path = "le/dossier/du/tp"' in message["fix"]
+    assert not both["facts"].get("image_id")  # nothing was built
