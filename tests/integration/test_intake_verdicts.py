@@ -174,3 +174,37 @@ def test_repositories_that_cannot_be_graded_score_0_and_say_why(
     assert message["found"] == "dossiers avec un Dockerfile : v1, v2"
     assert 'path = "le/dossier/du/tp"' in message["fix"]
     assert not both["facts"].get("image_id")  # nothing was built
+
+
+def test_an_executable_entrypoint_script_stays_executable_from_a_zip(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """tp6-ok started by ./entrypoint.sh, which the Dockerfile never chmods: it runs only if
+    the zip's Unix mode (0755, as zip on Linux or macOS writes it) is kept."""
+    ok = repo_root / "submissions" / OK
+    dockerfile = (ok / "Dockerfile").read_text(encoding="utf-8")
+    dockerfile = dockerfile.replace(
+        "COPY config.py .\n", "COPY config.py .\nCOPY entrypoint.sh .\n"
+    )
+    dockerfile = dockerfile.replace('ENTRYPOINT ["gunicorn"]', 'ENTRYPOINT ["./entrypoint.sh"]')
+    files = {f.name: f.read_bytes() for f in ok.iterdir() if f.name != "Dockerfile"}
+    files["Dockerfile"] = dockerfile.encode()
+    archive = tmp_path / "tp6-entrypoint.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(f"tp6/{name}", date_time=(2026, 11, 30, 18, 0, 0))
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, data)
+        script = zipfile.ZipInfo("tp6/entrypoint.sh", date_time=(2026, 11, 30, 18, 0, 0))
+        script.create_system = 3
+        script.external_attr = 0o100755 << 16
+        zf.writestr(script, b'#!/bin/sh\nexec gunicorn "$@"\n')
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(BIN / "grade"), str(archive), "--lab", "tp6", "--output", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = statuses(out, "tp6-entrypoint")
+    assert (found["run.starts"], found["http.root_text"]) == ("passed", "passed"), found
