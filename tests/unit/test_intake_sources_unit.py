@@ -205,3 +205,25 @@ def test_a_roster_names_classroom_folders(tmp_path: Path) -> None:
         ("tp6-bob", "Bob Martin", "bob@example.edu"),
         ("tp6-nobody", "", ""),
     ]
+
+
+def test_a_repos_file_gives_urls_names_and_emails(tmp_path: Path) -> None:
+    repos = tmp_path / "repos.csv"
+    repos.write_text(
+        "url,student,email\n"
+        "# one URL a line, or url,student,email\n"
+        "https://github.com/org/tp6-alice.git,Alice Martin,alice@example.edu\n"
+        "\n"
+        "git@github.com:org/tp6-bob.git\n"
+        'https://gitlab.example.edu/org/tp6-alice,"Durand, Alice",\n',
+        encoding="utf-8",
+    )
+    with contextlib.ExitStack() as stack:
+        sources = open_class([], IntakeOptions(repos=repos), stack)
+    found = [(s.name, s.identity.url, s.identity.student, s.identity.email) for s in sources]
+    assert found == [
+        ("tp6-alice", "https://github.com/org/tp6-alice.git", "Alice Martin", "alice@example.edu"),
+        ("tp6-bob", "git@github.com:org/tp6-bob.git", "", ""),
+        ("tp6-alice-2", "https://gitlab.example.edu/org/tp6-alice", "Durand, Alice", ""),
+    ]
+    assert all(s.path is None and s.identity.kind == "git" for s in sources)
