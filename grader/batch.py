@@ -21,15 +21,14 @@ from pathlib import Path
 
 from grader.cleanup import Cleanup
 from grader.engine import Engine
-from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, warm_up
-from grader.lab import load_lab
+from grader.intake.sources import IntakeOptions, Source, open_class
+from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, labs_of, warm_up
 from grader.labels import LABEL_RUN, new_run_labels
 from grader.regrade import Delta, compare_class
 from grader.report import write_atomic, write_class
 from grader.results import SubmissionReport
 from grader.reuse import previous_report
 from grader.settings import Options
-from grader.submission import resolve
 from grader.workers import EnginePool
 
 __all__ = ["ClassResult", "Graded", "Listener", "grade_class", "run_class"]
@@ -76,6 +75,7 @@ def run_class(
     force: bool = False,
     regrade: bool = False,
     labels: dict[str, str] | None = None,
+    intake: IntakeOptions | None = None,
 ) -> ClassResult:
     """Grade every submission under ``paths`` into ``output``, ``jobs`` at once; one
     submission's failure never stops the others.
@@ -84,17 +84,37 @@ def run_class(
         UsageError, LabFileError: bad paths or lab (before anything is graded).
 
     ``labels``: the run's labels when the command line made them already (a build it sent
-    ahead carries them: ``grader.headstart``); new ones otherwise.
+    ahead carries them: ``grader.headstart``); new ones otherwise. ``intake``: git URLs,
+    roster, deadline (``grader.intake``).
     """
-    folders = resolve(paths)
-    if lab_ref != "auto":
-        load_lab(lab_ref)  # a bad lab is refused before anything is built
+    with contextlib.ExitStack() as stack:  # an unpacked Moodle export lives for the run
+        intake = intake or IntakeOptions()
+        labs = labs_of(lab_ref)  # a bad lab is refused before anything is built
+        folders = open_class(paths, intake, stack, labs)
+        return _grade(folders, lab_ref, options, output, engines, listener, jobs=jobs,
+                      force=force, regrade=regrade, labels=labels, intake=intake)  # fmt: skip
+
+
+def _grade(
+    folders: list[Source],
+    lab_ref: str,
+    options: Options,
+    output: Path,
+    engines: Engine | EnginePool,
+    listener: Listener | None,
+    *,
+    jobs: int,
+    force: bool,
+    regrade: bool,
+    labels: dict[str, str] | None,
+    intake: IntakeOptions,
+) -> ClassResult:
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
     jobs = max(1, jobs)
     labels = labels or new_run_labels()
     run = Run(lab_ref, options, output, pool, labels, listener or Listener(), force,
               ahead=jobs > 1, cleanup=Cleanup(pool, labels[LABEL_RUN]),
-              free=list(range(jobs))[::-1])  # fmt: skip
+              free=list(range(jobs))[::-1], intake=intake)  # fmt: skip
     before = previous_reports(output) if regrade else {}
     run.listener.started(len(folders), jobs)
     reports: list[SubmissionReport] = []

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from grader import __version__, headstart
+from grader.intake.urls import is_git_url
 from grader.labels import new_run_labels
 
 
@@ -30,9 +31,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "paths",
         nargs="*",
-        type=Path,
         metavar="PATH",
-        help="a submission folder, or a class folder holding one folder per student",
+        help="a submission folder or .zip, a class folder (a Moodle export, folder or zip), "
+        "or a git URL",
     )
     p.add_argument(
         "--lab",
@@ -101,6 +102,23 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="exit with status 1 when a submission scores below this",
     )
+    p.add_argument(
+        "--repos",
+        type=Path,
+        metavar="FILE",
+        help="git URLs to grade, one a line (or CSV url,student,email)",
+    )
+    p.add_argument(
+        "--deadline",
+        metavar="ISO-8601",
+        help="grade each git repository's last commit at or before this date",
+    )
+    p.add_argument(
+        "--roster",
+        type=Path,
+        metavar="CSV",
+        help="GitHub Classroom's classroom_roster.csv: names for <assignment>-<user>",
+    )
     p.add_argument("--list-labs", action="store_true", help="list the built-in labs and exit")
     p.add_argument("--explain", metavar="CHECK_ID", help="describe a check and its parameters")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the grader does")
@@ -116,6 +134,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
     """The build of the one submission in ``args``, sent now, or why it is not."""
     if args.regrade or args.list_labs or args.explain or (args.jobs is not None and args.jobs < 1):
         return "not a plain grading run"
+    if args.urls or args.repos:
+        return "git repositories to fetch first"
     labels = new_run_labels()
     return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels)
 
@@ -123,6 +143,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises for a user's mistake)."""
     args = parser().parse_args(argv)
+    args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
+    args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]
     head: headstart.HeadStart | str = "interrupted"
     try:
         head = start_ahead(args)

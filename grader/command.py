@@ -11,16 +11,20 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 import typing
+from pathlib import Path
 
 from grader.batch import run_class
 from grader.checkparams import PARAMS
 from grader.engine import Engine
 from grader.errors import GraderError, UsageError
 from grader.headstart import HeadStart
+from grader.intake.sources import IntakeOptions, parse_deadline
 from grader.lab import builtin_labs, load_lab_file
 from grader.progress import delta_lines, progress_for
+from grader.report.classroom import append_result_line
 from grader.settings import Options
 from grader.workers import EnginePool, default_jobs
 
@@ -64,6 +68,19 @@ def _discard(head: HeadStart) -> None:
     head.abandon()  # no engine answers: cancel it at least (nothing to do once discarded)
 
 
+def intake_options(args: argparse.Namespace) -> IntakeOptions:
+    """Where the class comes from besides its folders: git URLs, roster, deadline.
+
+    Raises:
+        UsageError: a deadline that is not ISO 8601.
+    """
+    try:
+        deadline = parse_deadline(args.deadline) if args.deadline else None
+    except ValueError as exc:
+        raise UsageError(f"--deadline {args.deadline!r}: not an ISO 8601 date ({exc})") from exc
+    return IntakeOptions(tuple(args.urls), args.repos, args.roster, deadline)
+
+
 def run(args: argparse.Namespace, head: HeadStart | str) -> int:
     """Grade what ``args`` names; ``head``: the build sent ahead, or why there is none.
     Returns the exit code (never raises for a user's mistake)."""
@@ -80,8 +97,9 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         if args.explain:
             _explain(args.explain)
             return 0
-        if not args.paths:
-            raise UsageError("give at least one PATH (a submission or a class folder)")
+        if not (args.paths or args.urls or args.repos):
+            raise UsageError("give at least one PATH (a submission, a class folder or a git URL)")
+        intake = intake_options(args)
         options = Options(
             lang=args.lang,
             build_timeout_s=args.build_timeout,
@@ -104,7 +122,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
             with progress_for() as progress:
                 result = run_class(args.paths, args.lab, options, args.output, pool, progress,
                                    jobs=jobs, force=args.force, regrade=args.regrade,
-                                   labels=labels)  # fmt: skip
+                                   labels=labels, intake=intake)  # fmt: skip
         finally:
             pool.close()
         reports = result.reports
@@ -123,6 +141,8 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
     finally:
         if isinstance(head, HeadStart):
             _discard(head)
+    if os.environ.get("GITHUB_OUTPUT") and reports:
+        append_result_line(Path(os.environ["GITHUB_OUTPUT"]), reports)
     mean = sum(r.score for r in reports) / max(len(reports), 1)
     print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
     if args.min_score is not None and any(r.score < args.min_score for r in reports):

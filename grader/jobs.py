@@ -15,7 +15,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.archive import intake, submission_name
 from grader.cleanup import Cleanup
 from grader.errors import (
     EngineUnavailable,
@@ -23,7 +22,11 @@ from grader.errors import (
     SubmissionRejected,
     UsageError,
 )
-from grader.lab import LabSpec, choose_lab, load_lab
+from grader.intake.discover import discover
+from grader.intake.identity import Identity
+from grader.intake.outcomes import IntakeFailed, intake_notes, intake_report
+from grader.intake.sources import IntakeOptions, Source, arrive
+from grader.lab import LabSpec, builtin_labs, choose_lab, load_lab, load_lab_file
 from grader.pipeline import Pipeline
 from grader.report import format_exception, write_all, write_grader_log
 from grader.report import warm_up as warm_up_reports
@@ -69,8 +72,10 @@ class Job:
     """One submission on its way: its stages run by a worker, its checks by the main thread
     (at the same time: the checks wait for the stages they read)."""
 
-    path: Path
+    source: Source
     name: str
+    identity: Identity = field(default_factory=Identity)
+    """Who it is and where it came from, as far as the intake got."""
     started: float = field(default_factory=time.monotonic)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     lab: LabSpec | None = None
@@ -106,11 +111,12 @@ class Run:
     ahead: bool
     """Run the Docker stages when preparing (the workers), not lazily in pytest."""
     cleanup: Cleanup
+    intake: IntakeOptions = field(default_factory=IntakeOptions)
     stop: threading.Event = field(default_factory=threading.Event)
     free: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def prepare(self, path: Path, admitted: Future[Job] | None = None) -> Job:
+    def prepare(self, source: Source, admitted: Future[Job] | None = None) -> Job:
         """Locate the submission, reuse its report or run its stages (any thread); ``admitted``
         gets the job as soon as its pipeline exists, before its stages run, so that the main
         thread can run the rubric while they do (its checks wait for the stages they read).
@@ -120,9 +126,13 @@ class Run:
         """
         with self.lock:
             worker = self.free.pop() if self.free else 0
-        job = Job(path, submission_name(path))
+        job = Job(source, source.name, source.identity)
         try:
             self._prepare(job, worker, admitted)
+        except IntakeFailed as exc:
+            lab = None if self.lab_ref == "auto" else load_lab(self.lab_ref)
+            lang = self.options.lang or (lab.lang if lab else "en")
+            job.report = intake_report(job.name, lab, exc, lang)
         except SubmissionRejected as exc:
             lab = None if self.lab_ref == "auto" else load_lab(self.lab_ref)
             job.report = rejected_report(job.name, lab, exc)
@@ -159,7 +169,16 @@ class Run:
 
     def _prepare(self, job: Job, worker: int, admitted: Future[Job] | None) -> None:
         self.listener.step(worker, job.name, "intake")
-        folder = job.stack.enter_context(intake(job.path))
+        arrival = job.stack.enter_context(arrive(job.source, self.intake))
+        job.identity = arrival.identity
+        labs = labs_of(self.lab_ref)
+        found = discover(arrival.folder, labs)
+        if found.folder is None and found.declared:
+            raise IntakeFailed("intake.bad_path", path=found.declared)
+        if found.folder is None:
+            raise IntakeFailed("intake.ambiguous", candidates=", ".join(found.others))
+        folder = found.folder
+        job.identity = job.identity.with_(graded_folder=found.rel, other_folders=found.others)
         job.lab = lab = choose_lab(folder, self.lab_ref)
         if lab is None:
             note = "cannot tell which lab this submission is for: grade it with --lab ID"
@@ -213,6 +232,7 @@ class Run:
                     job.tracebacks.append(format_exception(exc))
                 report = dataclasses.replace(report, reuse_key=job.key)
             assert report is not None
+            report = with_identity(report, job.identity)
         except BaseException:  # interrupted: stop the stages the worker is waiting on
             self.stop.set()
             self.cleanup.now()
@@ -237,6 +257,30 @@ class Run:
             self.pool.release(job.engine)
             job.engine = None
         job.stack.close()
+
+
+def labs_of(lab_ref: str) -> list[LabSpec]:
+    """The lab given, or every built-in lab for ``auto`` (what a submission's lab folder is
+    looked for with).
+
+    Raises:
+        UsageError, LabFileError: ``lab_ref`` names no valid lab.
+    """
+    if lab_ref != "auto":
+        return [load_lab(lab_ref)]
+    return [load_lab_file(p) for p in builtin_labs().values()]
+
+
+def with_identity(report: SubmissionReport, identity: Identity) -> SubmissionReport:
+    """The report with who the student is (facts) and where the work came from (origin and
+    notes): what the intake learnt overrides what submission.toml declared."""
+    notes = intake_notes(identity, report.lang)
+    return dataclasses.replace(
+        report,
+        facts={**report.facts, **identity.facts()},
+        origin=identity.origin(),
+        notes=report.notes + tuple(n for n in notes if n not in report.notes),
+    )
 
 
 WARM_UP = ("grader.single", "testinfra")

@@ -103,6 +103,9 @@ class LabSpec:
     """The lab file."""
     integrity: Integrity = dataclasses.field(default_factory=lambda: Integrity())
     """What the integrity signal leaves out (the files and Dockerfile the lab gives)."""
+    detect_folder_names: tuple[str, ...] = ()
+    """Other names of the lab's folder in a student's repository (``[detect] folder_names``),
+    besides its id, for finding the lab's folder (``grader.intake.discover``)."""
 
     def check(self, check_id: str) -> CheckSpec | None:
         """The spec of one check, or None when this lab does not use it."""
@@ -184,6 +187,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         checks=tuple(checks),
         source=Path(path),
         integrity=_build(Integrity, _table(data, "integrity", path), path, "integrity"),
+        detect_folder_names=tuple(detect.folder_names),
     )
 
 
@@ -235,6 +239,7 @@ def _check(check_id: str, table: Any, path: str) -> CheckSpec:
 @dataclass(frozen=True)
 class _Detect:
     all_files: list[str] = dataclasses.field(default_factory=list)
+    folder_names: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

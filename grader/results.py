@@ -125,6 +125,9 @@ class SubmissionReport:
     reuse_key: str = ""
     """What the report was computed from (files, lab file, grader version, options): a later
     run with the same key reuses the report instead of grading again (``grader/reuse.py``)."""
+    origin: dict[str, Any] = field(default_factory=dict)
+    """Where the work came from (``grader.intake``): Moodle id, git URL, graded commit and
+    folder..."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (the schema of report.json)."""
@@ -149,6 +152,7 @@ class SubmissionReport:
             build_log=data.get("build_log", ""),
             container_log=data.get("container_log", ""),
             reuse_key=data.get("reuse_key", ""),
+            origin=dict(data.get("origin", {})),
         )
 
     def status_of(self, check_id: str) -> Status | None:

@@ -26,8 +26,10 @@ CLASS_EXPORTERS: dict[str, str] = {
     "csv": "grader.report.summary_csv:render",
     "gradebook": "grader.report.gradebook:render",
     "summary_md": "grader.report.gradebook:render_summary",
+    "moodle": "grader.report.moodle_grades:render",
 }
-"""Class-level formats: name -> "module:function(reports) -> (filename, text)"."""
+"""Class-level formats: name -> "module:function(reports) -> (filename, text)"; an exporter
+with nothing to write (no Moodle student for moodle-grades.csv) returns an empty filename."""
 
 DASHBOARD = "grader.report.dashboard:render"
 """The class dashboard: "module:function(reports, deltas) -> (filename, text)"."""
@@ -90,7 +92,8 @@ def write_class(
     """
     for dotted in CLASS_EXPORTERS.values():
         filename, text = _load(dotted)(reports)
-        write_atomic(outdir / filename, text)
+        if filename:
+            write_atomic(outdir / filename, text)
     filename, text = _load(DASHBOARD)(reports, deltas)
     write_atomic(outdir / filename, text)
 

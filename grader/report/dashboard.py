@@ -95,6 +95,13 @@ def near_duplicates(reports: Sequence[SubmissionReport]) -> list[tuple[str, Pair
     return [(lab, p) for lab, prints in sorted(by_lab.items()) for p in similar_pairs(prints)]
 
 
+def student_label(report: SubmissionReport) -> str:
+    """The student's name, with their Moodle participant number when known."""
+    name = str(report.facts.get("student") or "")
+    moodle_id = str(report.facts.get("moodle_id") or "")
+    return f"{name} (#{moodle_id})" if name and moodle_id else name
+
+
 def class_rows(reports: Sequence[SubmissionReport], deltas: Sequence[Delta]) -> list[Row]:
     """One row per submission, in the reports' order."""
     by_name = {d.submission: d for d in deltas}
@@ -102,7 +109,7 @@ def class_rows(reports: Sequence[SubmissionReport], deltas: Sequence[Delta]) -> 
         Row(
             r,
             report_href(r.submission),
-            str(r.facts.get("student") or ""),
+            student_label(r),
             round(percent(r), 1),
             tuple(c.id for c in r.checks if c.needs_work),
             tuple(c.id for c in r.checks if c.is_advice and c.status is Status.FAILED),

@@ -13,11 +13,14 @@ def render(reports: list[SubmissionReport]) -> tuple[str, str]:
     """``gradebook.csv``, ready to import: the student's declared name when known."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "email", "submission", "score", "max_score"])
+    writer.writerow(["student", "email", "submission", "score", "max_score", "moodle_id"])
     for r in reports:
         student = str(r.facts.get("student") or r.submission)
         email = str(r.facts.get("email") or "")
-        writer.writerow([student, email, r.submission, f"{r.score:g}", f"{r.max_score:g}"])
+        moodle_id = str(r.facts.get("moodle_id") or "")
+        writer.writerow(
+            [student, email, r.submission, f"{r.score:g}", f"{r.max_score:g}", moodle_id]
+        )
     return "gradebook.csv", out.getvalue()
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,15 +39,33 @@ class Job:
     """The glob of the JUnit files the CI system reads."""
 
 
+def expand(value: str, inputs: dict[str, str]) -> str:
+    """An action's ``${{ inputs.x }}`` filled in as the runner does."""
+    return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m[1]], value)
+
+
 def github() -> Job:
+    """The workflow's grading step is the grader's action (action.yml at the repository's
+    root): its inputs, given by the workflow or defaulted, reach the action's grading step."""
     data: dict[str, Any] = yaml.safe_load((ROOT / "ci" / "github-actions.yml").read_text("utf-8"))
     job = data["jobs"]["grade"]
     steps = job["steps"]
     (grade,) = [s for s in steps if s.get("id") == "grade"]
     (summary,) = [s for s in steps if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
     (junit,) = [s for s in steps if "junit" in s.get("uses", "")]
-    assert summary["if"] == "always()" and junit["if"] == "always()"  # also when grading failed
-    return Job(dict(job["env"]), grade["run"], summary["run"], junit["with"]["report_paths"])
+    (points,) = [s for s in steps if "autograding-grading-reporter" in s.get("uses", "")]
+    assert summary["if"] == "always()" and junit["if"] == "always()" and points["if"] == "always()"
+    assert points["env"]["GRADE_RESULTS"] == "${{ steps.grade.outputs.result }}"
+    assert points["with"]["runners"] == "grade"  # GRADE_RESULTS: the reporter's <RUNNER>_RESULTS
+    action: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))
+    assert action["runs"]["using"] == "composite"
+    assert action["outputs"]["result"]["value"] == "${{ steps.grade.outputs.result }}"
+    given = {k: str(v) for k, v in grade["with"].items()}
+    inputs = {k: given.get(k, str(v.get("default", ""))) for k, v in action["inputs"].items()}
+    (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "grade"]
+    env = {k: expand(str(v), inputs) for k, v in step["env"].items()}
+    env["GRADER"] = grade["uses"]
+    return Job(env, step["run"], summary["run"], junit["with"]["report_paths"])
 
 
 def gitlab() -> Job:
@@ -66,6 +87,7 @@ def run_step(command: str, cwd: Path, job: Job, summary: Path) -> subprocess.Com
         **job.env,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(summary.with_name("github-output")),
     }
     return subprocess.run(
         ["bash", "-e", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
@@ -80,6 +102,8 @@ def test_templates_document_their_placeholders(template: str) -> None:
     load_lab(job.env["LAB"])  # a lab the grader knows
     name = "github-actions.yml" if template == "github" else "gitlab-ci.yml"
     header = (ROOT / "ci" / name).read_text("utf-8").split("\n\n")[0]
+    if template == "github":
+        assert "uses: <your-org>/docker-lab-grader@<tag>" in header
     assert "GRADER" in header and "MIN_SCORE" in header  # explained in the header comment
 
 
@@ -108,6 +132,13 @@ def test_the_templates_grading_command_passes_or_fails_the_job(
     assert f"| {submission} | tp6 | {score} |" in table
     if template == "github":
         assert summary.read_text(encoding="utf-8") == table
+        # the action's output: Classroom's points, check by check, summing to the score
+        (line,) = (tmp_path / "github-output").read_text("utf-8").splitlines()
+        result = json.loads(base64.b64decode(line.removeprefix("result=")))
+        report = json.loads((repo / "reports" / submission / "report.json").read_text("utf-8"))
+        assert [t["name"] for t in result["tests"]] == [c["id"] for c in report["checks"]]
+        assert sum(t["score"] for t in result["tests"]) == pytest.approx(report["score"])
+        assert result["status"] == ("pass" if exit_code == 0 else "fail")
     else:
         assert table in published.stdout
     junit_files = sorted(repo.glob(job.junit))

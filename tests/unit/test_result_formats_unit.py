@@ -81,6 +81,7 @@ def test_gradebook_uses_the_declared_student_and_email() -> None:
         "submission": "alice",
         "score": "2",
         "max_score": "6",
+        "moodle_id": "",
     }
     assert rows[1]["student"] == "bob" and rows[1]["email"] == ""
 

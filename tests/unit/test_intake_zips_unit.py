@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.archive import extract_zip
 from grader.errors import SubmissionRejected
+from grader.intake.zips import extract_zip
 from grader.submission import inside, load_submission, read_declaration, safe_file
 
 

@@ -3,6 +3,9 @@
 Refused, with the reason: entries that would land outside the target folder (``../``,
 absolute paths, drive letters), symbolic links, more files or more bytes than the caps (the
 sizes a zip declares are not trusted: copying stops at the cap), and files that are not zips.
+A zip made on Linux or macOS keeps its files' permission bits (an executable
+``entrypoint.sh`` stays executable), never setuid, setgid or sticky; macOS's resource forks
+(``__MACOSX/``, ``._*``) and ``.DS_Store`` files are left out.
 """
 
 from __future__ import annotations
@@ -31,8 +34,30 @@ def _safe_name(name: str) -> PurePosixPath:
     return path
 
 
+MACOS_NOISE_DIR = "__MACOSX"
+MACOS_NOISE_FILE = ".DS_Store"
+UNIX_SYSTEMS = frozenset({3, 19})
+"""``create_system`` values whose external attributes carry a Unix mode: 3 (Unix, which
+Linux's and macOS's zip tools write) and 19 (OS X)."""
+
+
 def _is_link(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def is_macos_noise(path: PurePosixPath) -> bool:
+    """True for what macOS adds to a zip: ``__MACOSX/``, ``.DS_Store`` and ``._*`` files."""
+    name = path.name
+    return MACOS_NOISE_DIR in path.parts or name == MACOS_NOISE_FILE or name.startswith("._")
+
+
+def unix_mode(info: zipfile.ZipInfo) -> int | None:
+    """The entry's permission bits (setuid, setgid and sticky dropped), or None when the zip
+    was not made on a Unix system or carries no mode."""
+    if info.create_system not in UNIX_SYSTEMS:
+        return None
+    mode = stat.S_IMODE(info.external_attr >> 16) & 0o777
+    return mode or None
 
 
 def extract_zip(archive: Path, dest: Path, max_bytes: int) -> Path:
@@ -54,6 +79,8 @@ def extract_zip(archive: Path, dest: Path, max_bytes: int) -> Path:
                 raise SubmissionRejected(f"the archive holds a symbolic link: {links[0]!r}")
             budget = max_bytes
             for info, rel in plan:
+                if is_macos_noise(rel):
+                    continue
                 target = dest.joinpath(*rel.parts)
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
@@ -61,11 +88,13 @@ def extract_zip(archive: Path, dest: Path, max_bytes: int) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, target.open("wb") as out:
                     budget = _copy_capped(src, out, budget, max_bytes)
+                if (mode := unix_mode(info)) is not None:
+                    target.chmod(mode)
     except zipfile.BadZipFile as exc:
         raise SubmissionRejected(f"{archive.name} is not a valid zip archive") from exc
     except (OSError, RuntimeError) as exc:  # encrypted entries, unreadable file
         raise SubmissionRejected(f"{archive.name} cannot be extracted: {exc}") from exc
-    entries = [p for p in dest.iterdir() if p.name != "__MACOSX"]
+    entries = list(dest.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
 
 
