@@ -19,11 +19,12 @@ from grader import __version__
 from grader.engine import Engine
 from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
+from grader.i18n import t
 from grader.integrity import fingerprint
 from grader.lab import LabSpec
 from grader.pipeline import Pipeline
 from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
-from grader.rubric import FEEDBACK_KEY
+from grader.rubric import FEEDBACK_KEY, STATED_KEY
 from grader.settings import Options
 from grader.submission import declared_identity
 from grader.verdicts import describe, error_cause, feedback_for, result, stage_verdict
@@ -54,6 +55,14 @@ def skip_reason(check: CheckResult) -> str:
         return f"advice (no points): {summary_of(check)}"
     blocked = f" (blocked by {check.blocked_by})" if check.blocked_by else ""
     return f"not run{blocked}: {summary_of(check)}"
+
+
+def stated_verdict(check: CheckResult, lang: str) -> CheckResult:
+    """A verdict judged from the Dockerfile (the image did not build), saying so."""
+    said = t("statuses.judged_from_dockerfile", lang)
+    fb = check.feedback or Feedback(summary="")
+    fb = dataclasses.replace(fb, summary=f"{fb.summary} ({said})" if fb.summary else said)
+    return dataclasses.replace(check, feedback=fb, message=fb.as_text())
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -129,6 +138,8 @@ class GradingSession:
         max_score = spec.max_score if spec else 0.0
         if report.when == "call" or (report.when == "setup" and not report.passed):
             verdict = self._verdict(item, call, report, graded, max_score, check_id)
+            if item.stash.get(STATED_KEY, False):
+                verdict = stated_verdict(verdict, graded.pipeline.options.lang)
             graded.results[check_id] = verdict
             if verdict.status in (Status.ADVICE, Status.NOT_RUN):
                 # advice not followed is shown, worth no points, and never fails a student's

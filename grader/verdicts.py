@@ -3,6 +3,7 @@ and a submission the rubric cannot run on into a whole report (every check error
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from grader.errors import (
@@ -111,7 +112,7 @@ BLOCKERS: tuple[tuple[type[Exception], str, tuple[str, ...]], ...] = (
     (BuildFailed, "build_failed", ("build.succeeds",)),
     (BuildTimedOut, "build_timeout", ("build.succeeds",)),
     (ContainerExited, "container_exited", ("run.starts", "registry.runs")),
-    (NeverReady, "never_ready", ("run.starts", "registry.runs")),
+    (NeverReady, "never_ready", ("http.root_status", "registry.runs")),
     (ProbeFailed, "probe_failed", ("http.root_status", "http.not_found", "registry.runs")),
     (NotDeclared, "not_declared", ("registry.pushed",)),
     (PullFailed, "pull_failed", ("registry.runs",)),
@@ -133,9 +134,20 @@ def stage_verdict(check_id: str, exc: Exception, lang: str) -> tuple[Status, Fee
     it; the grader's or the engine's fault is ``error``."""
     status, fb = stage_feedback(exc, lang)
     owners = next((o for cls, _, o in BLOCKERS if isinstance(exc, cls)), ())
-    if status is not Status.FAILED or not owners or check_id in owners:
+    if status is not Status.FAILED or not owners:
         return status, fb, ""
+    if check_id in owners:  # its own failure: not "not run"
+        return status, dataclasses.replace(fb, summary=own_summary(fb.summary, lang)), ""
     return Status.NOT_RUN, fb, owners[0]
+
+
+def own_summary(summary: str, lang: str) -> str:
+    """A ``not_run.*`` summary without its "Not run: " opening, for the check it is about."""
+    prefix = t("statuses.not_run_prefix", lang)
+    if not summary.startswith(prefix):
+        return summary
+    rest = summary.removeprefix(prefix)
+    return rest[:1].upper() + rest[1:]
 
 
 def error_cause(exc: BaseException) -> str:
