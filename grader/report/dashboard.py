@@ -79,7 +79,7 @@ def stopped_chart(reports: Sequence[SubmissionReport], lang: str) -> Chart:
     HTTP) or went through every step; submissions whose step is in error are left out."""
     counts = Counter(stopped_at(r) for r in reports)
     items = [(t(f"statuses.stopped.{s}", lang), counts[s], str(counts[s])) for s in STOPS]
-    return columns("chart-stopped", items)
+    return rows("chart-stopped", items)
 
 
 def size_bytes(report: SubmissionReport) -> int | None:

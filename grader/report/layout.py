@@ -42,12 +42,15 @@ class Blocked:
         key = self.blocker.replace(".", "_") if self.blocker in CAUSES else "other"
         key = key if self.blocker else "time"
         cause = t(f"statuses.cause.{key}", lang, check=self.blocker)
+        checks, points = len(self.checks), self.points
         return t(
             "statuses.blocked_heading",
             lang,
             cause=cause,
-            checks=len(self.checks),
-            points=f"{self.points:g}",
+            checks=t(f"statuses.checks_{'one' if checks == 1 else 'many'}", lang, count=checks),
+            points=t(
+                f"statuses.points_{'one' if points == 1 else 'many'}", lang, count=f"{points:g}"
+            ),
         )
 
 

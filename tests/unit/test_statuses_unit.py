@@ -30,7 +30,7 @@ from grader.report import (
     prairielearn,
     summary_csv,
 )
-from grader.report.layout import layout, stopped_at
+from grader.report.layout import Blocked, layout, stopped_at
 from grader.results import (
     SCHEMA_VERSION,
     CheckResult,
@@ -132,7 +132,13 @@ def test_layout_puts_the_root_cause_first_and_groups_the_cascade_once() -> None:
     assert group.heading("en") == (
         "Not evaluated because the image does not build: 2 checks, 3 points"
     )
-    assert group.heading("fr").startswith("Non évalué parce que l'image ne se construit pas")
+    assert group.heading("fr") == (
+        "Non évalué, car l'image ne se construit pas : 2 vérifications, 3 points"
+    )
+    one = Blocked("registry.pushed", (every_status()[3],), None)
+    assert (
+        one.heading("en") == "Not evaluated because no pushed image is declared: 1 check, 1 point"
+    )
     assert [c.id for c in parts.advice] == ["image.healthcheck"]
     assert [c.id for c in parts.errors] == ["registry.pushed"]
 
