@@ -36,15 +36,16 @@ def not_run_key(summary: str) -> str | None:
     return next((key for pattern, key in not_run_patterns() if pattern.match(summary)), None)
 
 
-def upgrade_check(check: dict[str, Any]) -> dict[str, Any]:
-    """One version-1 check as version 2 (unchanged when nothing applies)."""
+def upgrade_check(check: dict[str, Any], dockerfile_read: bool = False) -> dict[str, Any]:
+    """One version-1 check as version 2 (unchanged when nothing applies); ``dockerfile_read``:
+    the report's ``dockerfile.present`` passed (a rejection was then the build context's)."""
     status, out = check.get("status"), dict(check)
     if status == "skipped":
         out["status"] = "not_run"
     elif status == "failed":
         feedback = check.get("feedback") or {}
         summary = feedback.get("summary") or str(check.get("message", "")).split("\n")[0]
-        owners = owners_of(key) if (key := not_run_key(summary)) else ()
+        owners = owners_of(key, dockerfile_read) if (key := not_run_key(summary)) else ()
         if owners and check.get("id") not in owners:
             out.update(status="not_run", score=0.0, blocked_by=owners[0])
         elif float(check.get("max_score", 0)) == 0:
@@ -54,5 +55,9 @@ def upgrade_check(check: dict[str, Any]) -> dict[str, Any]:
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A version-1 report.json mapping as version 2."""
-    checks = [upgrade_check(c) for c in data.get("checks", [])]
+    read = any(
+        c.get("id") == "dockerfile.present" and c.get("status") == "passed"
+        for c in data.get("checks", [])
+    )
+    checks = [upgrade_check(c, read) for c in data.get("checks", [])]
     return {**data, "schema_version": SCHEMA_VERSION, "checks": checks}

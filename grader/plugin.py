@@ -16,6 +16,7 @@ from grader.engine import Engine
 from grader.errors import (
     BuildFailed,
     BuildTimedOut,
+    ContextRejected,
     GraderError,
     NoDockerfile,
     StageFailed,
@@ -242,7 +243,7 @@ def image_config(pipeline: Pipeline, request: pytest.FixtureRequest) -> ImageFac
     feedback then says so)."""
     try:
         return pipeline.image
-    except (BuildFailed, BuildTimedOut):
+    except (BuildFailed, BuildTimedOut, ContextRejected):
         if pipeline.lab.on_build_failure != "dockerfile":
             raise
         stated = stated_image(pipeline.dockerfile)

@@ -10,6 +10,7 @@ from grader.errors import (
     BuildFailed,
     BuildTimedOut,
     ContainerExited,
+    ContextRejected,
     EngineError,
     NeverReady,
     NoDockerfile,
@@ -108,6 +109,7 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
 
 BLOCKERS: tuple[tuple[type[Exception], str, tuple[str, ...]], ...] = (
     (NoDockerfile, "no_dockerfile", ("dockerfile.present",)),
+    (ContextRejected, "rejected", ("build.succeeds",)),
     (SubmissionRejected, "rejected", ("dockerfile.present",)),
     (BuildFailed, "build_failed", ("build.succeeds",)),
     (BuildTimedOut, "build_timeout", ("build.succeeds",)),
@@ -123,9 +125,12 @@ of them is the check that stops the others (their ``blocked_by``); for those che
 is their own ``failed`` verdict."""
 
 
-def owners_of(key: str) -> tuple[str, ...]:
-    """The checks a ``not_run.<key>`` failure belongs to (first: the blocking one), or ()."""
-    return next((owners for _, prefix, owners in BLOCKERS if key.startswith(prefix)), ())
+def owners_of(key: str, dockerfile_read: bool = False) -> tuple[str, ...]:
+    """The checks a ``not_run.<key>`` failure belongs to (first: the blocking one), or ();
+    ``dockerfile_read``: a rejection then came after the Dockerfile (its build context)."""
+    apart = SubmissionRejected if dockerfile_read else ContextRejected
+    found = [o for cls, prefix, o in BLOCKERS if key.startswith(prefix) and cls is not apart]
+    return found[0] if found else ()
 
 
 def stage_verdict(check_id: str, exc: Exception, lang: str) -> tuple[Status, Feedback, str]:

@@ -88,6 +88,17 @@ def test_not_run_messages_are_recognised_in_both_languages() -> None:
     assert not_run_key("The page does not show the text.") is None
 
 
+def test_a_version_1_rejection_is_the_dockerfile_s_unless_it_was_read() -> None:
+    rejected = "Not run: the submission cannot be graded: the build context is 3 MB."
+    checks = [
+        {"id": "dockerfile.present", "status": "passed", "score": 1, "max_score": 1, "message": ""},
+        {"id": "run.starts", "status": "failed", "score": 0, "max_score": 2, "message": rejected},
+    ]
+    assert upgrade({"checks": checks})["checks"][1]["blocked_by"] == "build.succeeds"
+    checks[0] = {**checks[0], "status": "failed", "message": "binary"}
+    assert upgrade({"checks": checks})["checks"][1]["blocked_by"] == "dockerfile.present"
+
+
 def test_each_version_1_status_converts() -> None:
     never_ready = "Not run: nothing listens in the container after 30 s."
     check = {"score": 0, "max_score": 2, "message": never_ready}

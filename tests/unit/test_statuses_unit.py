@@ -11,6 +11,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 
 from grader.errors import (
     BuildFailed,
+    ContextRejected,
     EngineError,
     NeverReady,
     NotDeclared,
@@ -104,6 +105,18 @@ def test_no_http_answer_is_the_root_status_check_s_own_failure() -> None:
     assert stage_verdict("http.root_text", exc, "en")[::2] == (Status.NOT_RUN, "http.root_status")
     status, fb, _ = stage_verdict("registry.pushed", NotDeclared("no submission.toml"), "fr")
     assert status is Status.FAILED and not fb.summary.startswith("Non évalué")
+
+
+def test_a_build_context_too_large_is_the_build_s_failure_not_the_dockerfile_s() -> None:
+    exc = ContextRejected("the build context is 3 MB, more than the 1 MB allowed")
+    status, fb, _ = stage_verdict("build.succeeds", exc, "en")
+    assert status is Status.FAILED and fb.summary.startswith("The submission cannot be graded")
+    assert stage_verdict("run.starts", exc, "en")[::2] == (Status.NOT_RUN, "build.succeeds")
+    unreadable = SubmissionRejected("Dockerfile is a binary file")
+    assert stage_verdict("build.succeeds", unreadable, "en")[::2] == (
+        Status.NOT_RUN,
+        "dockerfile.present",
+    )
 
 
 def test_machine_faults_stay_errors_and_time_bounds_block_without_a_check() -> None:
