@@ -142,11 +142,11 @@ def _label_lines(dockerfile: DockerfileFacts | None, key: str) -> str:
 
 @check("dockerfile.label_maintainer")
 def test_label_maintainer(
-    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+    image_config: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
 ) -> None:
     """The final image carries the label, set to a real value."""
     params: LabelParams = grade.params
-    value = image.labels.get(params.label)
+    value = image_config.labels.get(params.label)
     evidence = _label_lines(dockerfile_or_none, params.label)
     in_build_stage = (
         build_stage_labels(dockerfile_or_none, params.label) if dockerfile_or_none else []

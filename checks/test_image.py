@@ -36,16 +36,20 @@ def _last(dockerfile: DockerfileFacts | None, keyword: str) -> str:
 
 @check("image.user_non_root")
 def test_user_non_root(
-    image: ImageFacts,
+    image_config: ImageFacts,
     runtime_or_none: RuntimeFacts | None,
     dockerfile_or_none: DockerfileFacts | None,
     grade: Grade,
 ) -> None:
-    """The image's user and the running process have a uid >= the lab's minimum."""
+    """The image's user and the running process have a uid >= the lab's minimum (without an
+    image, a user the Dockerfile names without its uid is taken as stated)."""
     params: UserParams = grade.params
+    image = image_config
     evidence = _last(dockerfile_or_none, "USER")
     if not image.user:
         grade.fail("root", min_uid=params.min_uid, evidence=evidence)
+    if image.uid is None and image.from_dockerfile:
+        return  # no /etc/passwd to resolve it in: the Dockerfile names a user, not root
     if image.uid is None:
         grade.fail("unknown_user", user=image.user, evidence=evidence)
     if image.uid < params.min_uid:
@@ -79,26 +83,27 @@ def _exec_form(image: ImageFacts, dockerfile: DockerfileFacts | None, grade: Gra
 
 @check("image.entrypoint_exec_form")
 def test_entrypoint_exec_form(
-    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+    image_config: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
 ) -> None:
     """ENTRYPOINT is set and in exec form, so the app is PID 1 and receives signals."""
-    _exec_form(image, dockerfile_or_none, grade)
+    _exec_form(image_config, dockerfile_or_none, grade)
 
 
 @check("image.entrypoint")
 def test_entrypoint(
-    image: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
+    image_config: ImageFacts, dockerfile_or_none: DockerfileFacts | None, grade: Grade
 ) -> None:
     """ENTRYPOINT or CMD starts the app, in exec form."""
-    _exec_form(image, dockerfile_or_none, grade)
+    _exec_form(image_config, dockerfile_or_none, grade)
 
 
 @check("image.exposed_port")
 def test_exposed_port(
-    image: ImageFacts, runtime_or_none: RuntimeFacts | None, lab: LabSpec, grade: Grade
+    image_config: ImageFacts, runtime_or_none: RuntimeFacts | None, lab: LabSpec, grade: Grade
 ) -> None:
     """EXPOSE declares the port the app listens on (the lab's, or the one observed)."""
     params: ExposeParams = grade.params
+    image = image_config
     port = lab.port or (runtime_or_none.serving_port if runtime_or_none else None)
     shown = port if port is not None else "?"
     exposed = ", ".join(map(str, sorted(image.exposed_ports)))

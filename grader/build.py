@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.dockerfile import instruction_for_step
 from grader.engine import Engine
-from grader.errors import BuildFailed, SubmissionRejected
+from grader.errors import BuildFailed, ContextRejected
 from grader.facts import BuildResult, DockerfileFacts, Submission
 from grader.submission import safe_file
 
@@ -53,11 +53,11 @@ def check_context(engine: Engine, submission: Submission, dockerfile: str, limit
     """Refuse a build context larger than ``limit`` bytes before sending anything.
 
     Raises:
-        SubmissionRejected: the context is too large.
+        ContextRejected: the context is too large.
     """
     size = engine.context_size(submission.root, dockerfile, ignore_patterns(submission.root))
     if size > limit:
-        raise SubmissionRejected(
+        raise ContextRejected(
             f"the build context is {size / 1e6:.0f} MB, more than the {limit / 1e6:.0f} MB "
             "allowed: add a .dockerignore (node_modules, .git, data files)"
         )
@@ -77,7 +77,7 @@ def build_image(
     ``Engine.build``).
 
     Raises:
-        SubmissionRejected: the build context is larger than ``context_limit``.
+        ContextRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake).
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.

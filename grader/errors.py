@@ -87,6 +87,10 @@ class SubmissionRejected(SubmissionError):
     """The submission cannot be graded as it is (unreadable, unsafe)."""
 
 
+class ContextRejected(SubmissionRejected):
+    """The build context is too large to send: the build is refused (``build.succeeds``)."""
+
+
 class NoDockerfile(SubmissionError):
     """No Dockerfile was found in the submission."""
 

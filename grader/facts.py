@@ -138,6 +138,9 @@ class ImageFacts:
     """Number of filesystem layers."""
     healthcheck: tuple[str, ...] | None = None
     """``Config.Healthcheck.Test`` (e.g. ``("CMD", "curl", ...)``); None when unset."""
+    from_dockerfile: bool = False
+    """True when the image did not build and these facts are what its Dockerfile states
+    (``grader/stated.py``): the base image's own settings are unknown, uids often too."""
 
 
 @dataclass(frozen=True)

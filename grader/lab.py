@@ -24,6 +24,8 @@ LABS_DIR = Path(__file__).parent / "labs"
 CHECK_KEYS = frozenset({"points", "mode"})
 """Keys every check table accepts besides its own parameters."""
 LANGS = ("fr", "en")
+BUILD_FAILURE_MODES = ("dockerfile", "not_run")
+"""Values of a lab's ``on_build_failure``."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class LabSpec:
     detect_folder_names: tuple[str, ...] = ()
     """Other names of the lab's folder in a student's repository (``[detect] folder_names``),
     besides its id, for finding the lab's folder (``grader.intake.discover``)."""
+    on_build_failure: Literal["dockerfile", "not_run"] = "dockerfile"
+    """When the image does not build: judge the checks whose subject the Dockerfile states
+    (label, USER, ENTRYPOINT/CMD form, EXPOSE) from its final stage (``dockerfile``), or
+    leave them not run (``not_run``)."""
 
     def check(self, check_id: str) -> CheckSpec | None:
         """The spec of one check, or None when this lab does not use it."""
@@ -160,6 +166,7 @@ def _table(data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
 def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     allowed = {"schema_version", "id", "title", "lang", "detect", "app", "limits", "checks"}
     allowed |= {"integrity"}  # optional: what the near-duplicate signal leaves out
+    allowed |= {"on_build_failure"}  # optional: judge the Dockerfile when the build fails
     for key in data:
         if key not in allowed:
             raise LabFileError(path, key, f"unknown key (known keys: {', '.join(sorted(allowed))})")
@@ -169,6 +176,10 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     lang = data.get("lang", "fr")
     if lang not in LANGS:
         raise LabFileError(path, "lang", f"must be one of {', '.join(LANGS)}")
+    on_build_failure = data.get("on_build_failure", "dockerfile")
+    if on_build_failure not in BUILD_FAILURE_MODES:
+        modes = " or ".join(repr(m) for m in BUILD_FAILURE_MODES)
+        raise LabFileError(path, "on_build_failure", f"must be {modes}")
     detect = _build(_Detect, _table(data, "detect", path), path, "detect")
     app = _build(_App, _table(data, "app", path), path, "app")
     limits = _build(Limits, _table(data, "limits", path), path, "limits")
@@ -188,6 +199,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         source=Path(path),
         integrity=_build(Integrity, _table(data, "integrity", path), path, "integrity"),
         detect_folder_names=tuple(detect.folder_names),
+        on_build_failure=on_build_failure,
     )
 
 

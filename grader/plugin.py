@@ -16,6 +16,7 @@ from grader.engine import Engine
 from grader.errors import (
     BuildFailed,
     BuildTimedOut,
+    ContextRejected,
     GraderError,
     NoDockerfile,
     StageFailed,
@@ -42,9 +43,10 @@ from grader.facts import (
 from grader.lab import LabSpec, choose_lab, rubric_dir
 from grader.labels import new_run_labels
 from grader.pipeline import Pipeline
-from grader.rubric import Grade
+from grader.rubric import STATED_KEY, Grade
 from grader.session import GradingSession, check_id_of
 from grader.settings import Options
+from grader.stated import stated_image
 from grader.submission import load_submission
 
 SESSION_KEY = pytest.StashKey[GradingSession]()
@@ -232,6 +234,21 @@ def build_outcome(pipeline: Pipeline) -> BuildResult | BuildFailed | BuildTimedO
 def image(pipeline: Pipeline) -> ImageFacts:
     """The final image's facts."""
     return pipeline.image
+
+
+@pytest.fixture
+def image_config(pipeline: Pipeline, request: pytest.FixtureRequest) -> ImageFacts:
+    """The final image's configuration; when the image does not build and the lab's
+    ``on_build_failure`` is ``dockerfile``, the one its Dockerfile states (the check's
+    feedback then says so)."""
+    try:
+        return pipeline.image
+    except (BuildFailed, BuildTimedOut, ContextRejected):
+        if pipeline.lab.on_build_failure != "dockerfile":
+            raise
+        stated = stated_image(pipeline.dockerfile)
+        request.node.stash[STATED_KEY] = True
+        return stated
 
 
 @pytest.fixture

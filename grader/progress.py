@@ -26,14 +26,15 @@ def safe(text: str) -> str:
 
 
 def graded_line(graded: Graded) -> str:
-    """One graded submission: name, score, seconds, reused, then the scored checks failed, the
-    checks in error and the advice not followed, each listed apart (pure)."""
+    """One graded submission: name, score, seconds, reused, then the checks failed, in error,
+    not run and the advice not followed, each listed apart (pure)."""
     r = graded.report
     tail = "  reused" if graded.reused else ""
     groups = (
-        ("failed", [c for c in r.checks if c.status is Status.FAILED and not c.is_advice]),
+        ("failed", [c for c in r.checks if c.status is Status.FAILED]),
         ("error", [c for c in r.checks if c.status is Status.ERROR]),
-        ("advice", [c for c in r.checks if c.status is Status.FAILED and c.is_advice]),
+        ("not run", [c for c in r.checks if c.status is Status.NOT_RUN]),
+        ("advice", [c for c in r.checks if c.status is Status.ADVICE]),
     )
     for label, checks in groups:
         tail += f"  {label}: {', '.join(c.id for c in checks)}" if checks else ""

@@ -20,7 +20,7 @@ class CheckChange:
     id: str
     """Check id, e.g. ``http.root_text``."""
     before: str
-    """Status before (``passed``, ``failed``, ``error``, ``skipped``), or ``absent``."""
+    """Status before (``passed``, ``failed``, ``not_run``, ``advice``, ``error``), or ``absent``."""
     after: str
     """Status after, or ``absent`` when the check is no longer in the lab."""
     points: float

@@ -6,15 +6,24 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+SCHEMA_VERSION = 2
+"""Version of report.json: 2 added ``not_run`` (with ``blocked_by``) and ``advice``; reports
+without a version (1) are converted on load (``grader/legacy.py``)."""
+
 
 class Status(StrEnum):
-    """Outcome of one check."""
+    """Outcome of one check: a scored check is passed, failed, not_run or error; an advice
+    check is passed, advice (not followed), not_run or error, never failed."""
 
     PASSED = "passed"
     FAILED = "failed"
+    """A scored check the student's work does not satisfy."""
+    NOT_RUN = "not_run"
+    """Not evaluated: an earlier check's outcome (``blocked_by``) left no evidence; 0 points."""
+    ADVICE = "advice"
+    """Advice (no points) the submission does not follow."""
     ERROR = "error"
     """The grader or the engine failed; not the student's fault."""
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class CheckResult:
     cause: str = ""
     """Where an ``error`` came from: ``engine``, ``tool``, ``registry`` or ``internal``
     (empty for other statuses, and in reports written before it existed)."""
+    blocked_by: str = ""
+    """For ``not_run``: the id of the check whose outcome stopped this one (e.g.
+    ``build.succeeds``); empty for other statuses."""
 
     @property
     def is_advice(self) -> bool:
@@ -70,7 +82,8 @@ class CheckResult:
 
     @property
     def needs_work(self) -> bool:
-        """True for a scored check that failed, or any check in error (the grader's fault)."""
+        """True for a scored check that failed, or any check in error (the grader's fault);
+        never for a check not run (its blocker is the one to fix) nor for advice."""
         return self.status is Status.ERROR or (self.status is Status.FAILED and not self.is_advice)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +92,8 @@ class CheckResult:
         data["status"] = self.status.value
         if not self.cause:
             del data["cause"]  # only errors have one
+        if not self.blocked_by:
+            del data["blocked_by"]  # only checks not run have one
         return data
 
     @classmethod
@@ -93,6 +108,7 @@ class CheckResult:
             message=data["message"],
             feedback=Feedback(**fb) if fb else None,
             cause=str(data.get("cause", "")),
+            blocked_by=str(data.get("blocked_by", "")),
         )
 
 
@@ -131,14 +147,18 @@ class SubmissionReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (the schema of report.json)."""
-        data = asdict(self)
+        data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
         data["checks"] = [c.to_dict() for c in self.checks]
         data["notes"] = list(self.notes)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmissionReport:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a report of an earlier schema is converted first."""
+        if data.get("schema_version", 1) < SCHEMA_VERSION:
+            from grader.legacy import upgrade  # late: legacy reads the message catalogues
+
+            data = upgrade(data)
         return cls(
             submission=data["submission"],
             lab=data["lab"],

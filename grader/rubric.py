@@ -20,6 +20,8 @@ from grader.results import Feedback
 F = TypeVar("F", bound=Callable[..., Any])
 FEEDBACK_KEY = pytest.StashKey[Feedback]()
 """Where a check's feedback is stored on its pytest item."""
+STATED_KEY = pytest.StashKey[bool]()
+"""Set on a check's item when it was judged from the Dockerfile (the image did not build)."""
 
 
 def check(check_id: str) -> Callable[[F], F]:

@@ -19,14 +19,15 @@ from grader import __version__
 from grader.engine import Engine
 from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
+from grader.i18n import t
 from grader.integrity import fingerprint
 from grader.lab import LabSpec
 from grader.pipeline import Pipeline
-from grader.results import CheckResult, Status, SubmissionReport, assemble
-from grader.rubric import FEEDBACK_KEY
+from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.rubric import FEEDBACK_KEY, STATED_KEY
 from grader.settings import Options
 from grader.submission import declared_identity
-from grader.verdicts import describe, error_cause, feedback_for, result, stage_feedback
+from grader.verdicts import describe, error_cause, feedback_for, result, stage_verdict
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,22 @@ def summary_of(check: CheckResult) -> str:
     """A check's verdict in one line."""
     first = check.message.splitlines()[0] if check.message else ""
     return check.feedback.summary if check.feedback and check.feedback.summary else first
+
+
+def skip_reason(check: CheckResult) -> str:
+    """Why a check reads as skipped in pytest: advice not followed, or what stopped it."""
+    if check.status is Status.ADVICE:
+        return f"advice (no points): {summary_of(check)}"
+    blocked = f" (blocked by {check.blocked_by})" if check.blocked_by else ""
+    return f"not run{blocked}: {summary_of(check)}"
+
+
+def stated_verdict(check: CheckResult, lang: str) -> CheckResult:
+    """A verdict judged from the Dockerfile (the image did not build), saying so."""
+    said = t("statuses.judged_from_dockerfile", lang)
+    fb = check.feedback or Feedback(summary="")
+    fb = dataclasses.replace(fb, summary=f"{fb.summary} ({said})" if fb.summary else said)
+    return dataclasses.replace(check, feedback=fb, message=fb.as_text())
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -121,14 +138,17 @@ class GradingSession:
         max_score = spec.max_score if spec else 0.0
         if report.when == "call" or (report.when == "setup" and not report.passed):
             verdict = self._verdict(item, call, report, graded, max_score, check_id)
+            if item.stash.get(STATED_KEY, False):
+                verdict = stated_verdict(verdict, graded.pipeline.options.lang)
             graded.results[check_id] = verdict
-            if verdict.status is Status.FAILED and verdict.is_advice:
+            if verdict.status in (Status.ADVICE, Status.NOT_RUN):
                 # advice not followed is shown, worth no points, and never fails a student's
-                # own pytest run (or CI job): it reads as a skip with the advice as its reason
+                # own pytest run (or CI job); a check not run is not an error at setup: both
+                # read as a skip with the advice, or what stopped the check, as its reason
                 report.outcome = "skipped"
                 path, line = str(item.path), item.location[1] or 0
-                report.longrepr = (path, line, f"advice (no points): {summary_of(verdict)}")
-            elif verdict.status is not Status.PASSED and verdict.status is not Status.SKIPPED:
+                report.longrepr = (path, line, skip_reason(verdict))
+            elif verdict.status is not Status.PASSED:
                 report.longrepr = verdict.message
         return report
 
@@ -142,21 +162,19 @@ class GradingSession:
         check_id: str,
     ) -> CheckResult:
         note = item.stash.get(FEEDBACK_KEY, None)
-        if report.skipped:
-            return result(check_id, Status.SKIPPED, max_score, note)
+        if report.skipped:  # no check skips itself today; a skip is "not run", with its reason
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            return result(check_id, Status.NOT_RUN, max_score, note or Feedback(str(reason)))
         if report.passed:
             return result(check_id, Status.PASSED, max_score, note)
         exc = call.excinfo.value if call.excinfo else None
         if isinstance(exc, pytest.fail.Exception) and note is not None:
             return result(check_id, Status.FAILED, max_score, note)
-        if isinstance(exc, GraderError):
-            status, fb = stage_feedback(exc, graded.pipeline.options.lang)
-            return result(check_id, status, max_score, fb, error_cause(exc))
-        if call.excinfo is not None:
+        if not isinstance(exc, GraderError) and call.excinfo is not None:
             graded.tracebacks.append(f"{check_id}:\n{call.excinfo.getrepr(style='long')}")
         bug = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-        status, fb = stage_feedback(bug, graded.pipeline.options.lang)
-        return result(check_id, status, max_score, fb, error_cause(bug))
+        status, fb, blocker = stage_verdict(check_id, bug, graded.pipeline.options.lang)
+        return result(check_id, status, max_score, fb, error_cause(bug), blocker)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Assemble one report per submission; remove the images this run built."""
@@ -171,7 +189,7 @@ class GradingSession:
         """Close a self-check with each submission's score and the advice it did not follow."""
         for report in self.reports:
             to_fix = sum(c.needs_work for c in report.checks)
-            advice = [c for c in report.checks if c.is_advice and c.status is Status.FAILED]
+            advice = [c for c in report.checks if c.status is Status.ADVICE]
             for check in advice:
                 terminalreporter.write_line(f"advice {check.id}: {check.message}")
             line = f"{report.submission} ({report.lab}): {report.score:g}/{report.max_score:g}"

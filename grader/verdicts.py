@@ -3,12 +3,14 @@ and a submission the rubric cannot run on into a whole report (every check error
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from grader.errors import (
     BuildFailed,
     BuildTimedOut,
     ContainerExited,
+    ContextRejected,
     EngineError,
     NeverReady,
     NoDockerfile,
@@ -105,6 +107,54 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
     return Status.ERROR, _fb("error.internal", lang, detail=detail)
 
 
+BLOCKERS: tuple[tuple[type[Exception], str, tuple[str, ...]], ...] = (
+    (NoDockerfile, "no_dockerfile", ("dockerfile.present",)),
+    (ContextRejected, "rejected", ("build.succeeds",)),
+    (SubmissionRejected, "rejected", ("dockerfile.present",)),
+    (BuildFailed, "build_failed", ("build.succeeds",)),
+    (BuildTimedOut, "build_timeout", ("build.succeeds",)),
+    (ContainerExited, "container_exited", ("run.starts", "registry.runs")),
+    (NeverReady, "never_ready", ("http.root_status", "registry.runs")),
+    (ProbeFailed, "probe_failed", ("http.root_status", "http.not_found", "registry.runs")),
+    (NotDeclared, "not_declared", ("registry.pushed",)),
+    (PullFailed, "pull_failed", ("registry.runs",)),
+    (SubmissionTimedOut, "submission_timeout", ("",)),
+)
+"""(stage failure, its ``not_run.<key>`` prefix, the checks whose own subject it is): the first
+of them is the check that stops the others (their ``blocked_by``); for those checks the failure
+is their own ``failed`` verdict."""
+
+
+def owners_of(key: str, dockerfile_read: bool = False) -> tuple[str, ...]:
+    """The checks a ``not_run.<key>`` failure belongs to (first: the blocking one), or ();
+    ``dockerfile_read``: a rejection then came after the Dockerfile (its build context)."""
+    apart = SubmissionRejected if dockerfile_read else ContextRejected
+    found = [o for cls, prefix, o in BLOCKERS if key.startswith(prefix) and cls is not apart]
+    return found[0] if found else ()
+
+
+def stage_verdict(check_id: str, exc: Exception, lang: str) -> tuple[Status, Feedback, str]:
+    """Status, feedback and ``blocked_by`` of ``check_id`` when a stage raised ``exc``: the
+    blocking check's own failure is ``failed``; every other check is ``not_run``, blocked by
+    it; the grader's or the engine's fault is ``error``."""
+    status, fb = stage_feedback(exc, lang)
+    owners = next((o for cls, _, o in BLOCKERS if isinstance(exc, cls)), ())
+    if status is not Status.FAILED or not owners:
+        return status, fb, ""
+    if check_id in owners:  # its own failure: not "not run"
+        return status, dataclasses.replace(fb, summary=own_summary(fb.summary, lang)), ""
+    return Status.NOT_RUN, fb, owners[0]
+
+
+def own_summary(summary: str, lang: str) -> str:
+    """A ``not_run.*`` summary without its "Not run: " opening, for the check it is about."""
+    prefix = t("statuses.not_run_prefix", lang)
+    if not summary.startswith(prefix):
+        return summary
+    rest = summary.removeprefix(prefix)
+    return rest[:1].upper() + rest[1:]
+
+
 def error_cause(exc: BaseException) -> str:
     """Where an ``error`` verdict comes from (pure): ``registry`` (a registry outside this
     machine did not answer), ``engine``, ``tool`` or ``internal`` (the grader's own)."""
@@ -118,13 +168,22 @@ def error_cause(exc: BaseException) -> str:
 
 
 def result(
-    check_id: str, status: Status, max_score: float, fb: Feedback | None, cause: str = ""
+    check_id: str,
+    status: Status,
+    max_score: float,
+    fb: Feedback | None,
+    cause: str = "",
+    blocked_by: str = "",
 ) -> CheckResult:
-    """A check's result; only a pass earns the points (``cause`` kept for errors only)."""
+    """A check's result; only a pass earns the points (``cause`` kept for errors only,
+    ``blocked_by`` for checks not run); advice not followed is ``advice``, never ``failed``."""
+    if status is Status.FAILED and max_score == 0:
+        status = Status.ADVICE
     score = max_score if status is Status.PASSED else 0.0
     text = fb.as_text() if fb else ""
     kept = cause if status is Status.ERROR else ""
-    return CheckResult(check_id, status, score, max_score, text, fb, kept)
+    blocker = blocked_by if status is Status.NOT_RUN else ""
+    return CheckResult(check_id, status, score, max_score, text, fb, kept, blocker)
 
 
 def describe(sockets: tuple[Socket, ...] | None) -> str:
@@ -149,9 +208,17 @@ def error_report(
 
 
 def rejected_report(name: str, lab: LabSpec | None, exc: SubmissionRejected) -> SubmissionReport:
-    """A submission refused before grading (unsafe archive...): every check failed, with why."""
+    """A submission refused before grading (unsafe archive...): ``dockerfile.present`` (or the
+    lab's first check) failed with why, every other check not run, blocked by it."""
     if lab is None:
         return assemble(name, "unknown", [], notes=(str(exc),))
-    status, fb = stage_feedback(exc, lab.lang)
-    checks = [CheckResult(c.id, status, 0.0, c.max_score, fb.as_text(), fb) for c in lab.checks]
+    _, fb = stage_feedback(exc, lab.lang)
+    ids = [c.id for c in lab.checks]
+    first = "dockerfile.present" if "dockerfile.present" in ids else ids[0]
+    checks = [
+        result(c.id, Status.FAILED, c.max_score, fb)
+        if c.id == first
+        else result(c.id, Status.NOT_RUN, c.max_score, fb, blocked_by=first)
+        for c in lab.checks
+    ]
     return assemble(name, lab.id, checks, lang=lab.lang, notes=(str(exc),))

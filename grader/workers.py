@@ -25,6 +25,7 @@ FIXTURE_STAGES = {
     "dockerfile_or_none": "dockerfile",
     "dockerfile_problem": "dockerfile",
     "build_outcome": "build",
+    "image_config": "image",
     "runtime_or_none": "runtime",
     "build_context": "context",
 }

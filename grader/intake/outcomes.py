@@ -1,5 +1,6 @@
 """What the intake tells a student whose work it could not hand over: a report scoring 0
-(``failed``, or ``error`` when the grader could not reach the work), and the notes saying
+(the Dockerfile's check ``failed`` and the others ``not_run``, or all ``error`` when the grader
+could not reach the work), and the notes saying
 which folder and commit were graded."""
 
 from __future__ import annotations
@@ -24,9 +25,19 @@ def intake_report(name: str, lab: LabSpec | None, exc: IntakeFailed, lang: str) 
     fb = Feedback(**{f: t(f"{exc.key}.{f}", lang, **exc.params) for f in FIELDS})
     if lab is None:
         return assemble(name, "unknown", [], lang=lang, notes=(fb.as_text(),))
-    cause = "tool" if exc.status is Status.ERROR else ""
+    if exc.status is Status.ERROR:
+        checks = [
+            CheckResult(c.id, Status.ERROR, 0.0, c.max_score, fb.as_text(), fb, "tool")
+            for c in lab.checks
+        ]
+        return assemble(name, lab.id, checks, lang=lang, notes=(fb.summary,))
+    # the student's: the Dockerfile's own check fails, every other one is not run, blocked by it
+    owner = "dockerfile.present" if lab.check("dockerfile.present") else lab.checks[0].id
     checks = [
-        CheckResult(c.id, exc.status, 0.0, c.max_score, fb.as_text(), fb, cause) for c in lab.checks
+        CheckResult(c.id, Status.FAILED, 0.0, c.max_score, fb.as_text(), fb)
+        if c.id == owner
+        else CheckResult(c.id, Status.NOT_RUN, 0.0, c.max_score, fb.as_text(), fb, "", owner)
+        for c in lab.checks
     ]
     return assemble(name, lab.id, checks, lang=lang, notes=(fb.summary,))
 

@@ -13,6 +13,7 @@ from grader.i18n import t
 from grader.integrity import Fingerprint, Pair, similar_pairs
 from grader.regrade import Delta
 from grader.report.charts import Chart, columns, rows, short
+from grader.report.layout import STOPS, stopped_at
 from grader.report.templating import render as render_template
 from grader.results import Status, SubmissionReport
 
@@ -66,10 +67,19 @@ def score_chart(reports: Sequence[SubmissionReport]) -> Chart:
 
 
 def failed_chart(reports: Sequence[SubmissionReport]) -> Chart:
-    """The scored checks most often failed (or in error), most failed first."""
-    counts = Counter(c.id for r in reports for c in r.checks if c.needs_work)
+    """The scored checks most often failed, most failed first: ``failed`` only, so that a
+    cascade (checks not run) or the grader's faults (errors) never hide the root causes."""
+    counts = Counter(c.id for r in reports for c in r.checks if c.status is Status.FAILED)
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FAILED]
     return rows("chart-failed", [(cid, n, str(n)) for cid, n in top])
+
+
+def stopped_chart(reports: Sequence[SubmissionReport], lang: str) -> Chart:
+    """How many submissions stopped at each step of the flow (no Dockerfile, build, start,
+    HTTP) or went through every step; submissions whose step is in error are left out."""
+    counts = Counter(stopped_at(r) for r in reports)
+    items = [(t(f"statuses.stopped.{s}", lang), counts[s], str(counts[s])) for s in STOPS]
+    return rows("chart-stopped", items)
 
 
 def size_bytes(report: SubmissionReport) -> int | None:
@@ -112,7 +122,7 @@ def class_rows(reports: Sequence[SubmissionReport], deltas: Sequence[Delta]) -> 
             student_label(r),
             round(percent(r), 1),
             tuple(c.id for c in r.checks if c.needs_work),
-            tuple(c.id for c in r.checks if c.is_advice and c.status is Status.FAILED),
+            tuple(c.id for c in r.checks if c.status is Status.ADVICE),
             size_bytes(r),
             by_name.get(r.submission),
         )
@@ -134,6 +144,7 @@ def render(reports: Sequence[SubmissionReport], deltas: Sequence[Delta] = ()) ->
         "median": round(median(scores), 1) if scores else 0,
         "charts": [
             (t("dashboard.chart_scores", lang), score_chart(reports)),
+            (t("statuses.stopped.title", lang), stopped_chart(reports, lang)),
             (t("dashboard.chart_failed", lang), failed_chart(reports)),
             (t("dashboard.chart_sizes", lang), size_chart(reports)),
         ],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 
 from grader.report.markdown import escape
-from grader.results import SubmissionReport
+from grader.results import Status, SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:
@@ -24,18 +25,33 @@ def render(reports: list[SubmissionReport]) -> tuple[str, str]:
     return "gradebook.csv", out.getvalue()
 
 
+TOP_FAILED = 10
+"""Most failed checks listed under the table."""
+
+
 def render_summary(reports: list[SubmissionReport]) -> tuple[str, str]:
-    """``summary.md``: a table for ``$GITHUB_STEP_SUMMARY`` (GitHub) or a merge request note."""
+    """``summary.md``: a table for ``$GITHUB_STEP_SUMMARY`` (GitHub) or a merge request note:
+    per submission the checks failed (the root causes; a check not run is not listed, advice
+    neither), those in error (⚠️, not the student's fault) and how many checks did not run;
+    then the checks most often failed in the class."""
     lines = [
         "## docker-lab-grader",
         "",
-        "| submission | lab | score | to fix |",
-        "|---|---|---|---|",
+        "| submission | lab | score | to fix | not run |",
+        "|---|---|---|---|---|",
     ]
     for r in reports:
-        todo = [c.id for c in r.checks if c.needs_work]  # advice not followed is not "to fix"
-        fixes = ", ".join(f"`{cid}`" for cid in todo) or "✅"
+        todo = [f"`{c.id}`" for c in r.checks if c.status is Status.FAILED]
+        todo += [f"⚠️ `{c.id}`" for c in r.checks if c.status is Status.ERROR]
+        fixes = ", ".join(todo) or "✅"
+        not_run = sum(c.status is Status.NOT_RUN for c in r.checks)
+        score = f"{r.score:g}/{r.max_score:g}"
         lines.append(
-            f"| {escape(r.submission)} | {escape(r.lab)} | {r.score:g}/{r.max_score:g} | {fixes} |"
+            f"| {escape(r.submission)} | {escape(r.lab)} | {score} | {fixes} | {not_run} |"
         )
+    counts = Counter(c.id for r in reports for c in r.checks if c.status is Status.FAILED)
+    if counts:
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FAILED]
+        lines += ["", "### most failed checks", ""]
+        lines += [f"- `{cid}`: {n}" for cid, n in top]
     return "summary.md", "\n".join(lines) + "\n"

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import json
 
-from grader.results import Status, SubmissionReport
+from grader.i18n import t
+from grader.results import CheckResult, Status, SubmissionReport
+
+PASSING = (Status.PASSED, Status.ADVICE)
+"""Gradescope knows only passed and failed: advice (max_score 0) reads as passed, with the
+advice as its output, so that no red mark shows for a bonus."""
+
+
+def output(check: CheckResult, lang: str) -> str:
+    """A test's output: its status in words (and what blocked it) for anything but a pass,
+    then the feedback."""
+    if check.status is Status.PASSED:
+        return check.message
+    label = t(f"statuses.status_{check.status.value}", lang)
+    if check.blocked_by:
+        label += f" ({t('statuses.blocked_by', lang, check=check.blocked_by)})"
+    return f"[{label}]\n{check.message}".rstrip()
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:
@@ -14,8 +30,9 @@ def render(report: SubmissionReport) -> tuple[str, str]:
             "name": check.id,
             "score": check.score,
             "max_score": check.max_score,
-            "status": "passed" if check.status is Status.PASSED else "failed",
-            "output": check.message,
+            "status": "passed" if check.status in PASSING else "failed",
+            "output": output(check, report.lang),
+            "tags": [check.status.value],
             "visibility": "visible",
         }
         for check in report.checks

@@ -6,6 +6,7 @@ from typing import Any
 
 from grader.i18n import t
 from grader.logcap import tail_lines
+from grader.report.layout import layout
 from grader.report.templating import render as render_template
 from grader.results import SubmissionReport
 
@@ -97,6 +98,7 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         report=report,
         lang=lang,
         to_fix=sum(c.needs_work for c in report.checks),
+        parts=layout(report),
         facts=fact_rows(facts, lang),
         layers=layer_rows(facts),
         stages=stages,

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from grader.i18n import t
 from grader.results import CheckResult, Status, SubmissionReport
 
 
-def _outcome(check: CheckResult) -> Status:
-    """How a check reads in JUnit: advice not followed is a skip, not a failure."""
-    return Status.SKIPPED if check.is_advice and check.status is Status.FAILED else check.status
+def _skip_message(check: CheckResult, summary: str, lang: str) -> str:
+    """Why a check not run or advice not followed reads as a skip (from the catalogue)."""
+    label = t(f"statuses.status_{check.status.value}", lang)
+    if check.blocked_by:
+        label += f" ({t('statuses.blocked_by', lang, check=check.blocked_by)})"
+    return f"{label}: {summary}"
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:
     """``junit.xml``: a suite per submission; failed checks are failures, grader faults errors,
-    and advice not followed (worth no points) a skip whose message is the advice, so that a CI
-    job's test report does not go red for a bonus."""
-    counts = {s: sum(_outcome(c) is s for c in report.checks) for s in Status}
+    checks not run (with what blocked them) and advice not followed (worth no points) skips
+    whose message says so, so that a CI job's test report goes red only for the student's
+    real failures."""
+    skips = (Status.NOT_RUN, Status.ADVICE)
+    counts = {s: sum(c.status is s for c in report.checks) for s in Status}
     suites = ET.Element("testsuites", name=f"docker-lab-grader {report.lab}")
     suite = ET.SubElement(
         suites,
@@ -25,7 +31,7 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         tests=str(len(report.checks)),
         failures=str(counts[Status.FAILED]),
         errors=str(counts[Status.ERROR]),
-        skipped=str(counts[Status.SKIPPED]),
+        skipped=str(sum(counts[s] for s in skips)),
     )
     for check in report.checks:
         stage = check.id.split(".", 1)[0]
@@ -34,15 +40,13 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         )
         summary = check.feedback.summary if check.feedback else check.message
         text = check.message + (f"\n\n{check.feedback.evidence}" if check.feedback else "")
-        outcome = _outcome(check)
-        if outcome is Status.FAILED:
+        if check.status is Status.FAILED:
             ET.SubElement(case, "failure", message=summary, type="failed").text = text
-        elif outcome is Status.ERROR:
+        elif check.status is Status.ERROR:
             ET.SubElement(case, "error", message=summary, type="error").text = text
-        elif outcome is Status.SKIPPED and check.status is Status.FAILED:
-            ET.SubElement(case, "skipped", message=f"advice (no points): {summary}").text = text
-        elif outcome is Status.SKIPPED:
-            ET.SubElement(case, "skipped", message=summary)
+        elif check.status in skips:
+            message = _skip_message(check, summary, report.lang)
+            ET.SubElement(case, "skipped", message=message).text = text
         ET.SubElement(case, "properties").append(
             ET.Element("property", name="points", value=f"{check.score:g}/{check.max_score:g}")
         )

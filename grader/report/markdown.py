@@ -7,9 +7,16 @@ from typing import Any
 
 from grader.i18n import t
 from grader.logcap import tail_lines
+from grader.report.layout import Blocked, layout
 from grader.results import CheckResult, Status, SubmissionReport
 
-ICONS = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "⚠️", Status.SKIPPED: "➖"}
+ICONS = {
+    Status.PASSED: "✅",
+    Status.FAILED: "❌",
+    Status.NOT_RUN: "➖",
+    Status.ADVICE: "💡",
+    Status.ERROR: "⚠️",
+}
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
 
 
@@ -37,6 +44,56 @@ def _check_section(check: CheckResult, lang: str) -> list[str]:
     if fb.evidence:
         lines += ["", block(fb.evidence)]
     return [*lines, ""]
+
+
+def status_text(check: CheckResult, lang: str) -> str:
+    """A check's status in words, with what blocked it (``not run (blocked by build.succeeds)``)."""
+    text = t(f"statuses.status_{check.status.value}", lang)
+    if check.blocked_by:
+        text += f" ({t('statuses.blocked_by', lang, check=check.blocked_by)})"
+    return text
+
+
+def _blocked_section(group: Blocked, lang: str) -> list[str]:
+    """One cause, once: why, how to unblock, and the checks it stopped."""
+    lines = [f"### {ICONS[Status.NOT_RUN]} {escape(group.heading(lang))}", ""]
+    fb = group.feedback
+    if fb is not None and fb.summary:
+        lines += [escape(fb.summary), ""]
+    if fb is not None and fb.found:
+        lines += [f"- **{t('report.found', lang)}**: {escape(fb.found)}"]
+    if group.blocker:
+        fix = t("statuses.blocked_fix", lang, check=f"`{group.blocker}`")
+        lines += [f"- **{t('report.fix', lang)}**: {fix}"]
+    elif fb is not None and fb.fix:
+        lines += [f"- **{t('report.fix', lang)}**: {escape(fb.fix)}"]
+    lines += ["", t("statuses.blocked_checks", lang), ""]
+    lines += [f"- `{c.id}` ({c.max_score:g})" for c in group.checks]
+    return [*lines, ""]
+
+
+def _sections(report: SubmissionReport) -> list[str]:
+    """What to fix first, what was not evaluated and why (once per cause), errors, advice,
+    then the remarks on checks passed."""
+    lang, parts = report.lang, layout(report)
+    lines: list[str] = []
+    if parts.fix_first:
+        lines += [f"## {t('statuses.fix_first', lang)}", "", t("statuses.fix_first_intro", lang)]
+        lines += [""] + [x for c in parts.fix_first for x in _check_section(c, lang)]
+    if parts.blocked:
+        lines += [f"## {t('statuses.not_evaluated', lang)}", ""]
+        lines += [x for g in parts.blocked for x in _blocked_section(g, lang)]
+    if parts.errors:
+        lines += [f"## {t('statuses.errors', lang)}", ""]
+        lines += [x for c in parts.errors for x in _check_section(c, lang)]
+    if parts.advice:
+        lines += [f"## {t('statuses.advice', lang)}", "", t("statuses.advice_intro", lang), ""]
+        lines += [x for c in parts.advice for x in _check_section(c, lang)]
+    noted = [c for c in parts.passed if c.feedback]
+    if noted:
+        lines += [f"## {t('statuses.passed', lang)}", ""]
+        lines += [x for c in noted for x in _check_section(c, lang)]
+    return lines
 
 
 def _facts(facts: dict[str, Any], lang: str) -> list[str]:
@@ -84,7 +141,8 @@ def _stages(facts: dict[str, Any], lang: str) -> list[str]:
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:
-    """``report.md``: score, a table of checks, details of what did not pass, facts, logs."""
+    """``report.md``: score, a table of checks, what to fix first, the checks not evaluated
+    grouped by cause, errors, advice, remarks, facts, logs."""
     lang = report.lang
     lines = [
         f"# {escape(report.submission)} — {escape(report.lab)}",
@@ -98,15 +156,10 @@ def render(report: SubmissionReport) -> tuple[str, str]:
     ]
     lines += ["|---|---|---|"]
     for c in report.checks:
-        lines.append(
-            f"| `{c.id}` | {ICONS[c.status]} {c.status.value} | {c.score:g}/{c.max_score:g} |"
-        )
+        shown = f"{ICONS[c.status]} {status_text(c, lang)}"
+        lines.append(f"| `{c.id}` | {shown} | {c.score:g}/{c.max_score:g} |")
     lines.append("")
-    detailed = [c for c in report.checks if c.status is not Status.PASSED or c.feedback]
-    if detailed:
-        lines += [f"## {t('report.details', lang)}", ""]
-        for c in detailed:
-            lines += _check_section(c, lang)
+    lines += _sections(report)
     lines += _stages(report.facts, lang)
     lines += _facts(report.facts, lang)
     for key, text in (("build_log", report.build_log), ("container_log", report.container_log)):

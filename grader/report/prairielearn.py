@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from grader.report.gradescope import output
 from grader.results import SubmissionReport
 
 
@@ -14,7 +15,10 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         "gradable": True,
         "score": round(fraction, 4),
         "message": f"{report.score:g}/{report.max_score:g}",
-        "output": "\n".join(f"{c.id}: {c.status.value}" for c in report.checks),
+        "output": "\n".join(
+            f"{c.id}: {c.status.value}" + (f" ({c.blocked_by})" if c.blocked_by else "")
+            for c in report.checks
+        ),
         "tests": [
             {
                 "name": check.id,
@@ -22,7 +26,7 @@ def render(report: SubmissionReport) -> tuple[str, str]:
                 "points": check.score,
                 "max_points": check.max_score,
                 "message": check.status.value,
-                "output": check.message,
+                "output": output(check, report.lang),
             }
             for check in report.checks
         ],

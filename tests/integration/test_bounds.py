@@ -52,7 +52,7 @@ def test_hanging_build_and_silent_app_are_bounded(
     assert code == 0
     assert elapsed < 60, elapsed
     hangs = _statuses(out, "hangs")
-    assert hangs["build.succeeds"] == "failed" and hangs["run.starts"] == "failed"
+    assert hangs["build.succeeds"] == "failed" and hangs["run.starts"] == "not_run"
     report = json.loads((out / "hangs" / "report.json").read_text(encoding="utf-8"))
     build = next(c for c in report["checks"] if c["id"] == "build.succeeds")
     assert "still running after 4 s" in build["message"]
@@ -60,7 +60,7 @@ def test_hanging_build_and_silent_app_are_bounded(
     assert silent["run.starts"] == "passed" and silent["http.root_status"] == "failed"
     report = json.loads((out / "silent" / "report.json").read_text(encoding="utf-8"))
     http = next(c for c in report["checks"] if c["id"] == "http.root_status")
-    assert "nothing listens" in http["message"]
+    assert "nothing listens" in http["message"].lower()
     assert leftovers() == ([], [])
     running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
     assert not [c for c in running if nonce in c.get("Command", "")]
@@ -95,7 +95,7 @@ def test_whole_submission_bound_and_context_cap_from_a_lab_file(
     slow_report = json.loads((out / "slow" / "report.json").read_text(encoding="utf-8"))
     by_id = {c["id"]: c for c in slow_report["checks"]}
     assert "still running after 6 s" in by_id["build.succeeds"]["message"]
-    assert by_id["run.starts"]["status"] == "failed"
+    assert by_id["run.starts"]["status"] == "not_run"
     big_statuses = _statuses(out, "big")
     assert big_statuses["build.succeeds"] == "failed"
     big_report = json.loads((out / "big" / "report.json").read_text(encoding="utf-8"))

@@ -163,17 +163,26 @@ def test_repositories_that_cannot_be_graded_score_0_and_say_why(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     data = report(out, "tp6-late")
-    assert data["score"] == 0 and {c["status"] for c in data["checks"]} == {"failed"}
+    assert data["score"] == 0 and _blocked_by_the_dockerfile(data)
     assert "aucun commit à la date limite (2026-11-15T00:00:00+01:00)" in data["notes"][0]
     absent = report(out, "absent")
     assert absent["score"] == 0 and {c["status"] for c in absent["checks"]} == {"error"}
     assert f"file://{tmp_path}/absent" in absent["checks"][0]["message"]
     both = report(out, "tp6-twice")
-    assert both["score"] == 0 and {c["status"] for c in both["checks"]} == {"failed"}
+    assert both["score"] == 0 and _blocked_by_the_dockerfile(both)
     message = both["checks"][0]["feedback"]
     assert message["found"] == "dossiers avec un Dockerfile : v1, v2"
     assert 'path = "le/dossier/du/tp"' in message["fix"]
     assert not both["facts"].get("image_id")  # nothing was built
+
+
+def _blocked_by_the_dockerfile(data: dict[str, Any]) -> bool:
+    """The Dockerfile's check failed and every other check is not run, blocked by it."""
+    statuses = {c["id"]: (c["status"], c.get("blocked_by", "")) for c in data["checks"]}
+    others = {v for k, v in statuses.items() if k != "dockerfile.present"}
+    return statuses["dockerfile.present"] == ("failed", "") and others == {
+        ("not_run", "dockerfile.present")
+    }
 
 
 def test_an_executable_entrypoint_script_stays_executable_from_a_zip(

@@ -98,7 +98,7 @@ def test_static_lab_grades_pinning_lint_and_context_without_building(
         "dockerfile.present": "passed",
         "dockerfile.pinned_base": "passed",  # ARG default and a stage alias
         "dockerfile.lint": "passed",
-        "dockerfile.dockerignore": "failed",  # .git in the context, no .dockerignore
+        "dockerfile.dockerignore": "advice",  # .git in the context, no .dockerignore
     }
     ignore = pinned["dockerfile.dockerignore"]["feedback"]
     assert ".git/" in ignore["summary"] and "kB" in ignore["summary"]

@@ -21,8 +21,8 @@ def sample(name: str, lang: str = "fr", **facts: object) -> SubmissionReport:
         CheckResult("build.succeeds", Status.PASSED, 2, 2, "built", None),
         CheckResult("http.root_text", Status.FAILED, 0, 2, fb.as_text(), fb),
         CheckResult("registry.pushed", Status.ERROR, 0, 1, "registry down", None),
-        CheckResult("image.size", Status.SKIPPED, 0.5, 1, "", None),
-        CheckResult("image.healthcheck", Status.FAILED, 0, 0, "advice", None),
+        CheckResult("image.size", Status.FAILED, 0.5, 1, "", None),
+        CheckResult("image.healthcheck", Status.ADVICE, 0, 0, "advice", None),
     ]
     return assemble(name, "tp6", checks, lang=lang, facts=dict(facts))
 

@@ -92,7 +92,7 @@ def test_live_table_shows_done_total_and_each_worker() -> None:
 def test_graded_line_lists_advice_apart_from_scored_failures() -> None:
     checks = [
         CheckResult("run.starts", Status.ERROR, 0.0, 2.0, ""),
-        CheckResult("image.healthcheck", Status.FAILED, 0.0, 0.0, ""),
+        CheckResult("image.healthcheck", Status.ADVICE, 0.0, 0.0, ""),
         CheckResult("image.waste", Status.PASSED, 0.0, 0.0, ""),
     ]
     line = graded_line(Graded(assemble("eve", "tp6", checks), 1.0, Path("r/eve")))

@@ -22,7 +22,7 @@ def sample(name: str = "alice", **facts: object) -> SubmissionReport:
         CheckResult("build.succeeds", Status.PASSED, 2, 2, "", None),
         CheckResult("http.root_text", Status.FAILED, 0, 2, fb.as_text(), fb),
         CheckResult("registry.pushed", Status.ERROR, 0, 1, "registry down", None),
-        CheckResult("image.size", Status.SKIPPED, 0, 1, "", None),
+        CheckResult("image.size", Status.NOT_RUN, 0, 1, "", None, blocked_by="build.succeeds"),
     ]
     return assemble(name, "tp6bis", checks, lang="en", facts=dict(facts))
 
@@ -88,7 +88,7 @@ def test_gradebook_uses_the_declared_student_and_email() -> None:
 
 def test_job_summary_lists_what_to_fix_and_escapes_names() -> None:
     _, text = gradebook.render_summary([sample("<img src=x>"), sample("carol")])
-    assert "| 2/6 | `http.root_text`, `registry.pushed` |" in text
+    assert "| 2/6 | `http.root_text`, ⚠️ `registry.pushed` | 1 |" in text
     assert not re.search(r"(?<!\\)<img", text) and "\\<img src=x\\>" in text
 
 
@@ -105,23 +105,23 @@ def test_every_format_is_written(tmp_path: Path) -> None:
 def test_advice_not_followed_is_not_listed_as_to_fix() -> None:
     checks = [
         CheckResult("http.root_text", Status.FAILED, 0.0, 2.0, "wrong text"),
-        CheckResult("image.healthcheck", Status.FAILED, 0.0, 0.0, "no HEALTHCHECK"),
+        CheckResult("image.healthcheck", Status.ADVICE, 0.0, 0.0, "no HEALTHCHECK"),
     ]
     report = assemble("dan", "tp6", checks, lang="en")
     _, text = gradebook.render_summary([report])
-    assert "| dan | tp6 | 0/2 | `http.root_text` |" in text
+    assert "| dan | tp6 | 0/2 | `http.root_text` | 0 |" in text
     assert "(1 to fix)" in html.render(report)[1]
 
 
 def test_junit_reads_advice_not_followed_as_a_skip_with_the_advice() -> None:
     checks = [
         CheckResult("http.root_text", Status.FAILED, 0.0, 2.0, "wrong text"),
-        CheckResult("image.healthcheck", Status.FAILED, 0.0, 0.0, "no HEALTHCHECK"),
+        CheckResult("image.healthcheck", Status.ADVICE, 0.0, 0.0, "no HEALTHCHECK"),
     ]
     (suite,) = list(JUnitXml.fromstring(junit.render(assemble("eve", "tp6", checks))[1]))
     assert (suite.failures, suite.errors, suite.skipped) == (1, 0, 1)
     cases = {case.name: case for case in suite}
     (skip,) = cases["image.healthcheck"].result
     assert cases["image.healthcheck"].is_skipped
-    assert skip.message == "advice (no points): no HEALTHCHECK"
+    assert skip.message == "advice not followed (no points): no HEALTHCHECK"
     assert isinstance(cases["http.root_text"].result[0], Failure)

@@ -19,7 +19,8 @@ def results() -> list[CheckResult]:
     return [
         CheckResult("dockerfile.present", Status.PASSED, 1.0, 1.0, ""),
         CheckResult("http.root_status", Status.FAILED, 0.0, 2.0, FB.as_text(), FB),
-        CheckResult("image.exposed_port", Status.SKIPPED, 0.0, 0.0, "advice"),
+        CheckResult("image.exposed_port", Status.ADVICE, 0.0, 0.0, "advice"),
+        CheckResult("http.not_found", Status.NOT_RUN, 0.0, 1.0, "", blocked_by="run.starts"),
         CheckResult("run.starts", Status.ERROR, 0.0, 2.0, "engine down"),
         CheckResult("http.root_text", Status.PASSED, 1.5, 1.5, ""),
     ]
@@ -82,7 +83,7 @@ def test_submission_report_from_minimal_dict_uses_defaults() -> None:
 def test_assemble_sums_scores_and_maxima() -> None:
     rep = report()
     assert rep.score == 2.5
-    assert rep.max_score == 6.5
+    assert rep.max_score == 7.5
     assert rep.checks == tuple(results())
     assert rep.lang == "fr"
 
@@ -117,4 +118,4 @@ def test_feedback_as_text() -> None:
 
 
 def test_status_values() -> None:
-    assert [s.value for s in Status] == ["passed", "failed", "error", "skipped"]
+    assert [s.value for s in Status] == ["passed", "failed", "not_run", "advice", "error"]
