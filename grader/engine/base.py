@@ -19,10 +19,19 @@ class EngineBase:
     base_url: str
     _storage: dict[str, Any] | None
     _head: HeadStart | None
+    missing_bounds: tuple[str, ...] = ()
+    """Build bounds this engine's builds ran without (``grader.cgroups.BuildBounds``)."""
 
     def is_local(self) -> bool:
         """True when the engine runs on this machine (its /proc is ours)."""
         return self.base_url.startswith(("unix://", "npipe://"))
+
+    def info(self) -> dict[str, Any]:
+        """``docker info``, asked once per connection."""
+        if self._storage is None:
+            with translated("engine info"):
+                self._storage = dict(self.api.info())
+        return self._storage
 
     def inspect_image(self, image_id: str) -> dict[str, Any]:
         """``docker image inspect`` as a dict."""
