@@ -241,4 +241,7 @@ def warn_once(missing: tuple[str, ...], why: str) -> None:
     new = [bound for bound in missing if bound not in _warned]
     if new:
         _warned.update(new)
-        sys.stderr.write(f"warning: builds run without their {', '.join(new)} bound: {why}\n")
+        # the process's own stderr: a class run grades inside pytest, which captures sys.stderr
+        stream = sys.__stderr__ or sys.stderr
+        stream.write(f"warning: builds run without their {', '.join(new)} bound: {why}\n")
+        stream.flush()

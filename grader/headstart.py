@@ -175,7 +175,7 @@ class HeadStart:
         socket_path: str,
         context: Path,
         labels: Mapping[str, str],
-        bounded: tuple[Limits, BuildGroup | None],
+        bounded: tuple[Limits, BuildGroup | None] = (cgroups.DEFAULT_LIMITS, None),
     ) -> None:
         self.context = context
         self.dockerfile = DOCKERFILE
