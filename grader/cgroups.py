@@ -140,7 +140,7 @@ class BuildGroup:
         try:
             memory = self._make("memory")
             _write(memory / "memory.limit_in_bytes", memory_bytes)
-            if (memory / "memory.memsw.limit_in_bytes").exists():
+            if (self.fs / "memory" / "memory.memsw.limit_in_bytes").exists():  # swap counted
                 _write(memory / "memory.memsw.limit_in_bytes", memory_bytes)
                 self.memsw = True
             _write(self._make("pids") / "pids.max", pids)
