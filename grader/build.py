@@ -95,7 +95,7 @@ def checked(
         raise BuildFailed(error, outcome.log, step, line, bound)
     size = engine.image_size(outcome.image_id)
     if size > bounds.image_limit_bytes:
-        engine.remove_image(outcome.image_id)
+        engine.remove_image(outcome.image_id, prune=True)  # its large layers too, at once
         limit = f"{bounds.image_limit_bytes / 1e6:.0f} MB"
         bound = ("image_size", {"limit": limit, "size": f"{size / 1e6:.0f} MB"})
         raise BuildFailed(f"image of {size} bytes, over {limit}", outcome.log, None, None, bound)

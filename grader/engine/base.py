@@ -50,13 +50,14 @@ class EngineBase:
         with tolerated(f"remove container {container_id[:12]}"):
             self.api.remove_container(container_id, force=True, v=True)
 
-    def remove_image(self, image_id: str) -> None:
+    def remove_image(self, image_id: str, prune: bool = False) -> None:
         """Remove an image and the parents the grader's own label steps made; the student's
-        layers below stay, as the build cache (as after ``docker build``). Absent or in use is
-        logged, not raised."""
+        layers below stay, as the build cache (as after ``docker build``), unless ``prune``
+        (an image too large to keep: its untagged parents no other image uses go too).
+        Absent or in use is logged, not raised."""
         with tolerated(f"remove image {image_id[:19]}"):
             for image in self._label_chain(image_id):
-                self.api.remove_image(image, force=True, noprune=True)
+                self.api.remove_image(image, force=True, noprune=not prune)
 
     def _label_chain(self, image_id: str) -> list[str]:
         """``image_id`` and its parents that carry the same grader label (the label steps
