@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 CGROUP_FS = Path("/sys/fs/cgroup")
@@ -32,6 +33,8 @@ DEFAULT_PIDS = 1024
 DEFAULT_CPUS = 2.0
 MEMORY_SLACK = 1 << 20
 """A peak this close to the memory limit means the limit was reached."""
+REMOVE_WAIT_S = 10.0
+"""Longest a build's group is waited for, once the build is over, to hold no process."""
 SIZE = re.compile(r"(\d+)([kmg]?)")
 
 
@@ -182,15 +185,20 @@ class BuildGroup:
             found.add("pids")
         return frozenset(found)
 
-    def remove(self) -> bool:
+    def remove(self, wait_s: float = REMOVE_WAIT_S) -> bool:
         """Remove the group (and what Docker made under it) from every hierarchy; True when
-        it is gone from all of them."""
-        gone = True
-        for hierarchy in hierarchies(self.fs):
-            gone = _remove_tree(hierarchy / self.relative) and gone
-            with contextlib.suppress(OSError):  # the process's folder, once it holds no group
-                (hierarchy / self.relative).parent.rmdir()
-        return gone
+        it is gone from all of them. A RUN container the engine is still killing (a build
+        cancelled) holds its group a moment: waits up to ``wait_s`` for it."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            gone = True
+            for hierarchy in hierarchies(self.fs):
+                gone = _remove_tree(hierarchy / self.relative) and gone
+                with contextlib.suppress(OSError):  # the process's folder, once empty
+                    (hierarchy / self.relative).parent.rmdir()
+            if gone or time.monotonic() > deadline:
+                return gone
+            time.sleep(0.1)
 
 
 def _write(path: Path, value: int) -> None:

@@ -100,6 +100,8 @@ class Cleanup:
     def _finish(self) -> None:
         for thread in self._threads:
             thread.join()
+        if not cgroups.remove_own():  # each build removes its own: this is for what held on
+            log.warning("build cgroups of this run are still in use: the next run removes them")
         with self._lock:
             listed, built = self._listed, self._built
         for index, engine in enumerate(self.pool.engines):

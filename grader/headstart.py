@@ -6,7 +6,9 @@ one student, that was a third of what ``grade`` added to Docker's own work (issu
 with the standard library alone, the command line tars the submission folder exactly as
 docker-py would (``archive``), sends the same ``POST /build`` on the engine's unix socket, and
 a thread reads the answer; ``grader.engine.Engine.build`` adopts it when the pipeline asks for
-the very same build (same folder, Dockerfile and labels), and otherwise it is cancelled.
+the very same build (same folder, Dockerfile, labels and build bounds: the build runs under
+a cgroup of its own, ``grader.cgroups``, made here when this machine allows it), and
+otherwise it is cancelled.
 
 Only where this is provably the build docker-py would send (``folder_for``): one submission
 folder with a plain ``Dockerfile`` (and ``.dockerignore``, if any, applied by docker-py's own

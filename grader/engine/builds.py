@@ -149,7 +149,7 @@ class Builds(EngineBase):
                 context, dockerfile, labels, (started, timeout_s), text, on_sent, head, bounds
             )
             seconds = time.monotonic() - started
-            stopped = _stopped_by(group, error)
+            stopped = stopped_by(group, error)
             return BuildOutcome(image_id, text.text(), error, seconds, bounds, stopped)
         except EngineError as exc:
             cause = exc.__cause__
@@ -283,7 +283,7 @@ def _bounds(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
     return BuildBounds(limits, group.parent, () if group.memsw else ("swap",))
 
 
-def _stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
+def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
     """The bound that stopped a failed build: the group's use at a limit (a memory limit
     reached only counts with a step killed), or a kill when no group tells."""
     if not error:

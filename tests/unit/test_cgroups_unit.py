@@ -13,7 +13,7 @@ import pytest
 from grader import cgroups
 from grader.cgroups import BuildGroup
 from grader.engine.bounds import BuildBounds, BuildLimits
-from grader.engine.builds import _stopped_by
+from grader.engine.builds import stopped_by
 from grader.errors import LabFileError
 from grader.lab import load_lab_file
 from grader.settings import Options, Settings
@@ -115,24 +115,24 @@ def test_the_bound_reached_is_read_from_the_group(tmp_path: Path) -> None:
     pids = group.fs / "pids" / group.relative
     assert group.at_limit() == frozenset()
     killed = "The command '/bin/sh -c python3 big.py' returned a non-zero code: 137"
-    assert _stopped_by(group, killed) is None  # killed, yet not by the memory limit
+    assert stopped_by(group, killed) is None  # killed, yet not by the memory limit
     (memory / "memory.memsw.max_usage_in_bytes").write_text(str(256 << 20))
     assert group.at_limit() == {"memory"}
-    assert _stopped_by(group, killed) == "memory"
+    assert stopped_by(group, killed) == "memory"
     # the limit reached by page cache alone, in a step that failed otherwise: not memory
-    assert _stopped_by(group, "returned a non-zero code: 1") is None
-    assert _stopped_by(group, None) is None  # built: nothing stopped it
+    assert stopped_by(group, "returned a non-zero code: 1") is None
+    assert stopped_by(group, None) is None  # built: nothing stopped it
     (memory / "memory.memsw.max_usage_in_bytes").write_text("0")
     (pids / "pids.peak").write_text("128")
-    assert _stopped_by(group, "returned a non-zero code: 2") == "pids"
+    assert stopped_by(group, "returned a non-zero code: 2") == "pids"
     (pids / "pids.peak").write_text("3")
     (pids / "pids.events").write_text("max 5\n")
-    assert _stopped_by(group, "returned a non-zero code: 2") == "pids"
+    assert stopped_by(group, "returned a non-zero code: 2") == "pids"
     as_cgroupfs(tmp_path)
     assert group.remove()
     # no group (an engine out of reach): a kill is the memory limit of each RUN container
-    assert _stopped_by(None, killed) == "memory"
-    assert _stopped_by(None, "returned a non-zero code: 2") is None
+    assert stopped_by(None, killed) == "memory"
+    assert stopped_by(None, "returned a non-zero code: 2") is None
 
 
 def test_the_groups_of_dead_processes_are_swept(tmp_path: Path) -> None:
