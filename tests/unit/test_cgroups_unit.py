@@ -12,6 +12,7 @@ import pytest
 
 from grader import cgroups
 from grader.cgroups import BuildGroup
+from grader.cli import parser
 from grader.engine.bounds import BuildBounds, BuildLimits
 from grader.engine.builds import stopped_by
 from grader.errors import LabFileError
@@ -207,3 +208,12 @@ def test_wrong_build_limits_are_refused(tmp_path: Path, line: str, key: str) -> 
     with pytest.raises(LabFileError) as info:
         load_lab_file(path)
     assert key in str(info.value)
+
+
+def test_the_build_flags_are_checked_when_parsed(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["--build-memory", "1g", "--build-pids", "64", "--build-cpus", "1"])
+    assert (args.build_memory, args.build_pids, args.build_cpus) == ("1g", 64, 1.0)
+    for wrong in ("2 GB", "10m"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["--build-memory", wrong])
+        assert "is not a size of at least 64m" in capsys.readouterr().err
