@@ -24,6 +24,8 @@ def test_succeeds(
         )
     if isinstance(build_outcome, BuildFailed):
         where = f"line {build_outcome.step_line}: " if build_outcome.step_line else ""
+        if build_outcome.bound is not None:
+            _stopped_by_a_bound(build_outcome, f"{where}{build_outcome.step or '?'}", grade)
         known = diagnose(build_outcome.log, "build", grade.lang, dockerfile_or_none)
         if known:
             grade.fail(
@@ -39,3 +41,17 @@ def test_succeeds(
             error=build_outcome.error.splitlines()[0] if build_outcome.error else "",
             evidence=tail_lines(build_outcome.log, 25),
         )
+
+
+def _stopped_by_a_bound(failed: BuildFailed, step: str, grade: Grade) -> None:
+    """Fail naming the grader's bound that stopped the build, and its value."""
+    assert failed.bound is not None
+    bound, values = failed.bound
+    error = failed.error.splitlines()[0] if failed.error else ""
+    evidence = tail_lines(failed.log, 25)
+    if bound == "memory":
+        grade.fail("memory", limit=values["limit"], step=step, error=error, evidence=evidence)
+    if bound == "pids":
+        grade.fail("pids", limit=values["limit"], step=step, error=error, evidence=evidence)
+    if bound == "image_size":
+        grade.fail("image_size", limit=values["limit"], size=values["size"])

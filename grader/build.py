@@ -9,8 +9,10 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from grader.cgroups import size_text
 from grader.dockerfile import instruction_for_step
-from grader.engine import Engine
+from grader.engine import BuildOutcome, Engine
+from grader.engine.bounds import BuildLimits
 from grader.errors import BuildFailed, ContextRejected
 from grader.facts import BuildResult, DockerfileFacts, Submission
 from grader.submission import safe_file
@@ -63,6 +65,43 @@ def check_context(engine: Engine, submission: Submission, dockerfile: str, limit
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """What every build of a submission may use, and the largest image that is run."""
+
+    limits: BuildLimits
+    image_limit_bytes: int = 5_000_000_000
+
+
+def bound_value(bound: str, limits: BuildLimits) -> str:
+    """A build bound's value as students read it (pure): ``2 GiB``, ``1024``."""
+    return size_text(limits.memory_bytes) if bound == "memory" else str(limits.pids)
+
+
+def checked(
+    engine: Engine, outcome: BuildOutcome, facts: DockerfileFacts | None, bounds: Bounds
+) -> BuildResult:
+    """The build's result, or why it failed: the builder's error and the bound that stopped
+    it, or an image over ``bounds.image_limit_bytes`` (removed at once).
+
+    Raises:
+        BuildFailed.
+    """
+    if outcome.image_id is None:
+        error = outcome.error or "the builder produced no image"
+        step, line = failing_step(outcome.log, facts)
+        stopped = outcome.stopped_by
+        bound = (stopped, {"limit": bound_value(stopped, bounds.limits)}) if stopped else None
+        raise BuildFailed(error, outcome.log, step, line, bound)
+    size = engine.image_size(outcome.image_id)
+    if size > bounds.image_limit_bytes:
+        engine.remove_image(outcome.image_id, prune=True)  # its large layers too, at once
+        limit = f"{bounds.image_limit_bytes / 1e6:.0f} MB"
+        bound = ("image_size", {"limit": limit, "size": f"{size / 1e6:.0f} MB"})
+        raise BuildFailed(f"image of {size} bytes, over {limit}", outcome.log, None, None, bound)
+    return BuildResult(outcome.image_id, outcome.log, outcome.seconds)
+
+
 def build_image(
     engine: Engine,
     submission: Submission,
@@ -70,15 +109,17 @@ def build_image(
     labels: Mapping[str, str],
     timeout_s: float,
     log_limit: int,
+    bounds: Bounds,
     context_limit: int = 100_000_000,
     on_sent: Callable[[], None] = lambda: None,
 ) -> BuildResult:
-    """Build the submission's Dockerfile with its folder as context (``on_sent``: see
-    ``Engine.build``).
+    """Build the submission's Dockerfile with its folder as context, bounded (``on_sent``:
+    see ``Engine.build``).
 
     Raises:
         ContextRejected: the build context is larger than ``context_limit``.
-        BuildFailed: the builder reported an error (a student's mistake).
+        BuildFailed: the builder reported an error (a student's mistake), or a bound stopped
+            the build, or the image is too large.
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """
@@ -86,14 +127,17 @@ def build_image(
     dockerfile = str(submission.dockerfile.relative_to(submission.root))
     check_context(engine, submission, dockerfile, context_limit)
     outcome = engine.build(
-        submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent
+        submission.root,
+        dockerfile,
+        labels,
+        timeout_s,
+        log_limit,
+        on_sent=on_sent,
+        limits=bounds.limits,
     )
-    if outcome.image_id is None:
-        error = outcome.error or "the builder produced no image"
-        step, line = failing_step(outcome.log, facts)
-        raise BuildFailed(error, outcome.log, step, line)
+    result = checked(engine, outcome, facts, bounds)
     log.info("built %s in %.1f s", submission.name, outcome.seconds)
-    return BuildResult(outcome.image_id, outcome.log, outcome.seconds)
+    return result
 
 
 SINGLE_NAME = "Dockerfile.single"
@@ -139,6 +183,7 @@ def build_single_stage(
     labels: Mapping[str, str],
     timeout_s: float,
     log_limit: int,
+    bounds: Bounds,
 ) -> tuple[BuildResult, str] | None:
     """Build the same app without multi-staging; returns the build and where it came from.
 
@@ -148,7 +193,7 @@ def build_single_stage(
     own = safe_file(submission.root, SINGLE_NAME)
     if own is not None:
         single = dataclasses.replace(submission, dockerfile=own)
-        return build_image(engine, single, None, labels, timeout_s, log_limit), SINGLE_NAME
+        return build_image(engine, single, None, labels, timeout_s, log_limit, bounds), SINGLE_NAME
     text = first_stage_text(facts)
     if text is None:
         return None
@@ -156,8 +201,7 @@ def build_single_stage(
         cut = Path(tmp) / "Dockerfile"
         cut.write_text(text, encoding="utf-8")
         # an absolute path outside the context: docker-py adds the file to the context tar
-        outcome = engine.build(submission.root, str(cut), labels, timeout_s, log_limit)
-    if outcome.image_id is None:
-        step, line = failing_step(outcome.log, facts)
-        raise BuildFailed(outcome.error or "no image", outcome.log, step, line)
-    return BuildResult(outcome.image_id, outcome.log, outcome.seconds), "build stage"
+        outcome = engine.build(
+            submission.root, str(cut), labels, timeout_s, log_limit, limits=bounds.limits
+        )
+    return checked(engine, outcome, facts, bounds), "build stage"

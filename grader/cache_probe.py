@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grader.build import ignore_patterns
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.facts import CacheFacts, CacheStep, DockerfileFacts, Instruction, Submission
 from grader.logcap import CappedText
 
@@ -231,6 +232,7 @@ def probe_cache(
     install_commands: list[str],
     deps_files: list[str],
     timeout_s: float,
+    limits: BuildLimits,
 ) -> tuple[CacheFacts, str | None]:
     """Rebuild a copy after appending one line to the app file; returns the facts and the
     rebuilt image (to remove).
@@ -252,7 +254,7 @@ def probe_cache(
         cut.write_text(cut_text(facts, kept) + label_line(labels), encoding="utf-8")
         log = TimedLog(200_000)
         started = time.monotonic()
-        outcome = engine.build(context, str(cut), {}, timeout_s, log.limit, log)
+        outcome = engine.build(context, str(cut), {}, timeout_s, log.limit, log, limits=limits)
         end = time.monotonic()
     steps = step_facts(parse_steps(log.chunks), kept, installs, end)
     return CacheFacts(changed, steps, end - started), outcome.image_id

@@ -1,6 +1,7 @@
 """What a class run removes from its engines, and when, so that clean-up waits for nothing.
 
-- The containers dead runs left (by label and owner) are removed while the first build runs.
+- The containers dead runs left (by label and owner) are removed while the first build runs,
+  and the build cgroups of grading processes that are gone (``grader.cgroups.sweep_dead``).
 - This run's images stay until the end of the run: later students reuse the build cache of
   earlier ones (only the grader's label layer is removed, never the student's layers).
 - At the end, the containers and images carrying this run's label, and the images of dead
@@ -18,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from grader import cgroups
 from grader.errors import EngineError
 from grader.workers import EnginePool
 
@@ -47,6 +49,8 @@ class Cleanup:
         self._threads.append(background(self._leftovers))
 
     def _leftovers(self) -> None:
+        if swept := cgroups.sweep_dead():  # this machine's, whichever engines are used
+            log.info("removed %d build cgroups of earlier runs", swept)
         for engine in self.pool.engines:
             try:
                 if swept := engine.sweep(images=()):
@@ -96,6 +100,8 @@ class Cleanup:
     def _finish(self) -> None:
         for thread in self._threads:
             thread.join()
+        if not cgroups.remove_own():  # each build removes its own: this is for what held on
+            log.warning("build cgroups of this run are still in use: the next run removes them")
         with self._lock:
             listed, built = self._listed, self._built
         for index, engine in enumerate(self.pool.engines):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from grader import __version__, headstart
+from grader import __version__, cgroups, headstart
 from grader.intake.urls import is_git_url
 from grader.labels import new_run_labels
 
@@ -65,6 +65,27 @@ def parser() -> argparse.ArgumentParser:
         "--pids-limit", type=int, default=None, metavar="N", help="container pids limit (256)"
     )
     p.add_argument("--cpus", type=float, default=None, help="container CPU limit (default 1)")
+    p.add_argument(
+        "--build-memory",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help=f"memory of each build, swap included (default {cgroups.DEFAULT_MEMORY})",
+    )
+    p.add_argument(
+        "--build-pids",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"processes of each build at once (default {cgroups.DEFAULT_PIDS})",
+    )
+    p.add_argument(
+        "--build-cpus",
+        type=float,
+        default=None,
+        metavar="N",
+        help=f"CPU of each build, in cores (default {cgroups.DEFAULT_CPUS:g})",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -126,6 +147,16 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
+def _size(text: str) -> str:
+    """A size flag (``2g``, ``512m``) checked when parsed."""
+    try:
+        if cgroups.size_bytes(text) >= 64 << 20:
+            return text
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a size of at least 64m, like 2g")
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -137,7 +168,12 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
     if args.urls or args.repos:
         return "git repositories to fetch first"
     labels = new_run_labels()
-    return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels)
+    limits = (
+        cgroups.size_bytes(args.build_memory or cgroups.DEFAULT_MEMORY),
+        args.build_pids or cgroups.DEFAULT_PIDS,
+        args.build_cpus or cgroups.DEFAULT_CPUS,
+    )
+    return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

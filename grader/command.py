@@ -109,6 +109,9 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
             memory=args.memory,
             pids=args.pids_limit,
             cpus=args.cpus,
+            build_memory=args.build_memory,
+            build_pids=args.build_pids,
+            build_cpus=args.build_cpus,
         )
         if args.jobs is not None and args.jobs < 1:
             raise UsageError("-j/--jobs must be at least 1")

@@ -111,11 +111,21 @@ class BuildFailed(StageFailed):
 
     stage = "build"
 
-    def __init__(self, error: str, log: str, step: str | None, step_line: int | None) -> None:
+    def __init__(
+        self,
+        error: str,
+        log: str,
+        step: str | None,
+        step_line: int | None,
+        bound: tuple[str, dict[str, str]] | None = None,
+    ) -> None:
         self.error = error
         self.log = log
         self.step = step
         self.step_line = step_line
+        self.bound = bound
+        """The bound that stopped it (``memory``, ``pids``, ``image_size``) and the values
+        its message names (``limit``; ``size`` too for an image)."""
         super().__init__(error.splitlines()[0] if error else "build failed")
 
 

@@ -6,7 +6,9 @@ one student, that was a third of what ``grade`` added to Docker's own work (issu
 with the standard library alone, the command line tars the submission folder exactly as
 docker-py would (``archive``), sends the same ``POST /build`` on the engine's unix socket, and
 a thread reads the answer; ``grader.engine.Engine.build`` adopts it when the pipeline asks for
-the very same build (same folder, Dockerfile and labels), and otherwise it is cancelled.
+the very same build (same folder, Dockerfile, labels and build bounds: the build runs under
+a cgroup of its own, ``grader.cgroups``, made here when this machine allows it), and
+otherwise it is cancelled.
 
 Only where this is provably the build docker-py would send (``folder_for``): one submission
 folder with a plain ``Dockerfile`` (and ``.dockerignore``, if any, applied by docker-py's own
@@ -34,7 +36,8 @@ from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from grader import dockerignore
+from grader import cgroups, dockerignore
+from grader.cgroups import BuildGroup, Limits
 from grader.labels import image_labels
 
 DOCKERFILE = "Dockerfile"
@@ -137,7 +140,9 @@ def archive(root: Path, paths: Sequence[str]) -> bytes:
     return buffer.getvalue()
 
 
-def build_request(body_size: int, labels: Mapping[str, str]) -> bytes:
+def build_request(
+    body_size: int, labels: Mapping[str, str], limits: Limits, parent: str | None
+) -> bytes:
     """The request line and headers docker-py sends for ``Engine.build`` (pure). The path
     has no version: the engine then uses its own API version, which ``Engine`` uses too."""
     query = "&".join(
@@ -148,6 +153,7 @@ def build_request(body_size: int, labels: Mapping[str, str]) -> bytes:
             "forcerm=True",
             "pull=False",
             f"dockerfile={DOCKERFILE}",
+            *(f"{k}={quote(v, safe='')}" for k, v in cgroups.api_params(limits, parent).items()),
             "labels=" + quote(json.dumps(image_labels(labels)), safe=""),
         )
     )
@@ -166,12 +172,19 @@ class HeadStart:
     """A build sent ahead, read by a thread until ``Engine.build`` adopts it (``take``)."""
 
     def __init__(
-        self, sock: socket.socket, socket_path: str, context: Path, labels: Mapping[str, str]
+        self,
+        sock: socket.socket,
+        socket_path: str,
+        context: Path,
+        labels: Mapping[str, str],
+        bounded: tuple[Limits, BuildGroup | None] = (cgroups.DEFAULT_LIMITS, None),
     ) -> None:
         self.context = context
         self.dockerfile = DOCKERFILE
         self.labels = dict(labels)
         """The run's labels: ``batch.run_class`` uses them, so the images match."""
+        self.limits, self.group = bounded
+        """What the build may use, and its cgroup (removed by the adopter, or here)."""
         self.socket_path = socket_path
         self.sent_at = time.monotonic()
         self._sock = sock
@@ -213,12 +226,15 @@ class HeadStart:
             self._sock.close()
             self._done.set()
 
-    def matches(self, context: Path, dockerfile: str, labels: Mapping[str, str]) -> bool:
-        """True when the pipeline asks for this very build."""
+    def matches(
+        self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: Limits
+    ) -> bool:
+        """True when the pipeline asks for this very build, with the same bounds."""
         return (
             context.resolve() == self.context
             and dockerfile == self.dockerfile
             and image_labels(labels) == image_labels(self.labels)
+            and limits == self.limits
         )
 
     def take(self) -> bool:
@@ -266,6 +282,8 @@ class HeadStart:
             self._sock.shutdown(socket.SHUT_WR)
         self._done.wait(wait_s)
         self._close()
+        if self.group is not None:
+            self.group.remove()
         return self._image
 
     def _close(self) -> None:
@@ -280,9 +298,11 @@ def begin(
     rebuild: bool,
     hosts: Sequence[str],
     labels: Mapping[str, str],
+    limits: Limits = cgroups.DEFAULT_LIMITS,
     environ: Mapping[str, str] = os.environ,
 ) -> HeadStart | str:
-    """Send the build of the one submission in ``paths`` now, or say why not."""
+    """Send the build of the one submission in ``paths`` now, under ``limits`` (a cgroup of
+    its own when one can be made here), or say why not."""
     path = engine_socket(hosts, environ)
     if path is None:
         return "not a local unix socket, or several engines"
@@ -299,10 +319,25 @@ def begin(
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     except OSError as exc:
         return f"cannot read the submission: {exc.strerror or exc}"
+    group = _group(limits)
     try:
         sock.connect(path)
-        sock.sendall(build_request(len(body), labels) + body)
+        parent = group.parent if group is not None else None
+        sock.sendall(build_request(len(body), labels, limits, parent) + body)
     except OSError as exc:
         sock.close()
+        if group is not None:
+            group.remove()
         return f"the engine did not take it: {exc.strerror or exc}"
-    return HeadStart(sock, path, folder, labels)
+    return HeadStart(sock, path, folder, labels, (limits, group))
+
+
+def _group(limits: Limits) -> BuildGroup | None:
+    """The build's cgroup, when this machine lets us make one (the engine, once connected,
+    adopts the build only if it would have made one too: ``Engine.build``)."""
+    if cgroups.usable() is not None:
+        return None
+    try:
+        return BuildGroup(limits)
+    except OSError:
+        return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from grader import cgroups
 from grader.checkparams import PARAMS
 from grader.errors import LabFileError, UsageError
 
@@ -69,6 +70,14 @@ class Limits:
     """Most processes and threads in the student's container."""
     cpus: float = 1.0
     """CPU share of the student's container, in cores."""
+    build_memory: str = cgroups.DEFAULT_MEMORY
+    """Memory of each build, swap included (every RUN step together)."""
+    build_pids: int = cgroups.DEFAULT_PIDS
+    """Most processes and threads of each build at once."""
+    build_cpus: float = cgroups.DEFAULT_CPUS
+    """CPU time of each build, in cores."""
+    image_limit_bytes: int = 5_000_000_000
+    """A built image larger than this is not run (and removed at once)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,9 @@ RANGES: tuple[tuple[str, str, float, float], ...] = (
     ("limits", "context_limit_bytes", 1000, 10_000_000_000),
     ("limits", "pids", 16, 100_000),
     ("limits", "cpus", 0.1, 64),
+    ("limits", "build_pids", 16, 100_000),
+    ("limits", "build_cpus", 0.1, 64),
+    ("limits", "image_limit_bytes", 1_000_000, 1_000_000_000_000),
 )
 """(table, key, lowest, highest) of the lab's numbers."""
 
@@ -227,6 +239,10 @@ def _in_range(path: str, app: _App, limits: Limits) -> None:
             )
     if not re.fullmatch(r"\d+[kmg]?", limits.memory.lower()):
         raise LabFileError(path, "limits.memory", f"{limits.memory!r} is not a size like 512m")
+    if not re.fullmatch(r"\d+[kmg]?", limits.build_memory.lower()):
+        raise LabFileError(path, "limits.build_memory", f"{limits.build_memory!r} is not a size")
+    if cgroups.size_bytes(limits.build_memory) < 64 << 20:
+        raise LabFileError(path, "limits.build_memory", "less than 64m: no build would run")
     if not app.path.startswith("/"):
         raise LabFileError(path, "app.path", f"{app.path!r} must start with /")
 

@@ -184,12 +184,14 @@ class Pipeline:
                 self.labels,
                 timeout,
                 o.log_limit,
+                build.Bounds(o.build_limits, o.image_limit_bytes),
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
             step = self.mask(exc.step) if exc.step else exc.step
-            raise BuildFailed(exc.error, self.mask(exc.log), step, exc.step_line) from exc
+            masked = self.mask(exc.log)
+            raise BuildFailed(exc.error, masked, step, exc.step_line, exc.bound) from exc
         finally:
             self.on_build_sent()  # also when it never got that far (no Dockerfile...)
         return dataclasses.replace(result, log=self.mask(result.log))
@@ -320,6 +322,7 @@ class Pipeline:
                 self.labels,
                 self._bounded(o.build_timeout_s),
                 o.log_limit,
+                build.Bounds(o.build_limits, o.image_limit_bytes),
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)

@@ -219,7 +219,10 @@ class GradingSession:
             checks,
             lang=pipeline.options.lang,
             grader_version=__version__,
-            notes=tuple(graded.tracebacks and ["grader error: see grader.log"]),
+            notes=(
+                *(graded.tracebacks and ["grader error: see grader.log"]),
+                *bound_notes(pipeline),
+            ),
             facts=masked(facts_summary(pipeline), pipeline.mask),
             build_log=build_log(pipeline),
             container_log=pipeline.mask(pipeline.container_log),
@@ -238,6 +241,19 @@ def _peek(pipeline: Pipeline, name: str) -> Any:
         return getattr(pipeline, name)
     except (SubmissionError, GraderError):
         return None
+
+
+def bound_notes(pipeline: Pipeline) -> list[str]:
+    """The build bounds this submission's builds ran without, as a report note."""
+    if not pipeline.done("engine") or not pipeline.done("build"):
+        return []
+    try:
+        missing = pipeline.engine.missing_bounds
+    except GraderError:
+        return []
+    if not missing:
+        return []
+    return [t("bounds.missing", pipeline.options.lang, bounds=", ".join(missing))]
 
 
 def build_log(pipeline: Pipeline) -> str:

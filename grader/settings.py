@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.cgroups import size_bytes
+from grader.engine.bounds import BuildLimits
 from grader.lab import LabSpec
 from grader.run import Sandbox
 
@@ -30,6 +32,12 @@ class Options:
     """Container pids limit."""
     cpus: float | None = None
     """Container CPU limit, in cores."""
+    build_memory: str | None = None
+    """Memory of each build, swap included, e.g. ``2g``."""
+    build_pids: int | None = None
+    """Most processes of each build at once."""
+    build_cpus: float | None = None
+    """CPU time of each build, in cores."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Settings:
     submission_timeout_s: float
     context_limit_bytes: int
     sandbox: Sandbox
+    build_limits: BuildLimits
+    image_limit_bytes: int
 
     @classmethod
     def resolve(cls, options: Options, lab: LabSpec) -> Settings:
@@ -62,4 +72,16 @@ class Settings:
                 pids=options.pids or limits.pids,
                 cpus=options.cpus or limits.cpus,
             ),
-        )
+            build_limits=build_limits(options, limits.build_memory, limits.build_pids,
+                                      limits.build_cpus),
+            image_limit_bytes=limits.image_limit_bytes,
+        )  # fmt: skip
+
+
+def build_limits(options: Options, memory: str, pids: int, cpus: float) -> BuildLimits:
+    """The bounds of each build: the flags', else the given (the lab's) values (pure)."""
+    return BuildLimits(
+        memory_bytes=size_bytes(options.build_memory or memory),
+        pids=options.build_pids or pids,
+        cpus=options.build_cpus or cpus,
+    )

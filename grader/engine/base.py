@@ -19,10 +19,19 @@ class EngineBase:
     base_url: str
     _storage: dict[str, Any] | None
     _head: HeadStart | None
+    missing_bounds: tuple[str, ...] = ()
+    """Build bounds this engine's builds ran without (``grader.cgroups.BuildBounds``)."""
 
     def is_local(self) -> bool:
         """True when the engine runs on this machine (its /proc is ours)."""
         return self.base_url.startswith(("unix://", "npipe://"))
+
+    def info(self) -> dict[str, Any]:
+        """``docker info``, asked once per connection."""
+        if self._storage is None:
+            with translated("engine info"):
+                self._storage = dict(self.api.info())
+        return self._storage
 
     def inspect_image(self, image_id: str) -> dict[str, Any]:
         """``docker image inspect`` as a dict."""
@@ -41,13 +50,14 @@ class EngineBase:
         with tolerated(f"remove container {container_id[:12]}"):
             self.api.remove_container(container_id, force=True, v=True)
 
-    def remove_image(self, image_id: str) -> None:
+    def remove_image(self, image_id: str, prune: bool = False) -> None:
         """Remove an image and the parents the grader's own label steps made; the student's
-        layers below stay, as the build cache (as after ``docker build``). Absent or in use is
-        logged, not raised."""
+        layers below stay, as the build cache (as after ``docker build``), unless ``prune``
+        (an image too large to keep: its untagged parents no other image uses go too).
+        Absent or in use is logged, not raised."""
         with tolerated(f"remove image {image_id[:19]}"):
             for image in self._label_chain(image_id):
-                self.api.remove_image(image, force=True, noprune=True)
+                self.api.remove_image(image, force=True, noprune=not prune)
 
     def _label_chain(self, image_id: str) -> list[str]:
         """``image_id`` and its parents that carry the same grader label (the label steps

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from grader import cgroups
+from grader.cgroups import BuildGroup
 from grader.engine.base import EngineBase, log
+from grader.engine.bounds import BuildBounds, BuildLimits
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
 from grader.errors import BuildTimedOut, EngineError, PullFailed
 from grader.headstart import HeadStart, Refused
@@ -20,6 +24,8 @@ from grader.logcap import CappedText
 
 MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
 """Build errors that come from the machine, not from the student's Dockerfile."""
+KILLED = re.compile(r"\bcode:? 137\b")
+"""A RUN step killed by SIGKILL: the kernel's OOM killer when memory is bounded."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class BuildOutcome:
     """The builder's error message when it failed."""
     seconds: float
     """From sending the build (ahead of the pipeline, for a head start) to its end."""
+    bounds: BuildBounds | None = None
+    """What the build ran under."""
+    stopped_by: str | None = None
+    """The bound that stopped a failed build: ``memory`` or ``pids``."""
 
 
 class Builds(EngineBase):
@@ -58,12 +68,46 @@ class Builds(EngineBase):
             log.info("removed %s, built ahead but never asked for", image[:19])
             self.remove_image(image)
 
-    def _adopt(self, context: Path, dockerfile: str, labels: Mapping[str, str]) -> HeadStart | None:
+    def _adopt(
+        self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: BuildLimits
+    ) -> HeadStart | None:
         head = self._head
-        if head is not None and head.matches(context, dockerfile, labels) and head.take():
+        if head is None or not head.matches(context, dockerfile, labels, limits.as_tuple()):
+            return None
+        if (head.group is None) != (self._cgroup_refusal() is not None):
+            return None  # bounded otherwise than this engine's builds are: abandoned at close
+        if head.take():
             log.info("build of %s: adopted the one sent ahead", context.name)
             return head
         return None
+
+    def _cgroup_refusal(self) -> str | None:
+        """None when a build on this engine can run under a cgroup of ours, else why not."""
+        if not self.is_local():
+            return "the engine is not on this machine"
+        info = self.info()
+        if info.get("CgroupDriver") != "cgroupfs":
+            return f"the engine's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
+        if str(info.get("CgroupVersion", "1")) != "1":
+            return "cgroup v2 (only cgroup v1 groups are made)"
+        if any("rootless" in str(o) for o in info.get("SecurityOptions") or []):
+            return "a rootless engine"
+        return cgroups.usable()
+
+    def build_bounds(self, limits: BuildLimits) -> tuple[BuildGroup | None, BuildBounds]:
+        """The bounds of one build: a cgroup of its own when this engine can take one (the
+        caller removes it), else the per-RUN limits only, said once on stderr (and kept in
+        ``missing_bounds``, for the reports' notes)."""
+        why = self._cgroup_refusal()
+        if why is None:
+            try:
+                group = BuildGroup(limits.as_tuple())
+                return group, _bounds(limits, group)
+            except OSError as exc:
+                why = f"no cgroup could be made ({exc})"
+        bounds = _bounds(limits, None)  # memory and CPU: each RUN container's own
+        cgroups.warn_once(bounds.missing, why)
+        return None, bounds
 
     def build(
         self,
@@ -74,10 +118,13 @@ class Builds(EngineBase):
         log_limit: int,
         text: CappedText | None = None,
         on_sent: Callable[[], None] = lambda: None,
+        *,
+        limits: BuildLimits,
     ) -> BuildOutcome:
-        """Build ``context`` with the classic builder, keeping a bounded log (in ``text`` when
-        given: e.g. a log that times each line, for the layer-cache probe); ``on_sent`` is
-        called once the engine has the context and the build runs.
+        """Build ``context`` with the classic builder under ``limits`` (a cgroup of its own,
+        removed after), keeping a bounded log (in ``text`` when given: e.g. a log that times
+        each line, for the layer-cache probe); ``on_sent`` is called once the engine has the
+        context and the build runs.
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
@@ -85,19 +132,25 @@ class Builds(EngineBase):
         """
         text = text if text is not None else CappedText(log_limit)
         started = time.monotonic()
-        head = self._adopt(context, dockerfile, labels)
+        head = self._adopt(context, dockerfile, labels, limits)
         if head is not None:
-            started = head.sent_at
+            started, group = head.sent_at, head.group
+            bounds = _bounds(limits, group)
         if head is None:
             with translated("build"):
                 # fail before docker-py writes the context to a temporary file it would not
                 # close if the request failed (the engine went away)
                 self.api.ping()
+            group, bounds = self.build_bounds(limits)
+        if bounds.missing:
+            self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
         try:
             image_id, error = self._build(
-                context, dockerfile, labels, (started, timeout_s), text, on_sent, head
+                context, dockerfile, labels, (started, timeout_s), text, on_sent, head, bounds
             )
-            return BuildOutcome(image_id, text.text(), error, time.monotonic() - started)
+            seconds = time.monotonic() - started
+            stopped = stopped_by(group, error)
+            return BuildOutcome(image_id, text.text(), error, seconds, bounds, stopped)
         except EngineError as exc:
             cause = exc.__cause__
             if isinstance(cause, (docker.errors.APIError, Refused)) and cause.is_client_error():
@@ -109,6 +162,11 @@ class Builds(EngineBase):
             if isinstance(cause, (*READ_TIMEOUTS, TimeoutError)):  # silent for timeout_s
                 raise BuildTimedOut(timeout_s, text.text()) from exc
             raise
+        finally:
+            if group is not None:
+                memory, pids = group.peaks()
+                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
+                group.remove()
 
     def _build(
         self,
@@ -119,6 +177,7 @@ class Builds(EngineBase):
         text: CappedText,
         on_sent: Callable[[], None],
         head: HeadStart | None,
+        bounds: BuildBounds,
     ) -> tuple[str | None, str | None]:
         """Stream the build (``timing``: when it was sent, and the timeout); the image id and
         the builder's error. The read timeout catches a silent hang, the deadline a chatty one.
@@ -142,6 +201,7 @@ class Builds(EngineBase):
                     labels=image_labels(labels),
                     decode=True,
                     timeout=read_timeout,
+                    container_limits=cast(Any, bounds.api_params()),  # see sdk.BUILD_BOUND_KEYS
                 )
             on_sent()
             for chunk in stream:
@@ -157,6 +217,10 @@ class Builds(EngineBase):
         if error and any(s in error.lower() for s in MACHINE_FAULTS):
             raise EngineError(f"build: {error}")  # the machine's fault, not the Dockerfile's
         return None if error else image_id, error
+
+    def image_size(self, image_id: str) -> int:
+        """Bytes of an image, its base layers included (``docker image inspect``'s Size)."""
+        return int(self.inspect_image(image_id).get("Size") or 0)
 
     def image_present(self, name: str) -> bool:
         """True when the engine already has this image."""
@@ -210,3 +274,24 @@ class Builds(EngineBase):
             )
         except (OSError, ValueError) as exc:
             raise EngineError(f"list the build context: {exc}") from exc
+
+
+def _bounds(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
+    """The bounds of a build under ``group`` (None: only each RUN container's own limits)."""
+    if group is None:
+        return BuildBounds(limits, None, ("pids",))
+    return BuildBounds(limits, group.parent, () if group.memsw else ("swap",))
+
+
+def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
+    """The bound that stopped a failed build: the group's use at a limit (a memory limit
+    reached only counts with a step killed), or a kill when no group tells."""
+    if not error:
+        return None
+    killed = KILLED.search(error) is not None
+    if group is None:
+        return "memory" if killed else None
+    hit = group.at_limit()
+    if killed and "memory" in hit:
+        return "memory"
+    return "pids" if "pids" in hit else None

@@ -14,6 +14,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Iterator
+from typing import cast
 
 
 @contextlib.contextmanager
@@ -37,6 +38,7 @@ def _unimportable(name: str) -> Iterator[None]:
 with _unimportable("paramiko"):
     import docker as docker
     import docker.api.client
+import docker.constants  # noqa: E402
 import docker.errors  # noqa: E402
 import docker.utils  # noqa: E402
 import docker.utils.build  # noqa: E402
@@ -54,6 +56,14 @@ TRANSIENT = (
     requests.exceptions.RequestException,
     urllib3.exceptions.HTTPError,  # raised raw while iterating a streamed response
     OSError,
+)
+BUILD_BOUND_KEYS = ("cpuperiod", "cpuquota", "cgroupparent")
+"""``POST /build`` takes these (API 1.24+) besides the four ``container_limits`` keys docker-py
+knows; its ``build()`` passes ``container_limits`` to the query as they are, once it knows them
+(``grader.cgroups.BuildBounds.api_params``): its own build logic (.dockerignore, a Dockerfile
+outside the context, proxies, credentials) is kept rather than copied."""
+cast(list[str], docker.constants.CONTAINER_LIMITS_KEYS).extend(
+    k for k in BUILD_BOUND_KEYS if k not in docker.constants.CONTAINER_LIMITS_KEYS
 )
 READ_TIMEOUTS = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
 

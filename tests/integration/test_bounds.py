@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grader import cgroups
 from grader.cli import main
 from grader.engine import Engine
 from tests.integration.conftest import tp6_lab_with
@@ -64,6 +66,8 @@ def test_hanging_build_and_silent_app_are_bounded(
     assert leftovers() == ([], [])
     running = engine.api.containers(filters={"ancestor": "python:3.11-slim"})
     assert not [c for c in running if nonce in c.get("Command", "")]
+    # the cancelled build's cgroup went too, once the engine had removed its RUN container
+    assert not list(cgroups.CGROUP_FS.glob(f"*/{cgroups.ROOT}/p{os.getpid()}-*/*"))
 
 
 def test_whole_submission_bound_and_context_cap_from_a_lab_file(

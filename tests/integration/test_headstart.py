@@ -19,6 +19,7 @@ import pytest
 from grader import headstart
 from grader.cli import main
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.headstart import HeadStart
 from grader.labels import LABEL_RUN, new_run_labels
 from tests.integration.conftest import tp6_lab_with
@@ -72,11 +73,13 @@ def test_the_build_sent_ahead_is_the_build_docker_py_makes(
     image = str(ahead[-1]["aux"]["ID"])  # type: ignore[index]
     try:
         # the same folder through docker-py: every step, the label step too, from the cache
-        again = engine.build(folder, "Dockerfile", labels, 300, 64_000)
+        again = engine.build(folder, "Dockerfile", labels, 300, 64_000, limits=BuildLimits())
         assert again.image_id == image
         assert again.log.count("Using cache") == again.log.count("Step ") - 1  # all but FROM
     finally:
         engine.remove_image(image)
+        assert head.group is not None  # bounded as the engine's own builds are
+        assert head.group.remove()
 
 
 def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import build_image
+from grader.build import Bounds, build_image
 from grader.dockerfile import parse_dockerfile
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.labels import LABEL, new_run_labels
 from grader.run import Sandbox, start, wait_ready
 from grader.submission import load_submission
@@ -22,7 +23,9 @@ def running(engine: Engine, repo_root: Path) -> Iterator[tuple[str, int | None]]
     sub = load_submission(repo_root / "submissions" / "tp6-ok")
     labels = new_run_labels()
     assert sub.dockerfile is not None
-    built = build_image(engine, sub, parse_dockerfile(sub.dockerfile), labels, 300, 10_000)
+    built = build_image(
+        engine, sub, parse_dockerfile(sub.dockerfile), labels, 300, 10_000, Bounds(BuildLimits())
+    )
     container_id, host_port = start(engine, built.image_id, 8000, labels, Sandbox(memory="256m"))
     try:
         yield container_id, host_port

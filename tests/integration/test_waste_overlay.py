@@ -10,6 +10,7 @@ import pytest
 
 from grader import diagnoses
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.facts import WasteFacts
 from grader.lab import choose_lab
 from grader.labels import LABEL_RUN, new_run_labels
@@ -85,7 +86,7 @@ def wasteful(
     """The ``WASTEFUL`` image's id."""
     folder = tmp_path_factory.mktemp("wasteful")
     (folder / "Dockerfile").write_text(WASTEFUL, encoding="utf-8")
-    built = engine.build(folder, "Dockerfile", labels, 300, 100_000)
+    built = engine.build(folder, "Dockerfile", labels, 300, 100_000, limits=BuildLimits())
     assert built.image_id is not None, built.log
     return built.image_id
 

@@ -19,7 +19,8 @@ import docker
 import docker.utils.build
 import pytest
 
-from grader import headstart
+from grader import cgroups, headstart
+from grader.engine import sdk  # noqa: F401  (docker-py then takes the build bounds)
 from grader.headstart import HeadStart, Refused
 from grader.labels import image_labels, new_run_labels
 
@@ -74,6 +75,14 @@ def chunked(*items: object, status: str = "200 OK") -> bytes:
         line = json.dumps(item) + "\r\n"
         out += f"{len(line.encode()):x}\r\n{line}\r\n"
     return (out + "0\r\n\r\n").encode()
+
+
+@pytest.fixture(autouse=True)
+def no_cgroup_left() -> Iterator[None]:
+    """A build sent ahead makes a cgroup, removed by its adopter (the engine) or ``abandon``:
+    these tests take builds themselves, so remove what is left."""
+    yield
+    assert cgroups.remove_own()
 
 
 @pytest.fixture
@@ -131,18 +140,23 @@ def test_the_request_is_the_one_docker_py_sends(
         (root / ".dockerignore").write_text(ignored)
     engine = Recorder(short_tmp / "e.sock", chunked({"stream": "done\n"}))
     labels = new_run_labels()
+    limits = (256 << 20, 100, 1.5)
     try:
-        api = docker.APIClient(base_url=f"unix://{engine.path}", version="1.41")
-        list(api.build(path=str(root), dockerfile="Dockerfile", rm=True, forcerm=True,
-                       pull=False, labels=image_labels(labels), decode=True))  # fmt: skip
-        api.close()
         head = headstart.begin([root], tmp_path / "out", False, [f"unix://{engine.path}"], labels,
-                               environ={})  # fmt: skip
+                               limits, environ={})  # fmt: skip
         assert isinstance(head, HeadStart), head
         assert list(head.stream(5)) == [{"stream": "done\n"}]
+        # the same bounds as Engine.build sends them (cgroups.api_params: container_limits)
+        parent = head.group.parent if head.group else None
+        api = docker.APIClient(base_url=f"unix://{engine.path}", version="1.41")
+        list(api.build(path=str(root), dockerfile="Dockerfile", rm=True, forcerm=True,
+                       pull=False, labels=image_labels(labels), decode=True,
+                       container_limits=cgroups.api_params(limits, parent)))  # type: ignore[arg-type]  # fmt: skip
+        api.close()
     finally:
         engine.close()
-    (theirs, their_headers, their_body), (ours, our_headers, our_body) = engine.requests
+    (ours, our_headers, our_body), (theirs, their_headers, their_body) = engine.requests
+    assert parse_qs(urlsplit(ours.split()[1]).query)["memory"] == [str(256 << 20)]
     assert ours.split()[0] == theirs.split()[0] == "POST"
     assert urlsplit(ours.split()[1]).path == "/build"  # the engine's own version, as Engine's
     assert urlsplit(theirs.split()[1]).path == "/v1.41/build"
@@ -163,7 +177,10 @@ def test_the_answer_is_read_as_docker_py_decodes_it(tmp_path: Path, short_tmp: P
     try:
         head = headstart.begin([root], tmp_path, True, [f"unix://{engine.path}"], {}, environ={})
         assert isinstance(head, HeadStart)
-        assert head.matches(root, "Dockerfile", {}) and not head.matches(root, "Dockerfile.x", {})
+        limits = cgroups.DEFAULT_LIMITS
+        assert head.matches(root, "Dockerfile", {}, limits)
+        assert not head.matches(root, "Dockerfile.x", {}, limits)
+        assert not head.matches(root, "Dockerfile", {}, (1 << 30, 100, 1.0))  # other bounds
         assert head.take() and not head.take()  # adopted once
         assert list(head.stream(5)) == items
         assert head.abandon() is None  # adopted: nothing to cancel or remove

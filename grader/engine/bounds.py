@@ -1,0 +1,40 @@
+"""The bounds of a build, as the grader passes them down: ``BuildLimits`` and ``BuildBounds``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader import cgroups
+
+
+@dataclass(frozen=True)
+class BuildLimits:
+    """What one build may use (``--build-memory``, ``--build-pids``, ``--build-cpus``)."""
+
+    memory_bytes: int = cgroups.DEFAULT_LIMITS[0]
+    """Memory, swap included, of every RUN step together."""
+    pids: int = cgroups.DEFAULT_PIDS
+    """Processes and threads at once."""
+    cpus: float = cgroups.DEFAULT_CPUS
+    """CPU time, in cores."""
+
+    def as_tuple(self) -> cgroups.Limits:
+        """The limits as ``grader.cgroups`` takes them."""
+        return (self.memory_bytes, self.pids, self.cpus)
+
+
+@dataclass(frozen=True)
+class BuildBounds:
+    """The bounds one build runs under: ``api_params`` for the classic builder's
+    ``POST /build``, or ``cgroup_parent`` for ``docker buildx build --cgroup-parent``."""
+
+    limits: BuildLimits
+    cgroup_parent: str | None
+    """The cgroup (as Docker's cgroupfs driver names it) holding every RUN of the build, with
+    the limits written in it; None: none could be made (``missing`` says what is lost)."""
+    missing: tuple[str, ...] = ()
+    """Bounds not enforced on this engine: ``pids`` (no cgroup), ``swap`` (not counted)."""
+
+    def api_params(self) -> dict[str, str]:
+        """Query parameters of ``POST /build`` (pure)."""
+        return cgroups.api_params(self.limits.as_tuple(), self.cgroup_parent)
