@@ -6,9 +6,10 @@ disposition is the default one (SIGKILL aside). On a local engine the grader rea
 
 - before the stop, a PID 1 that does not catch the stop signal (a Python app, the
   ``/bin/sh -c`` of a shell-form ENTRYPOINT) can only be killed: known at once (``ignored``);
-- after the signal, a PID 1 that no longer catches it and does not ignore it either, while
-  still alive, has reset it to the default and re-raised it (Node without a listener), which
-  the kernel dropped: it will not stop either (``dropped``).
+- after the signal, a PID 1 that no longer catches it and does not ignore it either, and stays
+  alive and idle (sleeping, no CPU time used) for ``SETTLE_S``, has reset it to the default and
+  re-raised it (Node without a listener), which the kernel dropped: it will not stop either
+  (``dropped``). A Python app resets its handlers too, but only on its way out: busy, not idle.
 
 Either way the container is killed (SIGKILL, exit 137) as ``docker stop`` would have done at
 the end of its grace, which is not waited. Otherwise the stop is watched until PID 1 exits or
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import probe as http
@@ -28,9 +29,17 @@ from grader.runtime import MainProcess
 
 WATCH_S = 0.01
 """Interval of the reads of PID 1's masks after the stop signal."""
-CONFIRM_READS = 2
-"""Consecutive reads showing the signal dropped before it is taken as known."""
+SETTLE_S = 0.05
+"""How long PID 1 must stay alive, idle (sleeping, its CPU time still) and with the signal at
+its default disposition before the signal counts as dropped. An interpreter that resets its
+handlers on the way out (CPython does, just before its final garbage collection) is busy then,
+not idle, and exits within milliseconds."""
+IDLE_TICKS = 1
+"""CPU clock ticks PID 1 may use during ``SETTLE_S`` and still count as idle (a connection
+from ``knocking`` accepted and closed)."""
 DEFAULT_SIGNAL = "SIGTERM"
+KILLED_STATUS = 128 + signal.SIGKILL
+"""The exit status the engine reports for a container killed by SIGKILL (137)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,9 @@ class Masks:
     ignored: int
     """``SigIgn``: signals it ignores."""
     state: str
-    """The ``State:`` letter (``Z``: exited, not yet reaped)."""
+    """The ``State:`` letter (``S``: sleeping; ``Z``: exited, not yet reaped)."""
+    ticks: int = 0
+    """CPU time used so far (user + system, in clock ticks, from ``/proc/<pid>/stat``)."""
 
     def catches(self, signum: int) -> bool:
         """True when a handler of its own runs on ``signum``."""
@@ -68,12 +79,23 @@ def parse_status(text: str) -> Masks | None:
         return None
 
 
+def parse_ticks(stat: str) -> int:
+    """User + system CPU ticks from a ``/proc/<pid>/stat`` text, 0 when unreadable (pure)."""
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (IndexError, ValueError):
+        return 0
+
+
 def read_masks(proc: Path) -> Masks | None:
     """PID 1's masks now; None when it is gone (or its status cannot be read)."""
     try:
-        return parse_status((proc / "status").read_text())
+        masks = parse_status((proc / "status").read_text())
+        ticks = parse_ticks((proc / "stat").read_text())
     except OSError:
         return None
+    return None if masks is None else replace(masks, ticks=ticks)
 
 
 def signal_number(name: str | None) -> int | None:
@@ -126,32 +148,38 @@ def stop(
     if not engine.signal_container(container_id, name):
         return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
     with http.knocking("127.0.0.1", host_port):
-        outcome = _watch(main.proc, signum, started + grace_s)
+        outcome = watch(main.proc, signum, started + grace_s)
     if outcome != "exited":
         return _kill(engine, container_id, started, outcome, name)
     return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
 
 
-def _watch(proc: Path, signum: int, deadline: float) -> str:
-    """Read PID 1's masks until it exits (``exited``), resets the signal to the default while
-    alive (``dropped``) or the deadline passes (``grace``)."""
-    dropped = 0
+def watch(proc: Path, signum: int, deadline: float) -> str:
+    """Read PID 1's masks until it exits (``exited``), stays alive and idle with the signal at
+    its default disposition for ``SETTLE_S`` (``dropped``), or the deadline passes (``grace``)."""
+    since: tuple[float, int] | None = None  # when the dropped signal was first seen, ticks then
     while True:
-        masks = read_masks(proc)
+        masks, now = read_masks(proc), time.monotonic()
         if masks is None or not masks.alive:
             return "exited"
-        dropped = dropped + 1 if masks.defaults(signum) else 0
-        if dropped >= CONFIRM_READS:
+        if not masks.defaults(signum) or masks.state != "S":
+            since = None  # still handling it, or busy (on its way out?)
+        elif since is None or masks.ticks - since[1] > IDLE_TICKS:
+            since = (now, masks.ticks)
+        elif now - since[0] >= SETTLE_S:
             return "dropped"
-        if time.monotonic() >= deadline:
+        if now >= deadline:
             return "grace"
         time.sleep(WATCH_S)
 
 
 def _kill(engine: Engine, container_id: str, started: float, outcome: str, name: str) -> Stopped:
-    if not engine.signal_container(container_id, "SIGKILL"):
-        outcome = "exited"  # it exited by itself meanwhile
-    return Stopped(_since(started), engine.wait_exit(container_id), outcome, name)
+    """SIGKILL, as docker stop at the end of its grace; the exit status is then 137 (the
+    container's removal waits for the rest)."""
+    if engine.signal_container(container_id, "SIGKILL"):
+        return Stopped(_since(started), KILLED_STATUS, outcome, name)
+    # it exited by itself meanwhile
+    return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
 
 
 def _since(started: float) -> float:

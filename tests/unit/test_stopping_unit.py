@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from checks.test_run import test_stop_signal as stop_signal_check
 from grader.checkparams import StopSignalParams
 from grader.facts import StopFacts
 from grader.rubric import Grade
-from grader.stopping import parse_status, signal_number
+from grader.stopping import SETTLE_S, parse_status, parse_ticks, signal_number, watch
 
 # /proc/<pid>/status of a Node app without a SIGTERM listener, before and after SIGTERM
 NODE_BEFORE = (
@@ -65,3 +68,29 @@ def test_a_stop_known_at_once_says_why_without_a_grace() -> None:
     late = StopFacts(5.1, 5.0, 137, "python app.py", True, "grace")
     with pytest.raises(pytest.fail.Exception, match="killed after 5 s"):
         stop_signal_check(late, grade())
+
+
+def test_the_cpu_time_is_read_past_a_command_name_with_blanks() -> None:
+    stat = "1 (node index) S 0 1 1 0 -1 4194560 1522 0 0 0 31 9 0 0 20 0 7 0 53 0 0"
+    assert parse_ticks(stat) == 40
+    assert parse_ticks("garbage") == 0
+
+
+def _pid1(folder: Path, status: str, ticks: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "status").write_text(status)
+    (folder / "stat").write_text(f"1 (x) S 0 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 5 0 0")
+    return folder
+
+
+def test_a_reset_while_busy_is_a_way_out_not_a_dropped_signal(tmp_path: Path) -> None:
+    # CPython resets its handlers on the way out and is busy then (gunicorn did exit 0)
+    busy = _pid1(tmp_path / "busy", NODE_AFTER.replace("S (sleeping)", "R (running)"), 5)
+    assert watch(busy, 15, time.monotonic() + 0.2) == "grace"
+    idle = _pid1(tmp_path / "idle", NODE_AFTER, 5)
+    started = time.monotonic()
+    assert watch(idle, 15, started + 2) == "dropped"
+    assert SETTLE_S <= time.monotonic() - started < 1
+    handling = _pid1(tmp_path / "handling", NODE_BEFORE, 5)
+    assert watch(handling, 15, time.monotonic() + 0.1) == "grace"
+    assert watch(tmp_path / "gone", 15, time.monotonic() + 1) == "exited"
