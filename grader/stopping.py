@@ -7,9 +7,10 @@ disposition is the default one (SIGKILL aside). On a local engine the grader rea
 - before the stop, a PID 1 that does not catch the stop signal (a Python app, the
   ``/bin/sh -c`` of a shell-form ENTRYPOINT) can only be killed: known at once (``ignored``);
 - after the signal, a PID 1 that no longer catches it and does not ignore it either, and stays
-  alive and idle (sleeping, no CPU time used) for ``SETTLE_S``, has reset it to the default and
-  re-raised it (Node without a listener), which the kernel dropped: it will not stop either
-  (``dropped``). A Python app resets its handlers too, but only on its way out: busy, not idle.
+  alive, alone in its container and idle (sleeping, no CPU time used) for ``SETTLE_S``, has
+  reset it to the default and re-raised it (Node without a listener), which the kernel
+  dropped: it will not stop either (``dropped``). A Python app resets its handlers too, but
+  only on its way out: busy, not idle.
 
 Either way the container is killed (SIGKILL, exit 137) as ``docker stop`` would have done at
 the end of its grace, which is not waited. Otherwise the stop is watched until PID 1 exits or
@@ -18,8 +19,10 @@ the grace ends. A remote engine (no ``/proc`` of it here) gets the timed ``docke
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,13 +33,14 @@ from grader.runtime import MainProcess
 WATCH_S = 0.01
 """Interval of the reads of PID 1's masks after the stop signal."""
 SETTLE_S = 0.05
-"""How long PID 1 must stay alive, idle (sleeping, its CPU time still) and with the signal at
-its default disposition before the signal counts as dropped. An interpreter that resets its
-handlers on the way out (CPython does, just before its final garbage collection) is busy then,
-not idle, and exits within milliseconds."""
-IDLE_TICKS = 1
-"""CPU clock ticks PID 1 may use during ``SETTLE_S`` and still count as idle (a connection
-from ``knocking`` accepted and closed)."""
+"""How long PID 1 must stay alive, alone in its container, idle (sleeping, its CPU time still)
+and with the signal at its default disposition before the signal counts as dropped. An
+interpreter that resets its handlers on the way out (CPython does, just before its final
+garbage collection) is busy then, not idle (runnable: ``R``, also while it waits for a CPU on
+a loaded machine), and exits within milliseconds; a PID 1 that waits for its children to
+stop is not alone. The connections of ``knocking`` end when the reset is first seen, so that
+they do not wake an idle PID 1 up."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 DEFAULT_SIGNAL = "SIGTERM"
 KILLED_STATUS = 128 + signal.SIGKILL
 """The exit status the engine reports for a container killed by SIGKILL (137)."""
@@ -98,6 +102,33 @@ def read_masks(proc: Path) -> Masks | None:
     return None if masks is None else replace(masks, ticks=ticks)
 
 
+def cgroup_procs(proc: Path) -> Path | None:
+    """The ``cgroup.procs`` file listing the processes of PID 1's container (cgroup v1 or v2),
+    None when none can be read here."""
+    try:
+        lines = (proc / "cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:  # "id:controllers:path"; v2 has no controllers
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        names = [controllers, *controllers.split(",")] if controllers else ["", "unified"]
+        for name in names:
+            found = CGROUP_ROOT / name.removeprefix("name=") / path.lstrip("/") / "cgroup.procs"
+            if found.is_file():
+                return found
+    return None
+
+
+def alone(procs: Path | None) -> bool:
+    """True when the container runs one process (PID 1: no child to wait for)."""
+    if procs is None:
+        return False
+    try:
+        return len(procs.read_text().split()) == 1
+    except OSError:
+        return False
+
+
 def signal_number(name: str | None) -> int | None:
     """The number of a STOPSIGNAL (``SIGTERM``, ``TERM``, ``15``); None when unknown (pure)."""
     text = (name or DEFAULT_SIGNAL).strip().upper()
@@ -147,26 +178,35 @@ def stop(
         return _kill(engine, container_id, started, "ignored", name)
     if not engine.signal_container(container_id, name):
         return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
-    with http.knocking("127.0.0.1", host_port):
-        outcome = watch(main.proc, signum, started + grace_s)
+    with contextlib.ExitStack() as knocks:
+        knocks.enter_context(http.knocking("127.0.0.1", host_port))
+        outcome = watch(main.proc, signum, started + grace_s, knocks.close)
     if outcome != "exited":
         return _kill(engine, container_id, started, outcome, name)
     return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
 
 
-def watch(proc: Path, signum: int, deadline: float) -> str:
-    """Read PID 1's masks until it exits (``exited``), stays alive and idle with the signal at
-    its default disposition for ``SETTLE_S`` (``dropped``), or the deadline passes (``grace``)."""
+def watch(
+    proc: Path, signum: int, deadline: float, on_reset: Callable[[], None] = lambda: None
+) -> str:
+    """Read PID 1's masks until it exits (``exited``), stays alive, alone and idle with the
+    signal at its default disposition for ``SETTLE_S`` (``dropped``), or the deadline passes
+    (``grace``); ``on_reset`` runs when the default disposition is first seen."""
+    procs = cgroup_procs(proc)
     since: tuple[float, int] | None = None  # when the dropped signal was first seen, ticks then
+    reset = False
     while True:
         masks, now = read_masks(proc), time.monotonic()
         if masks is None or not masks.alive:
             return "exited"
+        if masks.defaults(signum) and not reset:
+            reset = True
+            on_reset()
         if not masks.defaults(signum) or masks.state != "S":
             since = None  # still handling it, or busy (on its way out?)
-        elif since is None or masks.ticks - since[1] > IDLE_TICKS:
+        elif since is None or masks.ticks != since[1]:
             since = (now, masks.ticks)
-        elif now - since[0] >= SETTLE_S:
+        elif now - since[0] >= SETTLE_S and alone(procs):
             return "dropped"
         if now >= deadline:
             return "grace"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from checks.test_run import test_stop_signal as stop_signal_check
+from grader import stopping
 from grader.checkparams import StopSignalParams
 from grader.facts import StopFacts
 from grader.rubric import Grade
@@ -76,21 +77,33 @@ def test_the_cpu_time_is_read_past_a_command_name_with_blanks() -> None:
     assert parse_ticks("garbage") == 0
 
 
-def _pid1(folder: Path, status: str, ticks: int) -> Path:
-    folder.mkdir(exist_ok=True)
+def _pid1(folder: Path, status: str, ticks: int, procs: str = "4242\n") -> Path:
+    """A fake ``/proc/<pid>`` with its status, its stat and its container's cgroup (v2)."""
+    folder.mkdir()
     (folder / "status").write_text(status)
     (folder / "stat").write_text(f"1 (x) S 0 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 5 0 0")
+    (folder / "cgroup").write_text(f"0::/docker/{folder.name}\n")
+    group = folder.parent / "cgroup" / "docker" / folder.name
+    group.mkdir(parents=True)
+    (group / "cgroup.procs").write_text(procs)
     return folder
 
 
-def test_a_reset_while_busy_is_a_way_out_not_a_dropped_signal(tmp_path: Path) -> None:
+def test_a_reset_while_busy_is_a_way_out_not_a_dropped_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stopping, "CGROUP_ROOT", tmp_path / "cgroup")
     # CPython resets its handlers on the way out and is busy then (gunicorn did exit 0)
     busy = _pid1(tmp_path / "busy", NODE_AFTER.replace("S (sleeping)", "R (running)"), 5)
     assert watch(busy, 15, time.monotonic() + 0.2) == "grace"
+    resets: list[str] = []
     idle = _pid1(tmp_path / "idle", NODE_AFTER, 5)
     started = time.monotonic()
-    assert watch(idle, 15, started + 2) == "dropped"
-    assert SETTLE_S <= time.monotonic() - started < 1
+    assert watch(idle, 15, started + 2, lambda: resets.append("knocking ended")) == "dropped"
+    assert SETTLE_S <= time.monotonic() - started < 1 and resets == ["knocking ended"]
+    # waiting for its children to stop: sleeping, but not alone
+    parent = _pid1(tmp_path / "parent", NODE_AFTER, 5, procs="4242\n4250\n")
+    assert watch(parent, 15, time.monotonic() + 0.2) == "grace"
     handling = _pid1(tmp_path / "handling", NODE_BEFORE, 5)
     assert watch(handling, 15, time.monotonic() + 0.1) == "grace"
     assert watch(tmp_path / "gone", 15, time.monotonic() + 1) == "exited"
