@@ -17,6 +17,8 @@ from grader.submission import load_submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
+GRACE_S = 20.0
+"""Long, so that "known before the grace" holds however loaded the shared engine is."""
 NODE_SERVER = "require('http').createServer((q, r) => r.end('ok')).listen(3000);"
 APPS = {
     # python's http.server has no SIGTERM handler: the kernel drops SIGTERM for PID 1
@@ -74,27 +76,27 @@ def stop(engine: Engine, running: tuple[str, int | None], grace_s: float) -> sto
 def test_a_pid1_without_a_handler_is_killed_at_once(
     engine: Engine, running: tuple[str, int | None]
 ) -> None:
-    done = stop(engine, running, 5)
+    done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("ignored", 137)
-    assert done.seconds < 2.0  # not the 5 s grace
+    assert done.seconds < GRACE_S / 2  # known before the grace (a loaded engine kills slowly)
 
 
 @pytest.mark.parametrize("running", ["node"], indirect=True)
 def test_node_without_a_listener_is_killed_once_its_handler_reset_sigterm(
     engine: Engine, running: tuple[str, int | None]
 ) -> None:
-    done = stop(engine, running, 5)
+    done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("dropped", 137)
-    assert done.seconds < 2.0
+    assert done.seconds < GRACE_S / 2
 
 
 @pytest.mark.parametrize("running", ["node-listener"], indirect=True)
 def test_node_with_a_listener_exits_on_sigterm(
     engine: Engine, running: tuple[str, int | None]
 ) -> None:
-    done = stop(engine, running, 5)
+    done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("exited", 0)
-    assert done.seconds < 2.0
+    assert done.seconds < GRACE_S / 2
 
 
 @pytest.mark.parametrize("running", ["python-handler"], indirect=True)
