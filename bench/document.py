@@ -32,6 +32,10 @@ def class_totals(submissions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _x(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.2f}"
+
+
 def upper_bound(ms: float | None, uncertainty_ms: float | None) -> float | None:
     """The most the listen-to-probe time can have been, given the poller's uncertainty."""
     return None if ms is None else ms + (uncertainty_ms or 0.0)
@@ -53,10 +57,14 @@ def verdicts(submissions: list[dict[str, Any]], klass: dict[str, Any] | None) ->
     if klass and k.get("peak_rss_jobs") != 4:
         memory_note = f"measured at -j {k.get('peak_rss_jobs')}: grade offers no -j"
     parallel_note = no_class or ("" if k.get("j2") else "grade offers no -j")
+    by_jobs = k.get("floor_ratio") or {}
+    floor_ratios = list(by_jobs.values())
+    floor_note = ", ".join(f"-j {j[1:]}: {_x(r)}" for j, r in by_jobs.items())
     return [
         evaluate("cold_ratio", [s["cold"]["ratio"] for s in measured]),
         evaluate("warm_added", [s["warm"]["added_s"] for s in measured]),
         evaluate("listen_to_probe", listen, listen_notes),
+        evaluate("class_floor_ratio", floor_ratios, no_class or floor_note),
         evaluate("parallel_ratio", [k.get("parallel_ratio")], parallel_note),
         evaluate("regrade_fraction", [k.get("regrade_fraction")], no_class),
         evaluate("peak_rss", [k.get("peak_rss_mb")], no_class or memory_note),

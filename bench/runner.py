@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import copies
+from bench.classfloor import ClassFloor, run_class_floor, warm
 from bench.floor import FloorFailed, FloorTarget, build_only, run_floor
 from bench.gradearm import Capabilities, GradeRun, check_statuses, grade_argv, run_grade
 from bench.listen import listen_to_probe
@@ -18,6 +19,8 @@ from grader.errors import GraderError
 from grader.lab import choose_lab
 from grader.submission import load_submission
 
+CLASS_JOBS = (1, 2, 4)
+"""The parallelism levels of the class runs (grade -j N against xargs -P N)."""
 EXPOSE = re.compile(r"^\s*EXPOSE\s+(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -147,53 +150,79 @@ class Bench:
             },
         }
 
-    def class_runs(self) -> dict[str, Any]:
-        """The generated class: -j 1, -j 2, an unchanged regrade, -j 4 with memory sampled."""
-        cfg, notes = self.cfg, []
-        sources = [cfg.submissions / n for n in cfg.class_sources]
-        for src in sources:  # warm the dependency layers once, kept until the end
+    def class_floor(self, students: Sequence[Path], jobs: int) -> ClassFloor:
+        """The raw floor over ``students`` with ``xargs -P jobs``."""
+        targets = [self._target(folder, app_port(folder) or 0) for folder in students]
+        step = f"class{next(self._seq)}"
+        return run_class_floor(targets, jobs, self.cfg.run_id, step, self.cfg.work)
+
+    def _warm_class(self, sources: Sequence[Path]) -> None:
+        """Warm the dependency layers of every source once, for both builders, kept until the
+        end: the grader's (the classic builder) and the floor's (``docker build``: BuildKit)."""
+        for src in sources:
             port = app_port(src) or 0
             sub = load_submission(src)
             if sub.dockerfile is not None:
-                build_only(FloorTarget(src, sub.dockerfile, port), cfg.run_id)
+                build_only(FloorTarget(src, sub.dockerfile, port), self.cfg.run_id)
+                warm(FloorTarget(src, sub.dockerfile, port), self.cfg.run_id)
 
-        def new_class() -> Path:
-            folder = self._folder("class")
-            copies.generate_class(sources, folder, cfg.class_size, copies.nonce())
-            return folder
+    def class_runs(self) -> dict[str, Any]:
+        """The generated class at -j 1, 2 and 4, each against the raw floor run with
+        ``xargs -P`` at the same N (arms alternated, each on a fresh generation of the same
+        students: nobody's app layer is in the cache), then an unchanged regrade."""
+        cfg, notes = self.cfg, []
+        sources = [cfg.submissions / n for n in cfg.class_sources]
+        self._warm_class(sources)
 
-        first_class = new_class()
-        j1 = self.grade([first_class], jobs=1, sample_memory=True)
-        j2 = j4 = None
-        first = j1
-        if self.caps.jobs:
-            first_class = new_class()
-            j2 = self.grade([first_class], jobs=2, sample_memory=True)
-            first = j2
-        else:
+        def new_class(kind: str) -> tuple[Path, list[Path]]:
+            folder = self._folder(kind)
+            return folder, copies.generate_class(sources, folder, cfg.class_size, copies.nonce())
+
+        levels = CLASS_JOBS if self.caps.jobs else (1,)
+        if not self.caps.jobs:
             notes.append("grade offers no -j: the -j 2 and -j 4 runs were not made")
+        graded: dict[int, tuple[Path, GradeRun]] = {}
+        floors: dict[int, ClassFloor] = {}
+        for i, jobs in enumerate(levels):
+            for arm in arm_order(i):
+                if arm == "floor":
+                    floors[jobs] = self.class_floor(new_class("class-floor")[1], jobs)
+                else:
+                    folder = new_class("class")[0]
+                    graded[jobs] = (folder, self.grade([folder], jobs=jobs, sample_memory=True))
         if not self.caps.force:
             notes.append("grade offers no --force (no result reuse): the regrade grades again")
-        regrade = self.grade([first_class], jobs=2 if self.caps.jobs else None, force=False,
+        first_folder, first = graded[2] if 2 in graded else graded[1]
+        regrade = self.grade([first_folder], jobs=2 if self.caps.jobs else None, force=False,
                              output=first.output)  # fmt: skip
-        if self.caps.jobs:
-            j4 = self.grade([new_class()], jobs=4, sample_memory=True)
-        memory_run = j4 or j1
-        if j4 is None:
+        runs = {n: run for n, (_, run) in graded.items()}
+        memory_run = runs.get(4) or runs[1]
+        if 4 not in runs:
             notes.append("peak memory measured at -j 1 (no -j 4 available)")
+        notes += [f"raw floor at -j {n}: exit {f.exit_code}: {f.stderr_tail}"
+                  for n, f in floors.items() if f.exit_code != 0]  # fmt: skip
         return {
             "size": cfg.class_size,
             "sources": list(cfg.class_sources),
-            "j1": run_summary(j1),
-            "j2": run_summary(j2),
+            "j1": run_summary(runs.get(1)),
+            "j2": run_summary(runs.get(2)),
             "regrade": run_summary(regrade),
-            "j4": run_summary(j4),
-            "parallel_ratio": ratio(j2.seconds, j1.seconds) if j2 else None,
+            "j4": run_summary(runs.get(4)),
+            "floor": {f"j{n}": f.to_dict() for n, f in floors.items()},
+            "floor_ratio": {f"j{n}": floor_ratio(runs[n], floors[n]) for n in floors},
+            "parallel_ratio": ratio(runs[2].seconds, runs[1].seconds) if 2 in runs else None,
             "regrade_fraction": ratio(regrade.seconds, first.seconds),
             "peak_rss_mb": memory_run.peak_rss_mb,
-            "peak_rss_jobs": 4 if j4 else 1,
+            "peak_rss_jobs": 4 if 4 in runs else 1,
             "notes": notes,
         }
+
+
+def floor_ratio(run: GradeRun, floor: ClassFloor) -> float | None:
+    """Grader / raw floor for one N; None unless both graded every student."""
+    if run.exit_code != 0 or floor.exit_code != 0 or len(run.reports) != floor.students:
+        return None
+    return ratio(run.seconds, floor.seconds)
 
 
 def run_summary(run: GradeRun | None) -> dict[str, Any] | None:

@@ -60,22 +60,26 @@ def class_table(doc: dict[str, Any]) -> list[str]:
     k = doc.get("class_run")
     if not k:
         return []
+    floors = k.get("floor") or {}
+    ratios = k.get("floor_ratio") or {}
     lines = [
-        f"Class of {k['size']} generated from {_sources(k['sources'])}:",
+        f"Class of {k['size']} generated from {_sources(k['sources'])}, each student with its "
+        "own app change; the raw floor is `xargs -P N` of build, run, curl until 200, rm -f:",
         "",
-        "| run | seconds | graded | checks in error | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
+        "| run | seconds | raw floor s | grader / floor | graded | checks in error | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for key, label in (("j1", "-j 1"), ("j2", "-j 2"), ("regrade", "unchanged, again"),
-                       ("j4", "-j 4")):  # fmt: skip
-        run = k.get(key)
+    for key, label in (("j1", "-j 1"), ("j2", "-j 2"), ("j4", "-j 4"),
+                       ("regrade", "unchanged, again")):  # fmt: skip
+        run, floor = k.get(key), floors.get(key)
         if run:
             lines.append(
-                f"| {label} | {_s(run['seconds'])} | {run['graded']} | {run['checks_error']} "
+                f"| {label} | {_s(run['seconds'])} | {_s(floor['seconds'] if floor else None)} "
+                f"| {_s(ratios.get(key))} | {run['graded']} | {run['checks_error']} "
                 f"| {_s(run['peak_rss_mb'], 0)} |"
             )
         else:
-            lines.append(f"| {label} | not run | | | |")
+            lines.append(f"| {label} | not run | | | | | |")
     return lines
 
 

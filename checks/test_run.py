@@ -47,15 +47,37 @@ def test_stop_signal(stop: StopFacts, grade: Grade) -> None:
     params: StopSignalParams = grade.params
     seconds = f"{stop.seconds:.1f}"
     pid1 = stop.pid1 or "?"
-    evidence = (
-        f"PID 1: {pid1}\ndocker stop -t {stop.grace_s:g}: {seconds} s, exit {stop.exit_status}"
-    )
-    if stop.killed:
+    grace = f"{stop.grace_s:g}"
+    evidence = f"PID 1: {pid1}\n{_how(stop)}: {seconds} s, exit {stop.exit_status}"
+    sig = stop.signal_name
+    if stop.outcome == "ignored":
+        grade.fail("ignored", grace=grace, pid1=pid1, signal=sig, evidence=evidence)
+    if stop.outcome == "dropped":
         grade.fail(
-            "killed", seconds=seconds, grace=f"{stop.grace_s:g}", pid1=pid1, evidence=evidence
+            "dropped", seconds=seconds, grace=grace, pid1=pid1, signal=sig, evidence=evidence
         )
+    if stop.killed:
+        grade.fail("killed", seconds=seconds, grace=grace, pid1=pid1, evidence=evidence)
     if 0 < params.max_stop_s < stop.seconds:
         grade.fail(
             "slow", seconds=seconds, max=f"{params.max_stop_s:g}", pid1=pid1, evidence=evidence
         )
     grade.note("stopped", seconds=seconds, pid1=pid1)
+
+
+def _how(stop: StopFacts) -> str:
+    """The evidence's line on how the stop went (technical, the same in every language)."""
+    grace = f"{stop.grace_s:g}"
+    sig = stop.signal_name
+    if stop.outcome == "ignored":
+        return (
+            f"{sig} not caught by PID 1 (SigCgt): killed at once instead of docker stop -t {grace}"
+        )
+    if stop.outcome == "dropped":
+        return (
+            f"{sig} sent; PID 1 reset it to the default and stayed (SigCgt): "
+            f"killed instead of waiting the {grace} s of docker stop -t {grace}"
+        )
+    if stop.outcome in ("exited", "grace"):
+        return f"{sig} sent, PID 1 watched for {grace} s at most (docker stop -t {grace})"
+    return f"docker stop -t {grace}"

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
-from grader import probe as http
-from grader import runtime
+from grader import runtime, stopping
 from grader.cache_probe import probe_cache
 from grader.checkparams import LayerCacheParams, StopSignalParams, WasteParams
 from grader.errors import ContainerExited
@@ -62,7 +61,8 @@ def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts,
 
 
 def timed_stop(pipeline: Pipeline) -> StopFacts:
-    """Gather what needs the running container, then time ``docker stop`` on it.
+    """Gather what needs the running container, then stop it as ``docker stop`` would, timed
+    (without waiting the grace when PID 1 shows the outcome: ``grader.stopping``).
 
     Raises:
         ContainerExited: the container was no longer running (and whatever ``start`` raises).
@@ -82,9 +82,10 @@ def timed_stop(pipeline: Pipeline) -> StopFacts:
         raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
     pid1 = runtime.command_line(engine, cid, main)
     grace = params_of(pipeline.lab, "run.stop_signal", StopSignalParams).grace_s
-    with http.knocking("127.0.0.1", started.host_port):  # as traffic would: see knocking
-        seconds, status = engine.stop_container(cid, grace)
-    return StopFacts(seconds, grace, status, pid1, True)
+    done = stopping.stop(engine, cid, main, grace, started.host_port)
+    return StopFacts(
+        done.seconds, grace, done.exit_status, pid1, True, done.outcome, done.signal_name
+    )
 
 
 def waste(pipeline: Pipeline, fast: bool = True) -> WasteFacts:

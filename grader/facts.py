@@ -395,10 +395,20 @@ class StopFacts:
     """Command line of the container's main process (PID 1), empty when unknown."""
     was_running: bool
     """The container was still running when the stop was asked."""
+    outcome: str = "timed"
+    """How it was known (``grader.stopping``): ``timed`` (docker stop, the grace waited),
+    ``exited`` (PID 1 exited on the signal), ``ignored`` (PID 1 did not catch the signal:
+    killed at once), ``dropped`` (PID 1 reset it to the default and re-raised it, which the
+    kernel drops for PID 1: killed), ``grace`` (still running when the grace ended: killed)."""
+    signal_name: str = "SIGTERM"
+    """The signal docker stop sends (the image's STOPSIGNAL)."""
 
     @property
     def killed(self) -> bool:
-        """The app ignored SIGTERM and was killed at the end of the grace period."""
+        """The app did not stop on the signal: killed at the end of the grace period, or at
+        once when PID 1 showed it would not stop."""
+        if self.outcome in ("ignored", "dropped", "grace"):
+            return True
         return self.exit_status == 137 or self.seconds >= self.grace_s
 
 

@@ -398,5 +398,6 @@ def diagnosis_facts(pipeline: Pipeline) -> dict[str, Any]:
             "exit_status": stop.exit_status,
             "killed": stop.killed,
             "pid1": stop.pid1,
+            "outcome": stop.outcome,
         }
     return facts

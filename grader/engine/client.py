@@ -160,6 +160,26 @@ class Engine(Builds, Sweeps, Storage):
         code = state.get("ExitCode")
         return seconds, None if code is None else int(code)
 
+    def signal_container(self, container_id: str, signal: str) -> bool:
+        """``docker kill -s SIGNAL``; False when the container was no longer running."""
+        try:
+            self.api.kill(container_id, signal=signal)
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # not running (any more)
+                return False
+            raise EngineError(f"signal container: {exc.explanation or exc}") from exc
+        except TRANSIENT as exc:
+            release(exc)
+            raise EngineError(f"signal container: {type(exc).__name__}: {exc}") from exc
+        return True
+
+    def wait_exit(self, container_id: str, timeout_s: float = 10.0) -> int | None:
+        """Wait until the container has stopped; its exit status (None if unknown)."""
+        with translated("wait for container"):
+            result = self.api.wait(container_id, timeout=max(1, round(timeout_s)))
+        code = result.get("StatusCode") if isinstance(result, dict) else None
+        return None if code is None else int(code)
+
     def top_commands(self, container_id: str) -> list[tuple[int, str]]:
         """(host pid, command line) of the container's processes."""
         with translated("container top"):

@@ -146,14 +146,19 @@ def class_copy(
     local_registry: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
-    """The bundled class, with tp6bis-ok's declared image pushed to the local registry."""
+    """The bundled class, with the declared images of the correct tp6bis submissions (tp6bis-ok,
+    tp6bis-no-sigterm-listener) pushed to the local registry."""
     folder = tmp_path_factory.mktemp("class") / "submissions"
     shutil.copytree(repo_root / "submissions", folder)
-    reference = f"{local_registry}/camille/tp6bis:1.0"
-    push_submission(engine, folder / "tp6bis-ok", reference)
-    (folder / "tp6bis-ok" / "submission.toml").write_text(
-        f'student = "Martin Camille"\nimage = "{reference}"\n', encoding="utf-8"
-    )
+    for name, student, image in (
+        ("tp6bis-ok", "Martin Camille", "camille/tp6bis:1.0"),
+        ("tp6bis-no-sigterm-listener", "Petit Lucas", "lucas/tp6bis:1.0"),
+    ):
+        reference = f"{local_registry}/{image}"
+        push_submission(engine, folder / name, reference)
+        (folder / name / "submission.toml").write_text(
+            f'student = "{student}"\nimage = "{reference}"\n', encoding="utf-8"
+        )
     return folder
 
 

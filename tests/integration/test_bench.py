@@ -19,8 +19,9 @@ SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms",
                    "listen_uncertainty_ms", "listen_note", "graded"}  # fmt: skip
 TOP_KEYS = {"run_id", "started", "machine", "options", "grader", "notes", "submissions",
             "class_totals", "class_run", "targets"}  # fmt: skip
-CLASS_KEYS = {"size", "sources", "j1", "j2", "regrade", "j4", "parallel_ratio",
-              "regrade_fraction", "peak_rss_mb", "peak_rss_jobs", "notes"}  # fmt: skip
+CLASS_KEYS = {"size", "sources", "j1", "j2", "regrade", "j4", "floor", "floor_ratio",
+              "parallel_ratio", "regrade_fraction", "peak_rss_mb", "peak_rss_jobs",
+              "notes"}  # fmt: skip
 
 
 def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path: Path) -> None:
@@ -65,6 +66,12 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
     assert klass["j1"]["checks_error"] == 0
     assert klass["j1"]["seconds"] > 0 and klass["regrade_fraction"] > 0
     assert 0 < klass["peak_rss_mb"] < 2000
+    # the raw floor of the same class, xargs -P N at every N the grader ran at
+    assert set(klass["floor"]) == set(klass["floor_ratio"]) == {"j1", "j2", "j4"}
+    for key, floor in klass["floor"].items():
+        assert (floor["exit_code"], floor["students"]) == (0, 2), floor
+        assert floor["seconds"] > 0 and klass["floor_ratio"][key] > 0
+        assert klass[key]["graded"] == 2 and klass[key]["exit_code"] == 0
 
     assert [t["id"] for t in doc["targets"]] == [t.id for t in TARGETS]
     for target in doc["targets"]:

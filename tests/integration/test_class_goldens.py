@@ -263,7 +263,15 @@ def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any])
     )
     assert "app.py" in rerun["summary"]
     shell = r["tp6-shell-form-entrypoint"]["facts"]["stop"]
-    assert shell["killed"] and shell["exit_status"] == 137 and shell["seconds"] >= 3
+    assert shell["killed"] and shell["exit_status"] == 137
+    # /bin/sh as PID 1 does not catch SIGTERM: killed at once, not after the 5 s grace (how
+    # long the engine takes to kill is not timed here: the class loads the machine)
+    assert shell["outcome"] == "ignored"
+    node = r["tp6bis-no-sigterm-listener"]["facts"]["stop"]
+    assert (node["killed"], node["exit_status"], node["outcome"]) == (True, 137, "dropped")
+    assert node["pid1"] == "node index.js"
+    for name in ("tp6-ok", "tp6bis-ok"):
+        assert r[name]["facts"]["stop"]["outcome"] == "exited", name
     assert shell["pid1"].startswith("/bin/sh -c gunicorn")
     stop = _check(r["tp6-shell-form-entrypoint"], "run.stop_signal")["feedback"]
     assert "exec" in stop["fix"] and "--init" in stop["fix"]

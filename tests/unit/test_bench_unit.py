@@ -15,12 +15,13 @@ import psutil
 import pytest
 
 from bench import copies
+from bench.classfloor import ClassFloor, argument_lines, cli_env
 from bench.dockerio import grader_owner, stage_leaves
 from bench.document import class_totals, upper_bound, verdicts
-from bench.floor import free_port
-from bench.gradearm import Capabilities, capabilities_from_help, grade_argv, tree_rss
+from bench.floor import FloorTarget, free_port
+from bench.gradearm import Capabilities, GradeRun, capabilities_from_help, grade_argv, tree_rss
 from bench.listen import owned_by, parse_tcp, watch
-from bench.runner import app_port, arm_order, summarise
+from bench.runner import app_port, arm_order, floor_ratio, summarise
 from bench.stats import difference, evaluate, median, ratio, total
 from bench.table import listen_cell, render
 from grader.submission import load_submission
@@ -45,11 +46,15 @@ def test_ratio_difference_and_total_refuse_missing_values() -> None:
 
 
 def test_targets_judge_the_worst_value_at_their_bound() -> None:
-    assert evaluate("cold_ratio", [1.0, 1.10]).passed is True  # <= 1.10
+    assert evaluate("cold_ratio", [1.0, 1.05]).passed is True  # <= 1.05 (issue 17)
     worst = evaluate("cold_ratio", [1.05, 1.2, None])
     assert worst.value == 1.2 and worst.passed is False
-    assert evaluate("listen_to_probe", [99.9]).passed is True
-    assert evaluate("listen_to_probe", [100.0]).passed is False  # strictly under 100 ms
+    assert evaluate("warm_added", [0.5]).passed is True
+    assert evaluate("warm_added", [0.51]).passed is False
+    assert evaluate("listen_to_probe", [49.9]).passed is True
+    assert evaluate("listen_to_probe", [50.0]).passed is False  # strictly under 50 ms
+    assert evaluate("class_floor_ratio", [1.02, 1.10]).passed is True
+    assert evaluate("regrade_fraction", [0.031]).passed is False  # at most 3 %
     assert evaluate("peak_rss", [199.0]).passed is True
 
 
@@ -294,3 +299,52 @@ def test_stage_leaves_are_each_stage_s_last_image_under_the_grader_s_labels() ->
     )
     assert stage_leaves(log) == ["7023ca8d83f4", "cc2ed3d97831"]
     assert stage_leaves("Step 1/2 : FROM python:3.11\n ---> aaaaaaaaaaaa\n") == []
+
+
+def test_the_class_floor_gives_xargs_one_line_of_arguments_per_student(tmp_path: Path) -> None:
+    students = [FloorTarget(tmp_path / f"s{i}", tmp_path / f"s{i}" / "Dockerfile", 8000)
+                for i in range(3)]  # fmt: skip
+    lines = argument_lines(students, "run1", "class7", 300).splitlines()
+    assert len(lines) == 3
+    fields = [line.split() for line in lines]
+    assert all(len(f) == 8 for f in fields)
+    assert [f[5] for f in fields] == ["class7-0", "class7-1", "class7-2"]  # one step each
+    assert len({f[3] for f in fields}) == 3  # a host port each
+    assert fields[0][:3] == [str(tmp_path / "s0"), str(tmp_path / "s0" / "Dockerfile"), "8000"]
+    blank = [FloorTarget(tmp_path / "a b", tmp_path / "a b" / "Dockerfile", 8000)]
+    with pytest.raises(ValueError):
+        argument_lines(blank, "run1", "class7", 300)
+
+
+def test_the_class_floor_builds_as_the_docker_cli_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+    assert "DOCKER_BUILDKIT" not in cli_env()
+
+
+def test_the_class_ratio_needs_every_student_in_both_arms(tmp_path: Path) -> None:
+    reports: dict[str, dict[str, object]] = {f"s{i}": {} for i in range(4)}
+    run = GradeRun(12.0, 0, 1, ("grade",), tmp_path, reports=reports)  # type: ignore[arg-type]
+    assert floor_ratio(run, ClassFloor(2, 10.0, 0, 4)) == pytest.approx(1.2)
+    assert floor_ratio(run, ClassFloor(2, 10.0, 123, 4)) is None  # a student got no 200
+    assert floor_ratio(run, ClassFloor(2, 10.0, 0, 5)) is None  # the grader graded fewer
+
+
+def test_the_class_table_and_target_compare_each_n_with_the_floor() -> None:
+    def run(seconds: float) -> dict[str, object]:
+        return {"seconds": seconds, "graded": 4, "checks_error": 0, "peak_rss_mb": 90.0}
+
+    klass = {
+        "size": 4, "sources": ["tp6-ok"], "parallel_ratio": 0.7, "regrade_fraction": 0.02,
+        "peak_rss_mb": 90.0, "peak_rss_jobs": 4, "notes": [], "j1": run(20.0), "j2": run(12.0),
+        "regrade": run(0.3), "j4": run(9.0),
+        "floor": {"j1": {"seconds": 19.0}, "j2": {"seconds": 11.5}, "j4": {"seconds": 7.5}},
+        "floor_ratio": {"j1": 20 / 19, "j2": 12 / 11.5, "j4": 9 / 7.5},
+    }  # fmt: skip
+    doc = _doc(10.0, klass)
+    targets = {t["id"]: t for t in doc["targets"]}  # type: ignore[attr-defined]
+    floor = targets["class_floor_ratio"]
+    assert floor["value"] == pytest.approx(1.2) and floor["passed"] is False  # -j 4 is worst
+    assert floor["note"] == "-j 1: 1.05, -j 2: 1.04, -j 4: 1.20"
+    text = render(doc)
+    assert "| -j 4 | 9.00 | 7.50 | 1.20 | 4 | 0 | 90 |" in text
+    assert "| unchanged, again | 0.30 | – | – | 4 | 0 | 90 |" in text
