@@ -183,6 +183,9 @@ class StartResult:
     """The container port that was published and probed (None when none was known)."""
     oom_killed: bool = False
     """The kernel killed it for going over its memory limit."""
+    refused: bool = False
+    """The engine refused to start it for the image's reasons (``log_tail`` holds its
+    message): a missing or non-executable program, an unknown user."""
 
 
 def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:
