@@ -11,8 +11,15 @@ from pathlib import Path
 
 from grader.dockerfile import instruction_for_step
 from grader.engine import Engine
-from grader.errors import BuildFailed, SubmissionRejected
+from grader.errors import (
+    BuildFailed,
+    GraderError,
+    NetworkUnavailable,
+    RegistryUnreachable,
+    SubmissionRejected,
+)
 from grader.facts import BuildResult, DockerfileFacts, Submission
+from grader.faults import base_image_trouble, package_index_unreachable, registry_named
 from grader.submission import safe_file
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,19 @@ def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | N
     number, text = steps[-1]
     ins = instruction_for_step(facts, int(number)) if facts else None
     return text.strip(), ins.line if ins else None
+
+
+def build_failure(error: str, build_log: str, facts: DockerfileFacts | None) -> GraderError:
+    """Whose fault a failed build is: a base image the registry would not serve (rate limit,
+    5xx, DNS, TLS) or a package index out of reach is ours (``RegistryUnreachable``,
+    ``NetworkUnavailable``); anything else is the student's ``BuildFailed``."""
+    if base_image_trouble(error):
+        return RegistryUnreachable(registry_named(error, "registry-1.docker.io"), error)
+    if package_index_unreachable(error + "\n" + build_log[-20_000:]):
+        lines = [ln for ln in build_log.splitlines() if package_index_unreachable(ln)]
+        return NetworkUnavailable((lines[-1] if lines else error).strip()[:300])
+    step, line = failing_step(build_log, facts)
+    return BuildFailed(error, build_log, step, line)
 
 
 def ignore_patterns(root: Path) -> list[str]:
@@ -79,6 +99,8 @@ def build_image(
     Raises:
         SubmissionRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake).
+        RegistryUnreachable, NetworkUnavailable: the base image's registry or a package
+            index could not be reached (the grading machine's side).
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """
@@ -89,9 +111,7 @@ def build_image(
         submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent
     )
     if outcome.image_id is None:
-        error = outcome.error or "the builder produced no image"
-        step, line = failing_step(outcome.log, facts)
-        raise BuildFailed(error, outcome.log, step, line)
+        raise build_failure(outcome.error or "the builder produced no image", outcome.log, facts)
     log.info("built %s in %.1f s", submission.name, outcome.seconds)
     return BuildResult(outcome.image_id, outcome.log, outcome.seconds)
 
@@ -158,6 +178,5 @@ def build_single_stage(
         # an absolute path outside the context: docker-py adds the file to the context tar
         outcome = engine.build(submission.root, str(cut), labels, timeout_s, log_limit)
     if outcome.image_id is None:
-        step, line = failing_step(outcome.log, facts)
-        raise BuildFailed(outcome.error or "no image", outcome.log, step, line)
+        raise build_failure(outcome.error or "no image", outcome.log, facts)
     return BuildResult(outcome.image_id, outcome.log, outcome.seconds), "build stage"

@@ -77,6 +77,15 @@ class RegistryUnreachable(EngineError):
         super().__init__(f"registry {registry} does not answer")
 
 
+class NetworkUnavailable(EngineError):
+    """A build step could not reach its package index (pip, npm, apt): the grading machine's
+    network failed, not the student's Dockerfile."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"the build could not reach its package index: {detail}")
+
+
 class SubmissionError(GraderError):
     """Something about one submission; never ends the class run."""
 
