@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from grader.facts import DockerfileFacts, Instruction, Stage
 
-VARIABLE = re.compile(r"\$(?:\{(\w+)(?::?[-+]([^}]*))?\}|(\w+))")
-"""``$VAR``, ``${VAR}``, ``${VAR:-default}`` (and ``${VAR-default}``) in a FROM line."""
+VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+"""``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:+alt}`` in a FROM."""
 SEGMENT = re.compile(r"&&|\|\||;|\||&|\n")
 """What separates the commands of a shell line."""
 SHELLS = ("sh", "bash", "ash", "dash", "zsh")
@@ -45,10 +45,14 @@ def substitute(text: str, args: dict[str, str | None]) -> str | None:
 
     def value(match: re.Match[str]) -> str:
         nonlocal missing
-        name = match.group(1) or match.group(3)
+        name, op, word = match.group(1) or match.group(4), match.group(2), match.group(3)
+        word = VARIABLE.sub(value, word) if word else ""  # ${A:-$B} is expanded too
         found = args.get(name)
-        if not found and match.group(2) is not None and ":+" not in match.group(0):
-            return match.group(2)
+        unset = found is None or (found == "" and op is not None and op.startswith(":"))
+        if op in (":-", "-"):
+            return word if unset else str(found)
+        if op in (":+", "+"):
+            return "" if unset else word
         if found is None:
             missing = True
             return ""

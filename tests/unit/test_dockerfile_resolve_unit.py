@@ -93,6 +93,9 @@ def message(check: object, *args: object) -> str:
         ("python:${V:-3.11}-slim", {}, "python:3.11-slim"),
         ("python:${V:-3.11}-slim", {"V": "3.12"}, "python:3.12-slim"),
         ("python:${V}", {"V": None}, None),
+        ("python:3.11${V:+-$V}", {"V": "slim"}, "python:3.11-slim"),
+        ("python:3.11${V:+-x}", {}, "python:3.11"),
+        ("python:${V-3.11}", {"V": ""}, "python:"),
     ],
 )
 def test_build_arguments_are_substituted(
