@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.build import ignore_patterns
-from grader.dockerfile_resolve import copy_origin, installs_manifest, resolve_from
+from grader.dockerfile_resolve import copy_origin, resolve_from
+from grader.dockerfile_resolve import installs as find_installs
 from grader.engine import Engine
 from grader.facts import CacheFacts, CacheStep, DockerfileFacts, Instruction, Stage, Submission
 from grader.logcap import CappedText
@@ -97,11 +98,12 @@ def step_facts(
 
 
 def install_matcher(commands: list[str]) -> Callable[[Instruction], bool]:
-    """A predicate: this instruction installs the dependencies a manifest lists (shell or exec
-    form, as ``grader.dockerfile_resolve`` reads it; ``commands`` add the lab's other tools)."""
+    """A predicate: this instruction installs dependencies (shell or exec form, as
+    ``grader.dockerfile_resolve`` reads it; ``commands`` add the lab's other tools). Named
+    packages count too (``pip install flask gunicorn`` after ``COPY . .`` re-runs as well)."""
 
     def installs(ins: Instruction) -> bool:
-        return installs_manifest(ins, commands)
+        return bool(find_installs(ins, commands))
 
     return installs
 
