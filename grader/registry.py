@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -101,6 +102,11 @@ def _bearer_challenge(header: str) -> dict[str, str]:
     return dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
+def _is_basic(headers: Mapping[str, str]) -> bool:
+    """The registry asks for HTTP Basic authentication (a registry with an htpasswd file)."""
+    return headers.get("WWW-Authenticate", "").strip().lower().startswith("basic")
+
+
 def _token(challenge: dict[str, str], timeout_s: float) -> str | None:
     """A token from the challenge's realm; None when the token service refuses us."""
     user, password = (
@@ -136,6 +142,9 @@ def manifest_status(ref: Reference, timeout_s: float) -> int:
                 return 401
             headers["Authorization"] = f"Bearer {token}"
             resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
+        elif resp.status_code == 401 and _is_basic(resp.headers) and (auth := pull_auth()):
+            basic = (auth["username"], auth["password"])
+            resp = _SESSION.head(url, headers=headers, auth=basic, timeout=timeout_s)
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise RegistryUnreachable(ref.registry, str(exc)) from exc
     if resp.status_code == 429 or resp.status_code >= 500:  # the registry's trouble, not theirs
