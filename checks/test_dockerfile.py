@@ -217,16 +217,21 @@ def test_workdir(dockerfile: DockerfileFacts, grade: Grade) -> None:
 def _install_stage(dockerfile: DockerfileFacts, start: Stage, extra: list[str]) -> Stage:
     """The stage that installs the dependencies for ``start``: itself, or the nearest stage it
     inherits or copies from that does (a builder stage)."""
-    feeding = feeding_stages(dockerfile, start)
-    own = (s for s in feeding if any(installs_manifest(i, extra) for i in s.instructions))
+    own = (s for s in feeding_stages(dockerfile, start) if _installs_here(s, extra))
     return next(own, start)
+
+
+def _installs_here(stage: Stage, extra: list[str]) -> bool:
+    return any(installs_manifest(i, extra) for i in stage.instructions)
 
 
 def _deps_first(dockerfile: DockerfileFacts, context: list[str], grade: Grade) -> None:
     """Dependencies are copied and installed before the app code, so the layer cache works."""
     p: DepsFirstParams = grade.params
-    start = dockerfile.stages[0] if p.stage == "first" and dockerfile.stages else None
-    start = start or dockerfile.final_stage
+    start = dockerfile.final_stage
+    if p.stage == "first":  # the build stage: the first one that installs (a bare base first)
+        own = (s for s in dockerfile.stages if _installs_here(s, p.install_commands))
+        start = next(own, dockerfile.stages[0] if dockerfile.stages else None)
     stage = _install_stage(dockerfile, start, p.install_commands) if start else None
     body = inherited(dockerfile, stage) if stage else ()
     manifest = first_index(body, lambda i: brings(i, p.manifest))

@@ -229,6 +229,16 @@ def test_the_node_docker_guide_order_passes_package_json_first(tmp_path: Path) -
 REQS = "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
 
 
+def test_a_bare_base_stage_first_is_not_the_build_stage(tmp_path: Path) -> None:
+    sub = submission(tmp_path, "package.json", "package-lock.json", "index.js")
+    text = "FROM node:18 AS base\nWORKDIR /app\nFROM base AS build\nCOPY package*.json ./\n"
+    text += "RUN npm ci\nCOPY . .\nRUN npm test\nFROM node:18-slim\nCMD x\n"
+    check = grade("dockerfile.package_json_first", TP6BIS)
+    assert passes(package_json_first_check, parse(text), sub, check)
+    wrong = text.replace("COPY package*.json ./\nRUN npm ci\nCOPY . .", "COPY . .\nRUN npm ci")
+    assert not passes(package_json_first_check, parse(wrong), sub, check)
+
+
 def test_upgrading_pip_first_is_not_the_install_of_the_requirements(tmp_path: Path) -> None:
     sub = submission(tmp_path, "requirements.txt", "app.py")
     text = "FROM python:3.11-slim\nWORKDIR /app\nRUN pip install --upgrade pip\n" + REQS
