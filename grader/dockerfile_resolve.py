@@ -180,7 +180,10 @@ def run_lines(ins: Instruction) -> tuple[str, ...] | tuple[tuple[str, ...]]:
     if not ins.exec_form:
         return (ins.value,)
     args = ins.args
-    if len(args) >= 3 and args[0].rsplit("/", 1)[-1] in SHELLS and args[1] == "-c":
+    shell_flag = len(args) >= 3 and re.fullmatch(r"-[a-z]*c[a-z]*", args[1]) is not None
+    if (
+        shell_flag and args[0].rsplit("/", 1)[-1] in SHELLS
+    ):  # ["sh", "-c", ...], ["bash", "-lc", ...]
         return (args[2],)
     return (args,)
 

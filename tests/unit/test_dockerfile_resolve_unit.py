@@ -140,6 +140,7 @@ def test_a_final_stage_built_from_the_build_stage_in_another_case_is_seen() -> N
         ("RUN cd /app && npm i", "npm", "package.json"),
         ('RUN ["npm", "ci"]', "npm", "package.json"),
         ('RUN ["/bin/sh", "-c", "npm ci --omit=dev"]', "npm", "package.json"),
+        ('RUN ["bash", "-lc", "cd /app && npm ci"]', "npm", "package.json"),
         ("RUN npm install -g nodemon", "npm", None),
         ("RUN pip install -r requirements.txt", "pip", "requirements.txt"),
         ("RUN pip3 install --no-cache-dir -rrequirements.txt", "pip", "requirements.txt"),
