@@ -180,10 +180,9 @@ def run_lines(ins: Instruction) -> tuple[str, ...] | tuple[tuple[str, ...]]:
     if not ins.exec_form:
         return (ins.value,)
     args = ins.args
+    # ["sh", "-c", "..."], ["bash", "-lc", "..."]: the shell line
     shell_flag = len(args) >= 3 and re.fullmatch(r"-[a-z]*c[a-z]*", args[1]) is not None
-    if (
-        shell_flag and args[0].rsplit("/", 1)[-1] in SHELLS
-    ):  # ["sh", "-c", ...], ["bash", "-lc", ...]
+    if shell_flag and args[0].rsplit("/", 1)[-1] in SHELLS:
         return (args[2],)
     return (args,)
 
