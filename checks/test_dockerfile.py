@@ -18,11 +18,21 @@ from grader.checkparams import (
     WorkdirParams,
 )
 from grader.dockerfile import image_repository
+from grader.dockerfile_resolve import (
+    Install,
+    copy_origin,
+    feeding_stages,
+    inherited,
+    installs,
+    installs_manifest,
+    last_of,
+    resolve_from,
+    sources,
+)
 from grader.facts import (
     ContextFacts,
     DockerfileFacts,
     ImageFacts,
-    Instruction,
     LintFacts,
     LintFinding,
     Stage,
@@ -95,10 +105,10 @@ def test_stages(dockerfile: DockerfileFacts, grade: Grade) -> None:
     if len(stages) < params.min_stages:
         grade.fail("single", count=len(stages), min_stages=params.min_stages)
     final = stages[-1]
-    parent = next((s for s in stages[:-1] if s.name and s.name == final.base), None)
+    parent = resolve_from(dockerfile, final).parent
     if parent is not None:
         grade.fail("inherits", name=parent.name, evidence=show(final.instructions[0]))
-    whole = [i for i in final.instructions if whole_stage_copy(i, stages)]
+    whole = [i for i in final.instructions if whole_stage_copy(i, dockerfile)]
     if whole:
         grade.fail("cosmetic", line=whole[0].line, evidence=show(whole[0]))
 
@@ -115,22 +125,44 @@ def test_build_checks(dockerfile: DockerfileFacts, grade: Grade) -> None:
         grade.fail(scripts=", ".join(params.scripts))
 
 
+def _node_installs(
+    dockerfile: DockerfileFacts, stage: Stage, seen: tuple[int, ...] = ()
+) -> list[tuple[Install, bool]]:
+    """The installs that put node_modules in a stage: its own and inherited ones, and those
+    of the stages it copies node_modules (or a whole folder) from; each with whether
+    NODE_ENV=production was set before it."""
+    found: list[tuple[Install, bool]] = []
+    production_env = False
+    for ins in inherited(dockerfile, stage):
+        if ins.keyword in ("ENV", "ARG") and "NODE_ENV" in ins.value:
+            production_env = "production" in ins.value
+        for install in installs(ins):
+            if install.tool in ("npm", "yarn", "pnpm") and install.manifest is not None:
+                found.append((install, production_env))
+        origin = copy_origin(dockerfile, ins)
+        modules = whole_stage_copy(ins, dockerfile) or any(
+            "node_modules" in s for s in sources(ins)
+        )
+        if origin is not None and origin.index not in seen and modules:
+            found += _node_installs(dockerfile, origin, (*seen, stage.index))
+    return found
+
+
 @check("dockerfile.production_deps")
 def test_production_deps(dockerfile: DockerfileFacts, grade: Grade) -> None:
-    """The final stage installs the runtime dependencies only."""
+    """The final stage's node_modules (installed there, inherited or copied from another stage)
+    hold the runtime dependencies only."""
     params: ProductionDepsParams = grade.params
     final = dockerfile.final_stage
-    body = final.instructions if final else ()
-    installs = [i for i in body if _is_install(i, NODE_INSTALLS)]
-    production_env = any(
-        i.keyword in ("ENV", "ARG") and "NODE_ENV" in i.value and "production" in i.value
-        for i in body
-    )
-    if not installs:
+    found = _node_installs(dockerfile, final) if final else []
+    body = inherited(dockerfile, final) if final else ()
+    if not found:
         grade.fail("no_install", evidence="\n".join(show(i) for i in body if i.keyword == "COPY"))
-    flags_used = any(flag in " ".join(i.args) for i in installs for flag in params.flags)
+    last, production_env = found[-1]
+    text = " ".join(last.words).replace("--omit dev", "--omit=dev")
+    flags_used = last.production or any(flag in text for flag in params.flags)
     if not (production_env or flags_used):
-        grade.fail("all_deps", evidence="\n".join(map(show, installs)))
+        grade.fail("all_deps", evidence="\n".join(show(i.instruction) for i, _ in found))
 
 
 def _label_lines(dockerfile: DockerfileFacts | None, key: str) -> str:
@@ -174,32 +206,37 @@ def test_workdir(dockerfile: DockerfileFacts, grade: Grade) -> None:
     """The final stage sets a working directory for the app."""
     params: WorkdirParams = grade.params
     final = dockerfile.final_stage
-    workdirs = [i for i in final.instructions if i.keyword == "WORKDIR"] if final else []
-    if not workdirs:
+    last = last_of(dockerfile, final, "WORKDIR") if final else None
+    if last is None:
         grade.fail("missing")
-    last = workdirs[-1]
     path = last.value.strip().strip("\"'")
     if path in ("/", "") or (params.expected and path.rstrip("/") != params.expected.rstrip("/")):
         grade.fail("wrong", path=path, expected_path=params.expected or "/app", evidence=show(last))
 
 
-NODE_INSTALLS = ["npm install", "npm ci", "npm i ", "yarn install", "pnpm install"]
+def _install_stage(dockerfile: DockerfileFacts, start: Stage, extra: list[str]) -> Stage:
+    """The stage that installs the dependencies for ``start``: itself, or the nearest stage it
+    inherits or copies from that does (a builder stage)."""
+    own = (s for s in feeding_stages(dockerfile, start) if _installs_here(s, extra))
+    return next(own, start)
 
 
-def _is_install(ins: Instruction, commands: list[str]) -> bool:
-    text = " ".join(ins.args) if ins.exec_form else " ".join(ins.value.split())
-    return ins.keyword == "RUN" and any(cmd in text for cmd in commands)
+def _installs_here(stage: Stage, extra: list[str]) -> bool:
+    return any(installs_manifest(i, extra) for i in stage.instructions)
 
 
-def _deps_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+def _deps_first(dockerfile: DockerfileFacts, context: list[str], grade: Grade) -> None:
     """Dependencies are copied and installed before the app code, so the layer cache works."""
     p: DepsFirstParams = grade.params
-    stage = dockerfile.stages[0] if p.stage == "first" and dockerfile.stages else None
-    stage = stage or dockerfile.final_stage
-    body = stage.instructions if stage else ()
+    start = dockerfile.final_stage
+    if p.stage == "first":  # the build stage: the first one that installs (a bare base first)
+        own = (s for s in dockerfile.stages if _installs_here(s, p.install_commands))
+        start = next(own, dockerfile.stages[0] if dockerfile.stages else None)
+    stage = _install_stage(dockerfile, start, p.install_commands) if start else None
+    body = inherited(dockerfile, stage) if stage else ()
     manifest = first_index(body, lambda i: brings(i, p.manifest))
-    install = first_index(body, lambda i: _is_install(i, p.install_commands))
-    code = first_index(body, lambda i: brings_other_than(i, p.deps_files))
+    install = first_index(body, lambda i: installs_manifest(i, p.install_commands))
+    code = first_index(body, lambda i: brings_other_than(i, p.deps_files, context))
     seen = sorted(i for i in {manifest, install, code} if i is not None)
     lines = "\n".join(show(body[i]) for i in seen)
     if install is None:
@@ -210,16 +247,28 @@ def _deps_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
         grade.fail("code_first", manifest=p.manifest, line=body[code].line, evidence=lines)
 
 
+def _root_names(submission: Submission) -> list[str]:
+    """The names at the build context's root (what COPY globs can match)."""
+    try:
+        return sorted(p.name for p in submission.root.iterdir())
+    except OSError:
+        return []
+
+
 @check("dockerfile.requirements_first")
-def test_requirements_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+def test_requirements_first(
+    dockerfile: DockerfileFacts, submission: Submission, grade: Grade
+) -> None:
     """requirements.txt is copied and installed before the app code."""
-    _deps_first(dockerfile, grade)
+    _deps_first(dockerfile, _root_names(submission), grade)
 
 
 @check("dockerfile.package_json_first")
-def test_package_json_first(dockerfile: DockerfileFacts, grade: Grade) -> None:
+def test_package_json_first(
+    dockerfile: DockerfileFacts, submission: Submission, grade: Grade
+) -> None:
     """package.json is copied and the modules installed before the code, in the build stage."""
-    _deps_first(dockerfile, grade)
+    _deps_first(dockerfile, _root_names(submission), grade)
 
 
 @check("dockerfile.copy_not_add")

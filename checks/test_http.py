@@ -22,12 +22,13 @@ def test_root_status(root_probe: ProbeResult, grade: Grade) -> None:
 
 @check("http.root_text")
 def test_root_text(root_probe: ProbeResult, grade: Grade) -> None:
-    """The lab's page holds the expected text."""
+    """The lab's page holds the expected text, as a browser shows it (tags stripped, scripts
+    and styles dropped, entities decoded)."""
     p: TextParams = grade.params
     if not text_matches(
-        root_probe.body, p.expected, p.match, p.normalize_whitespace, p.case_sensitive
+        root_probe.page, p.expected, p.match, p.normalize_whitespace, p.case_sensitive
     ):
-        grade.fail(text=p.expected, body=excerpt(root_probe.body), evidence=root_probe.body[:1000])
+        grade.fail(text=p.expected, body=excerpt(root_probe.page), evidence=root_probe.body[:1000])
 
 
 @check("http.not_found")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+
 from grader.checkparams import (
     EntrypointParams,
     ExposeParams,
@@ -10,6 +13,7 @@ from grader.checkparams import (
     WasteParams,
 )
 from grader.dockerfile import image_repository
+from grader.dockerfile_resolve import last_of
 from grader.facts import (
     CacheFacts,
     DevPackages,
@@ -26,6 +30,9 @@ from grader.mistakes import describe_secret, secrets
 from grader.rubric import Grade, check
 
 SHELL = ("/bin/sh", "-c")
+SHELLS = ("sh", "bash", "ash", "dash", "zsh")
+SYSTEM_UIDS = (100, 999)
+"""The uids ``adduser -S`` (Alpine) and ``useradd -r`` (Debian) give system users."""
 
 
 def _last(dockerfile: DockerfileFacts | None, keyword: str) -> str:
@@ -52,6 +59,8 @@ def test_user_non_root(
         return  # no /etc/passwd to resolve it in: the Dockerfile names a user, not root
     if image.uid is None:
         grade.fail("unknown_user", user=image.user, evidence=evidence)
+    if SYSTEM_UIDS[0] <= image.uid <= SYSTEM_UIDS[1] < params.min_uid:
+        grade.fail("system_user", user=image.user, uid=image.uid, min_uid=params.min_uid)
     if image.uid < params.min_uid:
         grade.fail("low_uid", user=image.user, uid=image.uid, min_uid=params.min_uid)
     process_uid = runtime_or_none.process_uid if runtime_or_none else None
@@ -60,25 +69,72 @@ def test_user_non_root(
 
 
 def _shell_wrapped(command: tuple[str, ...] | None) -> bool:
-    return command is not None and command[:2] == SHELL
+    """``[<a shell>, "-c", ...]``: what a shell-form ENTRYPOINT/CMD becomes in the image."""
+    return (
+        command is not None
+        and len(command) >= 2
+        and command[0].rsplit("/", 1)[-1] in SHELLS
+        and command[1] == "-c"
+    )
+
+
+def _exec_json(text: str) -> str:
+    """The exec form of a shell line, as valid JSON (a leading ``exec`` dropped)."""
+    try:
+        words = shlex.split(text, posix=True)
+    except ValueError:
+        words = text.split()
+    return json.dumps(words[1:] if words[:1] == ["exec"] else words, ensure_ascii=False)
 
 
 def _exec_form(image: ImageFacts, dockerfile: DockerfileFacts | None, grade: Grade) -> None:
+    """Exec form, judged on what the Dockerfile wrote when it sets the instruction (a custom
+    SHELL makes the image look like anything), else on the image. An exec-form
+    ``["/bin/sh", "-c", "exec app ..."]`` is accepted: the shell replaces itself with the app,
+    which becomes PID 1 and receives the signals."""
     params: EntrypointParams = grade.params
     if image.entrypoint is None and (params.require_entrypoint or image.cmd is None):
         grade.fail("missing")
+    final = dockerfile.final_stage if dockerfile else None
     for keyword, command in (("ENTRYPOINT", image.entrypoint), ("CMD", image.cmd)):
-        if _shell_wrapped(command):
-            assert command is not None
-            shell_text = command[2] if len(command) > 2 else ""
-            exec_form = ", ".join(f'"{w}"' for w in shell_text.split())
+        written = last_of(dockerfile, final, keyword) if dockerfile and final else None
+        evidence = show(written) if written else ""
+        if written is not None and not written.exec_form:
+            text, fix = written.value, _exec_json(written.value)
+            if _shell_wrapped(command) and command is not None and command[:2] != SHELL:
+                shell = " ".join(command[:2])
+                grade.fail(
+                    "shell_form_custom",
+                    keyword=keyword,
+                    command=text,
+                    shell=shell,
+                    exec_form=fix,
+                    evidence=evidence,
+                )
             grade.fail(
-                "shell_form",
-                keyword=keyword,
-                command=shell_text,
-                exec_form=f"[{exec_form}]",
-                evidence=_last(dockerfile, keyword),
+                "shell_form", keyword=keyword, command=text, exec_form=fix, evidence=evidence
             )
+        if not _shell_wrapped(command) or command is None:
+            continue
+        text = command[2] if len(command) > 2 else ""
+        if text.lstrip().startswith("exec "):
+            continue
+        if written is not None:
+            grade.fail(
+                "wrapped",
+                keyword=keyword,
+                command=text,
+                shell=" ".join(command[:2]),
+                exec_form=_exec_json(text),
+                evidence=evidence,
+            )
+        grade.fail(
+            "shell_form",
+            keyword=keyword,
+            command=text,
+            exec_form=_exec_json(text),
+            evidence=evidence,
+        )
 
 
 @check("image.entrypoint_exec_form")

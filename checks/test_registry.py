@@ -25,12 +25,12 @@ def test_runs(
     spec = lab.check("http.root_text")
     p: TextParams = spec.params if spec else TextParams()
     matches = text_matches(
-        registry_probe.body, p.expected, p.match, p.normalize_whitespace, p.case_sensitive
+        registry_probe.page, p.expected, p.match, p.normalize_whitespace, p.case_sensitive
     )
     if registry_probe.status != 200 or not matches:
         grade.fail(
             image=declaration.image,
             status=registry_probe.status,
             text=p.expected,
-            body=excerpt(registry_probe.body),
+            body=excerpt(registry_probe.page),
         )

@@ -14,6 +14,17 @@ def test_starts(
     start: StartResult, dockerfile_or_none: DockerfileFacts | None, grade: Grade
 ) -> None:
     """The container is still running after start-up (a known breakage in its log is explained)."""
+    if start.refused:
+        refusal = diagnose(start.log_tail, "run", grade.lang, dockerfile_or_none)
+        if refusal:
+            grade.fail(
+                "refused_known",
+                cause=" ".join(d.cause for d in refusal),
+                fix=" ".join(d.fix for d in refusal),
+                message=start.log_tail,
+                evidence=start.log_tail,
+            )
+        grade.fail("refused", message=start.log_tail, evidence=start.log_tail)
     if not start.running and start.oom_killed:
         grade.fail(
             "oom",

@@ -13,8 +13,15 @@ from grader.cgroups import size_text
 from grader.dockerfile import instruction_for_step
 from grader.engine import BuildOutcome, Engine
 from grader.engine.bounds import BuildLimits
-from grader.errors import BuildFailed, ContextRejected
+from grader.errors import (
+    BuildFailed,
+    ContextRejected,
+    GraderError,
+    NetworkUnavailable,
+    RegistryUnreachable,
+)
 from grader.facts import BuildResult, DockerfileFacts, Submission
+from grader.faults import base_image_trouble, package_index_unreachable, registry_named
 from grader.submission import safe_file
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,19 @@ def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | N
     number, text = steps[-1]
     ins = instruction_for_step(facts, int(number)) if facts else None
     return text.strip(), ins.line if ins else None
+
+
+def build_failure(error: str, build_log: str, facts: DockerfileFacts | None) -> GraderError:
+    """Whose fault a failed build is: a base image the registry would not serve (rate limit,
+    5xx, DNS, TLS) or a package index out of reach is ours (``RegistryUnreachable``,
+    ``NetworkUnavailable``); anything else is the student's ``BuildFailed``."""
+    if base_image_trouble(error):
+        return RegistryUnreachable(registry_named(error, "registry-1.docker.io"), error)
+    if package_index_unreachable(error + "\n" + build_log[-20_000:]):
+        lines = [ln for ln in build_log.splitlines() if package_index_unreachable(ln)]
+        return NetworkUnavailable((lines[-1] if lines else error).strip()[:300])
+    step, line = failing_step(build_log, facts)
+    return BuildFailed(error, build_log, step, line)
 
 
 def ignore_patterns(root: Path) -> list[str]:
@@ -85,13 +105,15 @@ def checked(
     it, or an image over ``bounds.image_limit_bytes`` (removed at once).
 
     Raises:
-        BuildFailed.
+        BuildFailed; RegistryUnreachable, NetworkUnavailable (see ``build_failure``).
     """
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
-        step, line = failing_step(outcome.log, facts)
         stopped = outcome.stopped_by
-        bound = (stopped, {"limit": bound_value(stopped, bounds.limits)}) if stopped else None
+        if not stopped:
+            raise build_failure(error, outcome.log, facts)
+        step, line = failing_step(outcome.log, facts)
+        bound = (stopped, {"limit": bound_value(stopped, bounds.limits)})
         raise BuildFailed(error, outcome.log, step, line, bound)
     size = engine.image_size(outcome.image_id)
     if size > bounds.image_limit_bytes:
@@ -120,6 +142,8 @@ def build_image(
         ContextRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake), or a bound stopped
             the build, or the image is too large.
+        RegistryUnreachable, NetworkUnavailable: the base image's registry or a package
+            index could not be reached (the grading machine's side).
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.build import ignore_patterns
+from grader.dockerfile_resolve import copy_origin, resolve_from
+from grader.dockerfile_resolve import installs as find_installs
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
-from grader.facts import CacheFacts, CacheStep, DockerfileFacts, Instruction, Submission
+from grader.facts import CacheFacts, CacheStep, DockerfileFacts, Instruction, Stage, Submission
 from grader.logcap import CappedText
 
 STEP_LINE = re.compile(r"^Step (\d+)/\d+ : (.*)$")
@@ -97,11 +99,12 @@ def step_facts(
 
 
 def install_matcher(commands: list[str]) -> Callable[[Instruction], bool]:
-    """A predicate: this instruction installs the dependencies (a RUN naming a command)."""
+    """A predicate: this instruction installs dependencies (shell or exec form, as
+    ``grader.dockerfile_resolve`` reads it; ``commands`` add the lab's other tools). Named
+    packages count too (``pip install flask gunicorn`` after ``COPY . .`` re-runs as well)."""
 
     def installs(ins: Instruction) -> bool:
-        text = " ".join(ins.value.split()) + " "
-        return ins.keyword == "RUN" and any(c in text for c in commands)
+        return bool(find_installs(ins, commands))
 
     return installs
 
@@ -111,6 +114,14 @@ def _references(ins: Instruction) -> str | None:
         return ins.args[0] if ins.args else None
     origin = next((f.split("=", 1)[1] for f in ins.flags if f.startswith("--from=")), None)
     return origin if ins.keyword in ("COPY", "ADD") else None
+
+
+def _used_stage(facts: DockerfileFacts, ins: Instruction) -> Stage | None:
+    """The earlier stage a FROM or ``COPY --from`` uses (aliases in any case)."""
+    if ins.keyword == "FROM":
+        stage = next((s for s in facts.stages if s.index == ins.stage), None)
+        return resolve_from(facts, stage).parent if stage else None
+    return copy_origin(facts, ins)
 
 
 def kept_instructions(
@@ -128,8 +139,7 @@ def kept_instructions(
         return None
     for stage in reversed(facts.stages):
         for ins in keep.get(stage.index, []):
-            used = _references(ins)
-            target = next((s for s in facts.stages if used in (s.name, str(s.index))), None)
+            target = _used_stage(facts, ins)
             if target is not None and target.index < stage.index:
                 keep[target.index] = list(target.instructions)
     dropped = len(keep) < len(facts.stages)

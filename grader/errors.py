@@ -77,6 +77,15 @@ class RegistryUnreachable(EngineError):
         super().__init__(f"registry {registry} does not answer")
 
 
+class NetworkUnavailable(EngineError):
+    """A build step could not reach its package index (pip, npm, apt): the grading machine's
+    network failed, not the student's Dockerfile."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"the build could not reach its package index: {detail}")
+
+
 class SubmissionError(GraderError):
     """Something about one submission; never ends the class run."""
 
@@ -216,3 +225,17 @@ class ToolError(GraderError):
         self.tool = tool
         self.detail = detail
         super().__init__(f"{tool}: {detail}")
+
+
+class StartRefused(StageFailed):
+    """The engine refused to start the container for the image's reasons (its ENTRYPOINT or
+    CMD names a program that is missing or not executable, its USER does not exist): the
+    student's outcome, shown with the engine's message."""
+
+    stage = "run"
+
+    def __init__(self, container_id: str, message: str, exit_status: int) -> None:
+        self.container_id = container_id
+        self.message = message
+        self.exit_status = exit_status
+        super().__init__(f"the engine refused to start the container: {message}")

@@ -186,6 +186,9 @@ class StartResult:
     """The container port that was published and probed (None when none was known)."""
     oom_killed: bool = False
     """The kernel killed it for going over its memory limit."""
+    refused: bool = False
+    """The engine refused to start it for the image's reasons (``log_tail`` holds its
+    message): a missing or non-executable program, an unknown user."""
 
 
 def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:
@@ -265,6 +268,15 @@ class ProbeResult:
     """Time to the response."""
     headers: dict[str, str] = field(default_factory=dict)
     """Response headers."""
+    text: str | None = None
+    """What a browser shows of the whole (bounded) body: an HTML page's visible text (tags
+    stripped, scripts and styles dropped, entities decoded), another body as is; None when
+    not computed (then ``body`` stands for it)."""
+
+    @property
+    def page(self) -> str:
+        """The text the checks compare: ``text``, else the body kept as evidence."""
+        return self.text if self.text is not None else self.body
 
 
 # -- static and log diagnoses (lint, build context, known breakages) ---------------------------

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from grader.dockerfile_resolve import global_args, installs, lineage, substitute
 from grader.facts import ContextEntry, ContextFacts, DockerfileFacts, Instruction, Stage
-
-VARIABLE = re.compile(r"\$(?:\{(\w+)(?::-([^}]*))?\}|(\w+))")
-"""``$VAR``, ``${VAR}``, ``${VAR:-default}`` in a FROM line."""
-
 
 # -- base images -----------------------------------------------------------------------------
 
@@ -24,38 +21,6 @@ class Unpinned:
     """The image reference, build arguments substituted."""
     reason: str
     """``no_tag``, ``latest``, ``unresolved`` (a build argument with no default), ``no_digest``."""
-
-
-def global_args(facts: DockerfileFacts) -> dict[str, str | None]:
-    """ARGs declared before the first FROM, with their defaults (None when without)."""
-    found: dict[str, str | None] = {}
-    for ins in facts.instructions:
-        if ins.stage >= 0:
-            break
-        if ins.keyword == "ARG":
-            for word in ins.args:
-                name, eq, value = word.partition("=")
-                found[name] = value if eq else None
-    return found
-
-
-def substitute(text: str, args: dict[str, str | None]) -> str | None:
-    """``text`` with build arguments replaced; None when one has no value."""
-    missing = False
-
-    def value(match: re.Match[str]) -> str:
-        nonlocal missing
-        name = match.group(1) or match.group(3)
-        found = args.get(name)
-        if found is None and match.group(2) is not None:
-            return match.group(2)
-        if found is None:
-            missing = True
-            return ""
-        return found
-
-    result = VARIABLE.sub(value, text)
-    return None if missing else result
 
 
 def split_reference(reference: str) -> tuple[str, str | None, str | None]:
@@ -192,23 +157,14 @@ def mask_secret_values(text: str, fragments: list[str], allowed: list[str]) -> s
 
 # -- npm -------------------------------------------------------------------------------------
 
-SEPARATORS = re.compile(r"&&|\|\||;|\|")
-
 
 def npm_install_from_manifest(ins: Instruction) -> bool:
     """True for a RUN with ``npm install`` / ``npm i`` that installs what package.json lists
     (no package named): ``npm ci`` would do it reproducibly from the lockfile."""
-    if ins.keyword != "RUN":
-        return False
-    text = " ".join(ins.args) if ins.exec_form else ins.value
-    for segment in SEPARATORS.split(text):
-        words = segment.split()
-        for i, word in enumerate(words[:-1]):
-            if word == "npm" and words[i + 1] in ("install", "i", "isntall", "add"):
-                rest = words[i + 2 :]
-                if all(w.startswith("-") for w in rest):
-                    return True
-    return False
+    return any(
+        i.tool == "npm" and i.manifest is not None and i.words[1] not in ("ci", "prune")
+        for i in installs(ins)
+    )
 
 
 # -- labels ----------------------------------------------------------------------------------
@@ -224,7 +180,7 @@ def label_keys(ins: Instruction) -> set[str]:
 
 def ancestors(facts: DockerfileFacts, stage: Stage) -> set[int]:
     """Indexes of the stages a stage is built FROM (through aliases), itself included."""
-    return {s.index for s in facts.lineage(stage)}
+    return {s.index for s in lineage(facts, stage)}
 
 
 def build_stage_labels(facts: DockerfileFacts, key: str) -> list[Instruction]:

@@ -28,6 +28,7 @@ from grader.errors import (
     NoDockerfile,
     NotDeclared,
     StageFailed,
+    StartRefused,
     SubmissionTimedOut,
 )
 from grader.facts import (
@@ -239,7 +240,11 @@ class Pipeline:
 
     def _run(self, image_id: str, port: int | None) -> StartResult:
         o = self.options
-        container_id, host_port = run.start(self.engine, image_id, port, self.labels, o.sandbox)
+        try:
+            container_id, host_port = run.start(self.engine, image_id, port, self.labels, o.sandbox)
+        except StartRefused as refused:  # the image's fault: run.starts fails, with the reason
+            self._containers.append(refused.container_id)
+            return run.refused_result(refused, port)
         self._containers.append(container_id)
         url = f"http://127.0.0.1:{host_port}{self.lab.path}" if host_port else None
         result = run.wait_ready(
@@ -381,7 +386,7 @@ class Pipeline:
         _ = self.registry_status
         name = self.reference.pull_name
         present = self.engine.image_present(name)
-        image_id = self.engine.pull(name)
+        image_id = self.engine.pull(name, registry.pull_auth())
         if not present:
             self._pulled.append(image_id)
         attrs = self.engine.inspect_image(image_id)

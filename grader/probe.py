@@ -14,9 +14,13 @@ import requests
 
 from grader.errors import ProbeFailed
 from grader.facts import ProbeResult
+from grader.page_text import page_text
 
 BODY_LIMIT = 4096
 """Characters of a response body kept as evidence."""
+READ_LIMIT = 1_000_000
+"""Bytes of a response body read: the page text is taken from all of them (a page with 8 kB
+of CSS before its heading is read whole)."""
 KNOCK_INTERVAL_S = 0.01
 """Pause between two connections while ``knocking``."""
 
@@ -33,14 +37,16 @@ def get(url: str, timeout_s: float) -> ProbeResult:
     started = time.monotonic()
     try:
         with _SESSION.get(url, timeout=timeout_s, allow_redirects=False, stream=True) as resp:
-            raw = resp.raw.read(BODY_LIMIT * 4, decode_content=True)
-            body = raw.decode(_charset(resp.headers), errors="replace")[:BODY_LIMIT]
+            raw = resp.raw.read(READ_LIMIT, decode_content=True)
+            whole = raw.decode(_charset(resp.headers), errors="replace")
+            headers = dict(resp.headers)
             return ProbeResult(
                 url=url,
                 status=resp.status_code,
-                body=body,
+                body=whole[:BODY_LIMIT],
                 elapsed_s=time.monotonic() - started,
-                headers=dict(resp.headers),
+                headers=headers,
+                text=page_text(headers, whole),
             )
     except requests.exceptions.Timeout as exc:
         raise ProbeFailed(url, "timeout", str(exc)) from exc

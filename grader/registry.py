@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -101,6 +102,11 @@ def _bearer_challenge(header: str) -> dict[str, str]:
     return dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
+def _is_basic(headers: Mapping[str, str]) -> bool:
+    """The registry asks for HTTP Basic authentication (a registry with an htpasswd file)."""
+    return headers.get("WWW-Authenticate", "").strip().lower().startswith("basic")
+
+
 def _token(challenge: dict[str, str], timeout_s: float) -> str | None:
     """A token from the challenge's realm; None when the token service refuses us."""
     user, password = (
@@ -121,7 +127,8 @@ def manifest_status(ref: Reference, timeout_s: float) -> int:
     """HTTP status of ``HEAD /v2/<repo>/manifests/<tag>`` (200: it exists; 404: it does not).
 
     Raises:
-        RegistryUnreachable: no answer from the registry (or its token service).
+        RegistryUnreachable: no answer from the registry (or its token service), or an answer
+            that is the registry's trouble: 429 (rate limit) or 5xx.
     """
     scheme = "http" if ref.is_loopback else "https"
     url = f"{scheme}://{ref.registry}/v2/{ref.repository}/manifests/{ref.tag}"
@@ -135,6 +142,21 @@ def manifest_status(ref: Reference, timeout_s: float) -> int:
                 return 401
             headers["Authorization"] = f"Bearer {token}"
             resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
+        elif resp.status_code == 401 and _is_basic(resp.headers) and (auth := pull_auth()):
+            basic = (auth["username"], auth["password"])
+            resp = _SESSION.head(url, headers=headers, auth=basic, timeout=timeout_s)
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise RegistryUnreachable(ref.registry, str(exc)) from exc
+    if resp.status_code == 429 or resp.status_code >= 500:  # the registry's trouble, not theirs
+        raise RegistryUnreachable(ref.registry, f"HTTP {resp.status_code} {resp.reason}")
     return resp.status_code
+
+
+def pull_auth() -> dict[str, str] | None:
+    """The credentials the engine's pull of a declared image carries (the same as the
+    manifest request's, ``GRADER_REGISTRY_USER``/``GRADER_REGISTRY_PASSWORD``), or None."""
+    user, password = (
+        os.environ.get("GRADER_REGISTRY_USER"),
+        os.environ.get("GRADER_REGISTRY_PASSWORD"),
+    )
+    return {"username": user, "password": password} if user and password else None

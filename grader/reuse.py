@@ -63,11 +63,17 @@ def previous_report(output: Path, name: str) -> SubmissionReport | None:
 
 
 KEPT_ERRORS = frozenset({"registry"})
-"""Causes of an ``error`` that do not stop a report's reuse: a registry outside this machine
-that did not answer (offline, or down) answers no better a minute later, and grading the
-submission again would only say so again; ``--force`` regrades it when the network is back.
-Every other error (the engine, a tool, the grader itself, or a report that does not say) may
-have been a passing fault: the submission is graded again."""
+"""Causes of an ``error`` on a ``registry.*`` check that do not stop a report's reuse: a
+registry outside this machine that did not answer about the declared image (offline, or
+down) answers no better a minute later, and grading the submission again would only say so
+again; ``--force`` regrades it when the network is back. Every other error (the engine, a
+tool, the grader itself, this machine's network, a report that does not say) and any error
+on another check (a base image the build could not pull) may have been a passing fault, and
+the verdict hinges on it: the submission is graded again."""
+
+
+def _kept(check_id: str, cause: str) -> bool:
+    return check_id.startswith("registry.") and cause in KEPT_ERRORS
 
 
 def reusable(previous: SubmissionReport | None, key: str) -> bool:
@@ -77,5 +83,5 @@ def reusable(previous: SubmissionReport | None, key: str) -> bool:
         previous is not None
         and bool(key)
         and previous.reuse_key == key
-        and all(c.status is not Status.ERROR or c.cause in KEPT_ERRORS for c in previous.checks)
+        and all(c.status is not Status.ERROR or _kept(c.id, c.cause) for c in previous.checks)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from grader import probe, runtime
 from grader.engine import Engine
-from grader.errors import ProbeFailed
+from grader.errors import EngineError, ProbeFailed, StartRefused
 from grader.facts import Socket, StartResult, outside_port
 from grader.logcap import tail_lines
 
@@ -63,15 +64,69 @@ def start(
     """Create and start a sandboxed container publishing ``port`` (if known) on 127.0.0.1.
 
     Returns the container id and the host port Docker picked.
+
+    Raises:
+        StartRefused: the engine refused to start it for the image's reasons (the container,
+            created, is left for the caller to remove with the others).
+        EngineError: the engine failed otherwise (the container is removed).
     """
     container_id = engine.create_container(image_id, port, labels, sandbox_options(sandbox))
-    engine.start(container_id)
+    try:
+        engine.start(container_id)
+    except EngineError as exc:
+        if not refused_by_image(str(exc)):
+            engine.remove_container(container_id)  # never left behind half-created
+            raise
+        state = engine.inspect_container(container_id).get("State") or {}
+        status = int(state.get("ExitCode") or 0) or 127
+        raise StartRefused(container_id, engine_message(str(exc)), status) from exc
     if not port:
         return container_id, None
     bindings = (engine.inspect_container(container_id).get("NetworkSettings") or {}).get("Ports")
     published = (bindings or {}).get(f"{port}/tcp") or []
     host_port = next((int(b["HostPort"]) for b in published if b.get("HostPort")), None)
     return container_id, host_port
+
+
+IMAGE_REFUSAL = re.compile(
+    r"unable to start container process: exec|exec format error"
+    r"|unable to find (user|group) [^:]*: no matching entries"
+)
+"""What the engine answers when the image itself cannot start: runc could not execute the
+program ENTRYPOINT/CMD names (absent, not executable, no such file), or USER names a user
+or group the image's /etc/passwd or /etc/group lacks."""
+RUNTIME_NOISE = re.compile(
+    r"^.*?(failed to create task for container: |failed to create shim task: "
+    r"|OCI runtime create failed: |runc create failed: )+"
+)
+
+
+def refused_by_image(message: str) -> bool:
+    """True when an engine's refusal to start a container is the image's doing (pure)."""
+    return IMAGE_REFUSAL.search(message) is not None
+
+
+def engine_message(message: str) -> str:
+    """The engine's refusal without the runtime's layers of prefixes (pure):
+    ``unable to start container process: exec: "gunicorn": executable file not found...``."""
+    text = message.split(": ", 1)[1] if message.startswith("start container: ") else message
+    return RUNTIME_NOISE.sub("", text).removesuffix(": unknown").strip()
+
+
+def refused_result(refused: StartRefused, port: int | None) -> StartResult:
+    """What a start the engine refused for the image's reasons gives ``run.starts``."""
+    return StartResult(
+        refused.container_id,
+        None,
+        False,
+        False,
+        refused.exit_status,
+        0.0,
+        None,
+        refused.message,
+        port,
+        refused=True,
+    )
 
 
 def _unreachable(listening: tuple[Socket, ...] | None, port: int) -> bool:
@@ -111,7 +166,9 @@ def wait_ready(
         listening = runtime.listening_sockets(engine, container_id, main)
         if url is not None and (proc is None or _reachable(listening, port)):
             try:
-                probe.get(url, min(http_timeout_s, 1.0))
+                # the lab allows a / this slow, within what is left of the start-up bound
+                left = timeout_s - (time.monotonic() - started)
+                probe.get(url, min(http_timeout_s, max(left, 1.0)))
                 return StartResult(
                     container_id, _port(url), True, True, None, _since(started), None, "", port
                 )

@@ -12,6 +12,7 @@ from grader.errors import (
     ContainerExited,
     ContextRejected,
     EngineError,
+    NetworkUnavailable,
     NeverReady,
     NoDockerfile,
     NotDeclared,
@@ -97,6 +98,8 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
         return Status.FAILED, _fb("not_run.pull_failed", lang, image=exc.reference, error=exc.error)
     if isinstance(exc, RegistryUnreachable):
         return Status.ERROR, _fb("error.registry", lang, registry=exc.registry, detail=exc.detail)
+    if isinstance(exc, NetworkUnavailable):
+        return Status.ERROR, _fb("error.network", lang, detail=exc.detail)
     if isinstance(exc, ProbeFailed):
         return Status.FAILED, _fb("not_run.probe_failed", lang, url=exc.url, cause=exc.cause)
     if isinstance(exc, EngineError):
@@ -157,9 +160,12 @@ def own_summary(summary: str, lang: str) -> str:
 
 def error_cause(exc: BaseException) -> str:
     """Where an ``error`` verdict comes from (pure): ``registry`` (a registry outside this
-    machine did not answer), ``engine``, ``tool`` or ``internal`` (the grader's own)."""
+    machine did not answer), ``machine`` (this machine's network), ``engine``, ``tool`` or
+    ``internal`` (the grader's own)."""
     if isinstance(exc, RegistryUnreachable):
         return "registry"
+    if isinstance(exc, NetworkUnavailable):
+        return "machine"
     if isinstance(exc, EngineError):
         return "engine"
     if isinstance(exc, ToolError):

@@ -17,7 +17,8 @@ from grader.cgroups import BuildGroup
 from grader.engine.base import EngineBase, log
 from grader.engine.bounds import BuildBounds, BuildLimits
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
-from grader.errors import BuildTimedOut, EngineError, PullFailed
+from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable
+from grader.faults import registry_named, registry_trouble
 from grader.headstart import HeadStart, Refused
 from grader.labels import image_labels
 from grader.logcap import CappedText
@@ -233,20 +234,26 @@ class Builds(EngineBase):
             raise EngineError(f"inspect image: {exc}") from exc
         return True
 
-    def pull(self, name: str) -> str:
-        """Pull an image; returns its id.
+    def pull(self, name: str, auth: Mapping[str, str] | None = None) -> str:
+        """Pull an image (with ``auth``, a username and password, when given); returns its id.
 
         Raises:
             PullFailed: the registry refused it (absent, private...): the student's side.
+            RegistryUnreachable: the registry or the way to it failed (rate limit, 5xx, DNS,
+                TLS): the machine's side.
             EngineError: the engine failed.
         """
         repository, tag = docker.utils.parse_repository_tag(name)
+        auth_config = dict(auth) if auth else None
         try:
-            for chunk in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            stream = self.api.pull(
+                repository, tag=tag or "latest", stream=True, decode=True, auth_config=auth_config
+            )
+            for chunk in stream:
                 if "error" in chunk:  # reported in the stream, not raised
-                    raise PullFailed(name, str(chunk["error"]))
+                    raise _pull_failure(name, str(chunk["error"]))
         except docker.errors.APIError as exc:
-            raise PullFailed(name, str(exc.explanation or exc)) from exc
+            raise _pull_failure(name, str(exc.explanation or exc)) from exc
         except TRANSIENT as exc:
             release(exc)
             raise EngineError(f"pull {name}: {exc}") from exc
@@ -295,3 +302,12 @@ def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
     if killed and "memory" in hit:
         return "memory"
     return "pids" if "pids" in hit else None
+
+
+def _pull_failure(name: str, message: str) -> PullFailed | RegistryUnreachable:
+    """The student's PullFailed, unless the registry or the network failed (ours)."""
+    if registry_trouble(message):
+        first = name.split("/", 1)[0]
+        host = first if "/" in name and ("." in first or ":" in first) else "registry-1.docker.io"
+        return RegistryUnreachable(registry_named(message, host), message)
+    return PullFailed(name, message)

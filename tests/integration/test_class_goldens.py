@@ -290,3 +290,16 @@ def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any])
     assert ("/root/.npm", "npm_cache") in {(o["path"], o["kind"]) for o in npm}
     for name, report in r.items():  # advice: the totals stay 20 and 22
         assert report["max_score"] == {"tp6": 20, "tp6bis": 22}[report["lab"]], name
+
+
+def test_correct_shapes_and_faults_where_they_lie(graded_class: dict[str, Any]) -> None:
+    """Issue 16: unusual correct shapes score in full; a start the engine refuses for the
+    image's reasons is the student's run.starts, with the engine's message and a diagnosis."""
+    r = graded_class["reports"]
+    for name in ("tp6-slow-root", "tp6-css-before-title"):
+        assert r[name]["score"] == 20, name
+    assert _check(r["tp6bis-npm-guide-order"], "dockerfile.package_json_first")["score"] == 1
+    refused = _check(r["tp6-gunicorn-missing"], "run.starts")["feedback"]
+    assert 'exec: "gunicorn": executable file not found' in refused["found"]
+    assert "requirements.txt" in refused["fix"]
+    assert _check(r["tp6-gunicorn-missing"], "image.user_non_root")["status"] == "passed"

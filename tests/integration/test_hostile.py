@@ -432,7 +432,9 @@ def test_markup_from_the_student_is_inert_in_report_md(runtime_class: dict[str, 
     prose = _outside_fences(markdown)
     raw = re.compile(r"(?<!\\)</?(script|img)\b", re.IGNORECASE)  # a tag not escaped
     assert not raw.search(prose), [line for line in prose.splitlines() if raw.search(line)]
-    assert "\\<img src=x onerror=alert(1)\\>" in prose
+    # the page is compared as a browser shows it (no <img>, no script): the raw body, tags
+    # and all, is only in the evidence, inside a fence
+    assert "<img src=x onerror=alert(1)>" in markdown
 
 
 def test_markup_from_the_student_is_inert_in_report_html(runtime_class: dict[str, Any]) -> None:

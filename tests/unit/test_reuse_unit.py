@@ -68,8 +68,16 @@ def _errored(cause: str) -> SubmissionReport:
 def test_an_unreachable_registry_does_not_stop_reuse_but_our_own_errors_do() -> None:
     assert reusable(_errored("registry"), "k1")
     assert not reusable(_errored("registry"), "k2")
-    for ours in ("engine", "tool", "internal", ""):  # "": a report that does not say
+    for ours in ("engine", "tool", "internal", "machine", ""):  # "": a report that does not say
         assert not reusable(_errored(ours), "k1"), ours
+
+
+def test_a_build_that_failed_for_the_registry_s_or_network_s_reasons_is_graded_again() -> None:
+    # issue 16.3: a base image the machine could not pull is never kept as the verdict
+    for cause in ("registry", "machine"):
+        checks = [CheckResult("build.succeeds", Status.ERROR, 0.0, 2.0, "", None, cause)]
+        report = assemble("bob", "tp6", checks, grader_version="0.1.0", reuse_key="k1")
+        assert not reusable(report, "k1"), cause
 
 
 def test_the_cause_of_an_error_round_trips_and_only_errors_carry_one() -> None:

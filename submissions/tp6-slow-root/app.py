@@ -1,0 +1,23 @@
+import time
+from http import HTTPStatus
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def hello():
+    time.sleep(2)  # a slow page: the lab allows 5 s
+    return "Hello Docker!"
+
+
+@app.errorhandler(HTTPException)
+def handle_http_exception(exception: HTTPException):
+    return exception.description, exception.code
+
+
+@app.errorhandler(Exception)
+def handle_exception(exception: Exception):
+    return HTTPStatus.INTERNAL_SERVER_ERROR.description, HTTPStatus.INTERNAL_SERVER_ERROR

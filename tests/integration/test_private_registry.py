@@ -1,0 +1,116 @@
+"""A private image in a real registry that asks for a password (Debian's docker-registry with
+an htpasswd file, on 127.0.0.1): the manifest request and the engine's pull carry the
+configured credentials; without them the pull is the student's PullFailed; a registry that
+does not answer is ours, RegistryUnreachable (issue 16.3)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from grader import registry
+from grader.engine import Engine
+from grader.errors import PullFailed, RegistryUnreachable
+from grader.labels import new_run_labels
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+USER, PASSWORD = "camille", "s3cr3t"
+HTPASSWD = "camille:$2b$12$uN.hGYpPMCT9EZEN80oWmOgWxLE/TOeKTRcIcK8R7CwaPiMG7ygT.\n"
+"""bcrypt of PASSWORD (made once with Python's crypt, METHOD_BLOWFISH)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is missing: make test installs it (scripts/tools.sh)"
+    folder = tmp_path_factory.mktemp("private-registry")
+    (folder / "htpasswd").write_text(HTPASSWD, encoding="utf-8")
+    address = f"127.0.0.1:{_free_port()}"
+    (folder / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {address}\n"
+        f"auth:\n  htpasswd:\n    realm: grader-test\n    path: {folder / 'htpasswd'}\n"
+        "log:\n  level: warn\n",
+        encoding="utf-8",
+    )
+    log = (folder / "registry.log").open("w")
+    proc = subprocess.Popen([binary, "serve", str(folder / "config.yml")], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def private_image(
+    engine: Engine, private_registry: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A tiny image (FROM scratch, one file) pushed with the password; the local copy dropped."""
+    folder = tmp_path_factory.mktemp("private-image")
+    (folder / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n", encoding="utf-8")
+    (folder / "hello.txt").write_text("hello\n", encoding="utf-8")
+    reference = f"{private_registry}/camille/private:1.0"
+    api = engine.api
+    labels = new_run_labels()
+    for chunk in api.build(path=str(folder), tag=reference, labels=labels, rm=True, decode=True):
+        assert "error" not in chunk, chunk
+    auth = {"username": USER, "password": PASSWORD}
+    for chunk in api.push(
+        reference.rsplit(":", 1)[0], tag="1.0", auth_config=auth, stream=True, decode=True
+    ):
+        assert "error" not in chunk, chunk
+    api.remove_image(reference, force=True)
+    return reference
+
+
+def test_a_private_image_is_seen_and_pulled_with_the_configured_credentials(
+    engine: Engine, private_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = registry.parse_reference(private_image)
+    monkeypatch.delenv("GRADER_REGISTRY_USER", raising=False)
+    monkeypatch.delenv("GRADER_REGISTRY_PASSWORD", raising=False)
+    assert registry.manifest_status(ref, 5) == 401
+    with pytest.raises(PullFailed):  # no credentials: the registry refuses, as for a student
+        engine.pull(ref.pull_name, registry.pull_auth())
+    monkeypatch.setenv("GRADER_REGISTRY_USER", USER)
+    monkeypatch.setenv("GRADER_REGISTRY_PASSWORD", PASSWORD)
+    assert registry.manifest_status(ref, 5) == 200
+    image_id = engine.pull(ref.pull_name, registry.pull_auth())
+    try:
+        assert image_id.startswith("sha256:")
+    finally:
+        engine.api.remove_image(image_id, force=True)
+
+
+def test_a_pull_from_a_registry_that_does_not_answer_is_ours(engine: Engine) -> None:
+    with pytest.raises(RegistryUnreachable) as raised:
+        engine.pull(f"127.0.0.1:{_free_port()}/camille/app:1.0")
+    assert raised.value.registry.startswith("127.0.0.1:")
