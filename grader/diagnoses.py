@@ -81,7 +81,7 @@ def timed_stop(pipeline: Pipeline) -> StopFacts:
         raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
     pid1 = runtime.command_line(engine, cid, main)
     grace = params_of(pipeline.lab, "run.stop_signal", StopSignalParams).grace_s
-    with http.knocking("127.0.0.1", started.host_port):  # as traffic would: see knocking
+    with http.knocking(started.address, started.host_port):  # as traffic would: see knocking
         seconds, status = engine.stop_container(cid, grace)
     return StopFacts(seconds, grace, status, pid1, True)
 

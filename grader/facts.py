@@ -166,7 +166,8 @@ class StartResult:
     container_id: str
     """The container (removed by the pipeline at the end)."""
     host_port: int | None
-    """Host port on 127.0.0.1 that Docker picked."""
+    """Port the probe connects to at ``address``: the host port Docker picked on 127.0.0.1,
+    or the container's own port on its internal network."""
     ready: bool
     """The app answered HTTP within the start-up bound."""
     running: bool
@@ -183,6 +184,9 @@ class StartResult:
     """The container port that was published and probed (None when none was known)."""
     oom_killed: bool = False
     """The kernel killed it for going over its memory limit."""
+    address: str = "127.0.0.1"
+    """Where the probe reaches the app: 127.0.0.1 (a published port), or the container's
+    address on its internal network (grader.isolation)."""
 
 
 def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:

@@ -201,7 +201,7 @@ class GradingSession:
             checks,
             lang=pipeline.options.lang,
             grader_version=__version__,
-            notes=tuple(graded.tracebacks and ["grader error: see grader.log"]),
+            notes=(*(graded.tracebacks and ["grader error: see grader.log"]), *pipeline.notes()),
             facts=masked(facts_summary(pipeline), pipeline.mask),
             build_log=build_log(pipeline),
             container_log=pipeline.mask(pipeline.container_log),
