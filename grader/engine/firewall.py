@@ -105,7 +105,13 @@ def install(run_id: str, owner: str, bridge: str) -> Guard:
 
 def remove(guard: Guard) -> None:
     """Delete the rules of ``guard`` (those already gone are not an error)."""
-    for spec in rule_specs(guard):  # one by one: one already gone does not keep the others
+    specs = rule_specs(guard)
+    try:
+        _apply(restore_script(specs, "-D"))  # all at once: one call, atomic
+        return
+    except OSError:
+        pass  # one was gone already (a sweep): one by one, so it does not keep the others
+    for spec in specs:
         try:
             _apply(restore_script([spec], "-D"))
         except OSError as exc:
@@ -130,6 +136,11 @@ def listed() -> list[tuple[str, str, str, str]]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("could not list firewall rules: %s", exc)
         return []
+    return parse_listing(text)
+
+
+def parse_listing(text: str) -> list[tuple[str, str, str, str]]:
+    """(rule spec, run, owner, bridge) of the grader's rules in ``iptables -S`` output (pure)."""
     found = []
     for line in text.splitlines():
         match = _COMMENT.search(line)

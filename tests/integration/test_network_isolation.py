@@ -276,9 +276,9 @@ def test_two_submissions_graded_at_once_cannot_reach_each_other(
     }
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
+    assert not [answer for answer in tried.values() if answer in REACHED], tried
     assert facts[0]["bridge"] != facts[1]["bridge"]
     assert all(f["internal"] and not f["default_route"] and len(f["rules"]) == 3 for f in facts)
-    assert not [answer for answer in tried.values() if answer in REACHED], tried
     for name in ("alice", "bob"):
         data = report(out, name)
         assert "crosstalk: connection" not in data["container_log"], data["container_log"]
