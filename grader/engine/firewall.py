@@ -14,11 +14,13 @@ network is removed:
 Every rule carries a comment naming the grader, the run, the owning process and the bridge
 (``docker-lab-grader run=<run> owner=<host>:<pid> bridge=<B>``), so that the clean-up of a
 run, or of a run whose process died, finds and deletes its rules and no one else's; chains
-are never flushed. iptables is the host's (nf_tables or legacy backend alike).
+are never flushed. iptables is the host's (nf_tables or legacy backend alike), run as root,
+or through ``sudo -n`` where that needs no password (a CI runner).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -71,18 +73,43 @@ def restore_script(specs: list[str], verb: str) -> str:
     return "*filter\n" + "".join(f"{verb} {s}\n" for s in specs) + "COMMIT\n"
 
 
+@functools.cache
+def _prefix() -> tuple[str, ...] | None:
+    """What runs iptables as root: nothing for root, ``sudo -n`` where it needs no password
+    (a CI runner), None when neither."""
+    if os.geteuid() == 0:
+        return ()
+    if shutil.which("sudo") is None:
+        return None
+    try:
+        tried = subprocess.run(
+            ["sudo", "-n", "iptables", "-w", "-S", "INPUT"],
+            capture_output=True,
+            timeout=IPTABLES_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return ("sudo", "-n") if tried.returncode == 0 else None
+
+
 def unavailable() -> str | None:
     """Why this process cannot write the host's firewall (None when it can)."""
-    if os.geteuid() != 0:
-        return "the grader does not run as root"
     if shutil.which("iptables-restore") is None or shutil.which("iptables") is None:
         return "iptables is not installed"
+    if _prefix() is None:
+        return "the grader is neither root nor allowed sudo without a password"
     return None
 
 
 def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        args, input=stdin, capture_output=True, text=True, timeout=IPTABLES_TIMEOUT_S, check=False
+        [*(_prefix() or ()), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=IPTABLES_TIMEOUT_S,
+        check=False,
     )
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from grader.engine import firewall
@@ -47,3 +52,26 @@ def test_what_is_not_enforced_is_noted_with_why(lang: str, missing: str) -> None
 
 def test_nothing_is_noted_when_everything_is_enforced() -> None:
     assert note(Isolation(None, None), "fr") is None
+
+
+def test_a_grader_that_cannot_write_the_firewall_says_why(repo_root: Path) -> None:
+    """Run as nobody (no root, no sudo without a password): the reason, never a crash."""
+    code = "from grader.engine import firewall; print(firewall.unavailable())"
+    if os.geteuid() != 0:  # already not root: ask this process
+        said = str(firewall.unavailable())
+    else:
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        done = subprocess.run(
+            [*nobody, sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=repo_root,
+            env={**os.environ, "PYTHONPATH": str(repo_root)},
+            timeout=60,
+            check=True,
+        )
+        said = done.stdout.strip()
+    assert said in (
+        "the grader is neither root nor allowed sudo without a password",
+        "iptables is not installed",
+    )
