@@ -267,9 +267,9 @@ class Pipeline:
         )
         self._containers.append(container_id)
         address = "127.0.0.1"
-        if name is not None:
-            address = self.engine.container_address(container_id, name) or address
-        url = f"http://{address}:{host_port}{self.lab.path}" if host_port else None
+        if name is not None:  # none when it stopped already: never the host's own 127.0.0.1
+            address = self.engine.container_address(container_id, name) or ""
+        url = f"http://{address}:{host_port}{self.lab.path}" if host_port and address else None
         result = run.wait_ready(
             self.engine,
             container_id,
@@ -467,7 +467,8 @@ class Pipeline:
         for image_id in self._pulled:
             self.engine.remove_image(image_id)
         self._containers, self._pulled, self._container_id = [], [], None
-        ok, made = self._cache.get("isolation", (False, None))
+        with self._stage_lock("isolation"):  # made ahead, maybe still being made
+            ok, made = self._cache.get("isolation", (False, None))
         if ok and not self._released:
             self._released = True
             isolation.release(self.engine, made)
