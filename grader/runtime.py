@@ -135,6 +135,12 @@ def listening_sockets(
     texts = _host_proc(engine, container_id, main) or _in_container(engine, container_id)
     if texts is None:
         return None
+    return app_sockets(texts)
+
+
+def app_sockets(texts: list[str]) -> tuple[Socket, ...]:
+    """The app's listening sockets in the texts of /proc/net/tcp and tcp6, Docker's embedded
+    DNS left out (pure)."""
     return tuple(s for text in texts for s in parse_proc_net_tcp(text) if s.address != DOCKER_DNS)
 
 

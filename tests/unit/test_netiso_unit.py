@@ -12,6 +12,7 @@ import pytest
 from grader.engine import firewall
 from grader.engine.firewall import Guard
 from grader.isolation import ELSEWHERE, NO_FIREWALL, REMOTE, Isolation, note
+from grader.runtime import app_sockets, parse_proc_net_tcp
 
 LISTING = """-P INPUT ACCEPT
 -N DOCKER-USER
@@ -75,3 +76,17 @@ def test_a_grader_that_cannot_write_the_firewall_says_why(repo_root: Path) -> No
         "the grader is neither root nor allowed sudo without a password",
         "iptables is not installed",
     )
+
+
+PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid
+   0: 0B00007F:AACD 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   1: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000
+"""  # Docker's DNS on 127.0.0.11:43725, the app on 0.0.0.0:8000
+
+
+def test_dockers_embedded_dns_is_not_one_of_the_apps_sockets() -> None:
+    assert [(s.address, s.port) for s in parse_proc_net_tcp(PROC_NET_TCP)] == [
+        ("0.0.0.0", 8000),
+        ("127.0.0.11", 43725),
+    ]
+    assert [(s.address, s.port) for s in app_sockets([PROC_NET_TCP])] == [("0.0.0.0", 8000)]
