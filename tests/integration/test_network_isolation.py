@@ -23,7 +23,7 @@ import pytest
 
 from grader.engine import Engine
 from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN
-from tests.integration.conftest import BIN
+from tests.integration.conftest import BIN, push_submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ threading.Thread(target=accept, daemon=True).start()
 
 class Hello(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = b"Hello"
+        body = b"{body}"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -130,17 +130,23 @@ def docker0_address(engine: Engine) -> str:
     return str(next(c["Gateway"] for c in configs if "Gateway" in c))
 
 
-def write_app(folder: Path, host_port: int, docker0: str, delay: float) -> Path:
+def write_app(
+    folder: Path, host_port: int, docker0: str, delay: float, body: str = "Hello"
+) -> Path:
     folder.mkdir(parents=True)
     (folder / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
     (folder / "requirements.txt").write_text("", encoding="utf-8")
-    app = APP.format(host_port=host_port, docker0=docker0, delay=delay, side_port=SIDE_PORT)
+    app = APP.format(
+        host_port=host_port, docker0=docker0, delay=delay, side_port=SIDE_PORT, body=body
+    )
     (folder / "app.py").write_text(app, encoding="utf-8")
     return folder
 
 
 def grade(paths: list[Path], out: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [str(BIN / "grade"), *map(str, paths), "--lab", "tp6", "-o", str(out), "--force"]
+    command = [str(BIN / "grade"), *map(str, paths), "-o", str(out), "--force"]
+    if "--lab" not in extra:
+        command += ["--lab", "tp6"]
     return subprocess.Popen(
         [*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -337,3 +343,43 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_the_image_registry_runs_pulls_reaches_nothing_either(
+    engine: Engine, tmp_path: Path, listener: HostListener, local_registry: str
+) -> None:
+    folder = write_app(
+        tmp_path / "class" / "pushed",
+        listener.port,
+        docker0_address(engine),
+        delay=1,
+        body="HelloWorld from Node",
+    )
+    with (folder / "Dockerfile").open("a", encoding="utf-8") as dockerfile:
+        dockerfile.write("EXPOSE 8000\n")  # the lab gives no port: EXPOSE does
+    reference = f"{local_registry}/netiso/egress:{os.urandom(4).hex()}"
+    push_submission(engine, folder, reference)
+    (folder / "submission.toml").write_text(f'image = "{reference}"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    proc = grade([folder], out, "--lab", "tp6bis")
+    seen: dict[str, dict[str, Any]] = {}
+    while proc.poll() is None:
+        for container in running_containers(engine, proc.pid):
+            if container["Id"] not in seen:
+                try:
+                    seen[container["Id"]] = host_facts(engine, container)
+                except (OSError, KeyError, ValueError, StopIteration):
+                    continue
+        time.sleep(0.05)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    data = report(out, "pushed")
+    assert status(data, "registry.pushed") == "passed"
+    assert status(data, "registry.runs") == "passed"
+    # both containers (the built image, the pulled one) ran isolated; neither reached the host
+    assert listener.peers == []
+    assert len(seen) >= 2, seen
+    assert all(
+        f["internal"] and not f["default_route"] and len(f["rules"]) == 3 for f in seen.values()
+    )
+    assert left_behind(engine, proc.pid) == ([], [], [])
