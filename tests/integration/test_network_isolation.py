@@ -8,8 +8,10 @@ network's ``Internal`` flag, the firewall rules), never by trying.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -382,4 +384,72 @@ def test_the_image_registry_runs_pulls_reaches_nothing_either(
     assert all(
         f["internal"] and not f["default_route"] and len(f["rules"]) == 3 for f in seen.values()
     )
+    assert left_behind(engine, proc.pid) == ([], [], [])
+
+
+class TcpToDocker:
+    """The local engine's socket offered at tcp://127.0.0.1:PORT: an engine the grader must
+    treat as remote (it cannot tell where a TCP engine runs)."""
+
+    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.socket_path = socket_path
+        self._open: list[socket.socket] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._done.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.socket(socket.AF_UNIX)
+            self._open += [client, upstream]
+            upstream.connect(self.socket_path)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for end in (src, dst):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.server.close()
+        for end in self._open:
+            end.close()
+
+
+def test_a_remote_engine_is_graded_as_before_and_every_report_says_isolation_is_missing(
+    engine: Engine, repo_root: Path, tmp_path: Path
+) -> None:
+    remote = TcpToDocker()
+    try:
+        out = tmp_path / "out"
+        klass = tmp_path / "class"
+        for name in ("s1", "s2"):
+            shutil.copytree(repo_root / "submissions" / "tp6-ok", klass / name)
+        proc = grade([klass], out, "--docker-host", remote.url, "-j", "1")
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        remote.close()
+    assert proc.returncode == 0, stderr
+    assert stderr.count("Network isolation not enforced") == 1, stderr  # said once
+    for name in ("s1", "s2"):
+        data = report(out, name)
+        assert data["score"] == 20
+        assert len(data["notes"]) == 1 and data["notes"][0].startswith(
+            "Isolement réseau non appliqué"
+        )
+        assert remote.url in data["notes"][0]
     assert left_behind(engine, proc.pid) == ([], [], [])
