@@ -103,18 +103,28 @@ def unavailable() -> str | None:
 
 
 def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*(_prefix() or ()), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=IPTABLES_TIMEOUT_S,
-        check=False,
-    )
+    """Run an iptables command as root.
+
+    Raises:
+        OSError: it could not be started, or did not finish in time.
+    """
+    try:
+        return subprocess.run(
+            [*(_prefix() or ()), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=IPTABLES_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OSError(f"{args[0]} did not finish in {IPTABLES_TIMEOUT_S:.0f} s") from exc
 
 
+@functools.cache
 def _forward_chain() -> str:
-    """Docker's chain for the administrator's forwarding rules, when it exists."""
+    """Docker's chain for the administrator's forwarding rules, when it exists (asked once:
+    Docker makes it at its start and never removes it)."""
     listed = _run(["iptables", "-w", "-S", "DOCKER-USER"])
     return "DOCKER-USER" if listed.returncode == 0 else "FORWARD"
 
@@ -146,10 +156,7 @@ def remove(guard: Guard) -> None:
 
 
 def _apply(script: str) -> None:
-    try:
-        done = _run(["iptables-restore", "-w", "--noflush"], script)
-    except subprocess.TimeoutExpired as exc:
-        raise OSError(f"iptables-restore did not finish in {IPTABLES_TIMEOUT_S:.0f} s") from exc
+    done = _run(["iptables-restore", "-w", "--noflush"], script)
     if done.returncode != 0:
         raise OSError(done.stderr.strip() or f"iptables-restore exited {done.returncode}")
 
@@ -160,7 +167,7 @@ def listed() -> list[tuple[str, str, str, str]]:
         return []
     try:
         text = _run(["iptables", "-w", "-S"]).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         log.info("could not list firewall rules: %s", exc)
         return []
     return parse_listing(text)
