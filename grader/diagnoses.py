@@ -82,7 +82,7 @@ def timed_stop(pipeline: Pipeline) -> StopFacts:
         raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
     pid1 = runtime.command_line(engine, cid, main)
     grace = params_of(pipeline.lab, "run.stop_signal", StopSignalParams).grace_s
-    done = stopping.stop(engine, cid, main, grace, started.host_port)
+    done = stopping.stop(engine, cid, main, grace, started.host_port, started.address)
     return StopFacts(
         done.seconds, grace, done.exit_status, pid1, True, done.outcome, done.signal_name
     )

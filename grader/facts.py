@@ -169,7 +169,8 @@ class StartResult:
     container_id: str
     """The container (removed by the pipeline at the end)."""
     host_port: int | None
-    """Host port on 127.0.0.1 that Docker picked."""
+    """Port the probe connects to at ``address``: the host port Docker picked on 127.0.0.1,
+    or the container's own port on its internal network."""
     ready: bool
     """The app answered HTTP within the start-up bound."""
     running: bool
@@ -189,6 +190,9 @@ class StartResult:
     refused: bool = False
     """The engine refused to start it for the image's reasons (``log_tail`` holds its
     message): a missing or non-executable program, an unknown user."""
+    address: str = "127.0.0.1"
+    """Where the probe reaches the app: 127.0.0.1 (a published port), or the container's
+    address on its internal network (grader.isolation)."""
 
 
 def outside_port(sockets: tuple[Socket, ...] | None) -> int | None:

@@ -60,17 +60,21 @@ def start(
     port: int | None,
     labels: Mapping[str, str],
     sandbox: Sandbox,
+    network: str | None = None,
 ) -> tuple[str, int | None]:
-    """Create and start a sandboxed container publishing ``port`` (if known) on 127.0.0.1.
+    """Create and start a sandboxed container publishing ``port`` (if known) on 127.0.0.1;
+    or, attached to the internal ``network``, publishing nothing.
 
-    Returns the container id and the host port Docker picked.
+    Returns the container id and the port to probe: the host port Docker picked, or with a
+    ``network``, ``port`` itself (at the container's address on it).
 
     Raises:
         StartRefused: the engine refused to start it for the image's reasons (the container,
             created, is left for the caller to remove with the others).
         EngineError: the engine failed otherwise (the container is removed).
     """
-    container_id = engine.create_container(image_id, port, labels, sandbox_options(sandbox))
+    options = sandbox_options(sandbox)
+    container_id = engine.create_container(image_id, port, labels, options, network)
     try:
         engine.start(container_id)
     except EngineError as exc:
@@ -80,8 +84,8 @@ def start(
         state = engine.inspect_container(container_id).get("State") or {}
         status = int(state.get("ExitCode") or 0) or 127
         raise StartRefused(container_id, engine_message(str(exc)), status) from exc
-    if not port:
-        return container_id, None
+    if not port or network:
+        return container_id, port
     bindings = (engine.inspect_container(container_id).get("NetworkSettings") or {}).get("Ports")
     published = (bindings or {}).get(f"{port}/tcp") or []
     host_port = next((int(b["HostPort"]) for b in published if b.get("HostPort")), None)

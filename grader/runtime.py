@@ -26,6 +26,10 @@ _TESTINFRA = threading.Lock()
 locks: the workers' submissions take turns (one ``docker exec`` of some 50 ms each)."""
 LISTEN = "0A"
 """State code of a listening socket in /proc/net/tcp."""
+DOCKER_DNS = "127.0.0.11"
+"""Docker's embedded DNS resolver: on a user-defined network (the grader's internal one,
+``grader.isolation``) the engine listens there inside the container's network namespace. That
+socket is Docker's, not the app's: it is left out of what the app listens on."""
 
 
 def _address(hex_ip: str) -> str:
@@ -131,7 +135,13 @@ def listening_sockets(
     texts = _host_proc(engine, container_id, main) or _in_container(engine, container_id)
     if texts is None:
         return None
-    return tuple(s for text in texts for s in parse_proc_net_tcp(text))
+    return app_sockets(texts)
+
+
+def app_sockets(texts: list[str]) -> tuple[Socket, ...]:
+    """The app's listening sockets in the texts of /proc/net/tcp and tcp6, Docker's embedded
+    DNS left out (pure)."""
+    return tuple(s for text in texts for s in parse_proc_net_tcp(text) if s.address != DOCKER_DNS)
 
 
 def _host_proc(engine: Engine, container_id: str, main: MainProcess | None) -> list[str] | None:

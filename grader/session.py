@@ -222,6 +222,7 @@ class GradingSession:
             notes=(
                 *(graded.tracebacks and ["grader error: see grader.log"]),
                 *bound_notes(pipeline),
+                *pipeline.notes(),
             ),
             facts=masked(facts_summary(pipeline), pipeline.mask),
             build_log=build_log(pipeline),

@@ -157,7 +157,12 @@ class Stopped:
 
 
 def stop(
-    engine: Engine, container_id: str, main: MainProcess, grace_s: float, host_port: int | None
+    engine: Engine,
+    container_id: str,
+    main: MainProcess,
+    grace_s: float,
+    host_port: int | None,
+    address: str = "127.0.0.1",
 ) -> Stopped:
     """Stop the container as ``docker stop -t grace_s`` would, and say how it went; while it
     stops, the app on ``host_port`` gets connections as from live traffic (``knocking``).
@@ -170,7 +175,7 @@ def stop(
     signum = signal_number(name)
     masks = read_masks(main.proc) if main.proc is not None else None
     if main.proc is None or signum is None or masks is None:
-        with http.knocking("127.0.0.1", host_port):  # as traffic would: see knocking
+        with http.knocking(address, host_port):  # as traffic would: see knocking
             seconds, status = engine.stop_container(container_id, grace_s)
         return Stopped(seconds, status, "timed", name)
     started = time.monotonic()
@@ -179,7 +184,7 @@ def stop(
     if not engine.signal_container(container_id, name):
         return Stopped(_since(started), engine.wait_exit(container_id), "exited", name)
     with contextlib.ExitStack() as knocks:
-        knocks.enter_context(http.knocking("127.0.0.1", host_port))
+        knocks.enter_context(http.knocking(address, host_port))
         outcome = watch(main.proc, signum, started + grace_s, knocks.close)
     if outcome != "exited":
         return _kill(engine, container_id, started, outcome, name)

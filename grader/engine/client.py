@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.builds import Builds
+from grader.engine.networks import Networks
 from grader.engine.sdk import (
     MIN_API_VERSION,
     NO_ENGINE,
@@ -27,7 +28,7 @@ from grader.errors import EngineError, EngineUnavailable
 from grader.logcap import CappedText
 
 
-class Engine(Builds, Sweeps, Storage):
+class Engine(Builds, Sweeps, Storage, Networks):
     """A connection to one Docker engine, and everything the grader asks of it."""
 
     def __init__(self, base_url: str | None = None, timeout_s: float = 60.0) -> None:
@@ -89,12 +90,16 @@ class Engine(Builds, Sweeps, Storage):
         port: int | None,
         labels: Mapping[str, str],
         host_config: Mapping[str, Any],
+        network: str | None = None,
     ) -> str:
         """Create (not start) a container publishing ``port`` (if any) on 127.0.0.1 at a host
-        port Docker picks."""
-        bindings: dict[int | str, Any] = {port: ("127.0.0.1",)} if port else {}
+        port Docker picks; or, attached to ``network`` (an internal one), publishing nothing."""
+        bindings: dict[int | str, Any] = {port: ("127.0.0.1",)} if port and not network else {}
+        options: dict[str, Any] = {**host_config, "port_bindings": bindings}
+        if network:
+            options["network_mode"] = network
         with translated("create container"):
-            config = self.api.create_host_config(port_bindings=bindings, **dict(host_config))
+            config = self.api.create_host_config(**options)
             created = self.api.create_container(
                 image_id, ports=list(bindings), labels=dict(labels), host_config=config
             )

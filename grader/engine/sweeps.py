@@ -6,20 +6,23 @@ import os
 import socket
 from collections.abc import Iterable, Mapping
 
+from grader.engine import firewall
 from grader.engine.base import EngineBase
-from grader.engine.sdk import translated
-from grader.labels import LABEL, owner_of, run_of
+from grader.engine.sdk import tolerated, translated
+from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN, owner_of, run_of
 
 
 class Sweeps(EngineBase):
     """``Engine``'s removals by label."""
 
     def sweep(self, run_id: str | None = None, images: Iterable[str] | None = None) -> int:
-        """Remove the grader's containers and images of run ``run_id``, or of dead owners;
-        ``images``: the run's images when already listed (``run_images``), not listed again.
+        """Remove the grader's containers, networks, firewall rules and images of run
+        ``run_id``, or of dead owners; ``images``: the run's images when already listed
+        (``run_images``), not listed again.
 
-        Only objects carrying the grader's label are considered; an object belongs to a dead
-        run when its owner label names this host and a pid that no longer runs.
+        Only objects carrying the grader's label are considered (rules: its comment); an
+        object belongs to a dead run when its owner label names this host and a pid that no
+        longer runs.
         """
         removed = 0
         with translated("list grader objects"):
@@ -28,6 +31,7 @@ class Sweeps(EngineBase):
             if self._sweepable(obj.get("Labels") or {}, run_id):
                 self.remove_container(obj["Id"])
                 removed += 1
+        removed += self._sweep_networks(run_id)
         for image_id in self.run_images(run_id) if images is None else images:
             self.remove_image(image_id)
             removed += 1
@@ -60,3 +64,23 @@ class Sweeps(EngineBase):
         except PermissionError:
             return False
         return False
+
+    def _sweep_networks(self, run_id: str | None) -> int:
+        """Remove the run's networks (after its containers) and their firewall rules."""
+        removed = 0
+        with translated("list grader networks"):
+            networks = self.api.networks(filters={"label": LABEL})
+        for net in networks:
+            if self._sweepable(net.get("Labels") or {}, run_id):
+                self.remove_network(net["Id"])
+                removed += 1
+        if self.is_local():
+            removed += firewall.sweep(
+                lambda run, owner: self._sweepable({LABEL_RUN: run, LABEL_OWNER: owner}, run_id)
+            )
+        return removed
+
+    def remove_network(self, network_id: str) -> None:
+        """Remove a network; absent is fine."""
+        with tolerated(f"remove network {network_id[:12]}"):
+            self.api.remove_network(network_id)

@@ -1,0 +1,96 @@
+"""A submission's network isolation: an internal network and firewall rules, made before its
+first container starts and removed after its last is gone (issue 15, item 2; docs/security.md).
+
+On an engine of this machine the containers of a submission are attached to an ``--internal``
+network of their own, probed at their address on it, and the host's firewall rejects every
+connection they open (to the host, to other containers, anywhere). Where part of that cannot
+be had, what is missing is a reason code (``Isolation.missing``), said once in the grader's
+log and noted in each report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from grader.engine import Engine, firewall
+from grader.engine.firewall import Guard
+from grader.engine.networks import IsolatedNetwork
+from grader.i18n import t
+from grader.labels import LABEL_OWNER, LABEL_RUN
+
+log = logging.getLogger(__name__)
+
+REMOTE = "remote"
+"""The engine runs on another machine: default network, port published on its 127.0.0.1."""
+ELSEWHERE = "elsewhere"
+"""The engine's socket is local but its networks are not this machine's (a VM)."""
+NO_FIREWALL = "no_firewall"
+"""Internal network, but the host's firewall could not be written: the host is reachable."""
+
+_said: set[str] = set()
+_said_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How one submission's containers are kept from the network."""
+
+    network: IsolatedNetwork | None
+    """Its internal network; None: the engine's default network, the port published."""
+    guard: Guard | None
+    """The host firewall rules naming its bridge; None when they could not be written."""
+    missing: str | None = None
+    """What is not enforced (``REMOTE``, ``ELSEWHERE``, ``NO_FIREWALL``), None: nothing."""
+    detail: str = ""
+    """Why, for the instructor (not root, iptables missing, the engine's URL...)."""
+
+
+def isolate(engine: Engine, labels: Mapping[str, str]) -> Isolation:
+    """Make the network and the firewall rules of one submission.
+
+    Raises:
+        EngineError: the engine refused the network (e.g. no address pool left).
+    """
+    if not engine.is_local():
+        return _said_once(Isolation(None, None, REMOTE, engine.base_url))
+    network = engine.create_internal_network(labels)
+    if not network.on_this_host:
+        engine.remove_network(network.id)
+        return _said_once(Isolation(None, None, ELSEWHERE, engine.base_url))
+    why = firewall.unavailable()
+    if why is None:
+        run, owner = labels.get(LABEL_RUN, "?"), labels.get(LABEL_OWNER, "?")
+        try:
+            return Isolation(network, firewall.install(run, owner, network.bridge))
+        except OSError as exc:
+            why = f"iptables refused the rules: {exc}"
+    return _said_once(Isolation(network, None, NO_FIREWALL, why))
+
+
+def release(engine: Engine, isolation: Isolation) -> None:
+    """Remove the network (its containers already removed) and its rules; never raises."""
+    if isolation.network is not None:
+        engine.remove_network(isolation.network.id)
+    if isolation.guard is not None:
+        firewall.remove(isolation.guard)
+
+
+def note(isolation: Isolation, lang: str) -> str | None:
+    """The report note saying what is not enforced, None when everything is."""
+    if isolation.missing is None:
+        return None
+    return t(f"netiso.{isolation.missing}", lang, detail=isolation.detail)
+
+
+def _said_once(isolation: Isolation) -> Isolation:
+    """Log, once per process and reason, what is not enforced."""
+    key = f"{isolation.missing}:{isolation.detail}"
+    with _said_lock:
+        first = key not in _said
+        _said.add(key)
+    if first:
+        log.warning("%s", t(f"netiso.{isolation.missing}", "en", detail=isolation.detail))
+    return isolation
