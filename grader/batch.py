@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grader.cleanup import Cleanup
 from grader.engine import Engine
+from grader.intake.names import name_all
 from grader.jobs import WARM_UP_WAIT_S, Graded, Job, Listener, Run, warm_up
 from grader.lab import load_lab
 from grader.labels import LABEL_RUN, new_run_labels
@@ -87,6 +88,7 @@ def run_class(
     ahead carries them: ``grader.headstart``); new ones otherwise.
     """
     folders = resolve(paths)
+    names = name_all(folders)
     if lab_ref != "auto":
         load_lab(lab_ref)  # a bad lab is refused before anything is built
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
@@ -104,12 +106,12 @@ def run_class(
     try:
         for i, path in enumerate(folders):
             if executor is None:
-                job = run.prepare(path)
+                job = run.prepare(path, None, names[i])
             else:  # keep the workers ahead, but not by so much that containers pile up
                 for j in range(i, min(i + 2 * jobs, len(folders))):
                     if j not in pending:
                         admitted: Future[Job] = Future()
-                        task = executor.submit(run.prepare, folders[j], admitted)
+                        task = executor.submit(run.prepare, folders[j], admitted, names[j])
                         pending[j] = (admitted, task)
                 admitted, _ = pending.pop(i)
                 job = admitted.result()

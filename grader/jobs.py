@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.archive import intake, submission_name
+from grader.archive import intake
 from grader.cleanup import Cleanup
 from grader.errors import (
     EngineUnavailable,
@@ -23,6 +23,8 @@ from grader.errors import (
     SubmissionRejected,
     UsageError,
 )
+from grader.i18n import t
+from grader.intake.names import Named, plain_name
 from grader.lab import LabSpec, choose_lab, load_lab
 from grader.pipeline import Pipeline
 from grader.report import format_exception, write_all, write_grader_log
@@ -71,6 +73,8 @@ class Job:
 
     path: Path
     name: str
+    named: Named | None = None
+    """How its name was chosen (``grader.intake.names``); None: its plain name."""
     started: float = field(default_factory=time.monotonic)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     lab: LabSpec | None = None
@@ -110,7 +114,9 @@ class Run:
     free: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def prepare(self, path: Path, admitted: Future[Job] | None = None) -> Job:
+    def prepare(
+        self, path: Path, admitted: Future[Job] | None = None, named: Named | None = None
+    ) -> Job:
         """Locate the submission, reuse its report or run its stages (any thread); ``admitted``
         gets the job as soon as its pipeline exists, before its stages run, so that the main
         thread can run the rubric while they do (its checks wait for the stages they read).
@@ -120,7 +126,7 @@ class Run:
         """
         with self.lock:
             worker = self.free.pop() if self.free else 0
-        job = Job(path, submission_name(path))
+        job = Job(path, named.name if named else plain_name(path), named)
         try:
             self._prepare(job, worker, admitted)
         except SubmissionRejected as exc:
@@ -213,6 +219,10 @@ class Run:
                     job.tracebacks.append(format_exception(exc))
                 report = dataclasses.replace(report, reuse_key=job.key)
             assert report is not None
+            if not job.reused and job.named is not None and job.named.shared_with:
+                report = dataclasses.replace(
+                    report, notes=(*report.notes, _renamed(job.named, report.lang))
+                )
         except BaseException:  # interrupted: stop the stages the worker is waiting on
             self.stop.set()
             self.cleanup.now()
@@ -237,6 +247,13 @@ class Run:
             self.pool.release(job.engine)
             job.engine = None
         job.stack.close()
+
+
+def _renamed(named: Named, lang: str) -> str:
+    """The note saying why a submission's reports are not under its plain name."""
+    others = ", ".join(named.shared_with)
+    return t("trust.same_name", lang, plain=named.plain, path=named.path, others=others,
+             name=named.name)  # fmt: skip
 
 
 WARM_UP = ("grader.single", "testinfra")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
+from grader.report.cells import csv_text
 from grader.report.markdown import escape
 from grader.results import SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:
-    """``gradebook.csv``, ready to import: the student's declared name when known."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "email", "submission", "score", "max_score"])
+    """``gradebook.csv``, keyed by the submission (its folder or archive: what the instructor
+    collected), never by the identity a student declares in submission.toml, which is shown
+    as declared (empty when not) for the instructor to check; every cell is made safe for
+    spreadsheets (``grader.report.cells``)."""
+    rows: list[list[str]] = [["submission", "student", "email", "score", "max_score"]]
     for r in reports:
-        student = str(r.facts.get("student") or r.submission)
+        student = str(r.facts.get("student") or "")
         email = str(r.facts.get("email") or "")
-        writer.writerow([student, email, r.submission, f"{r.score:g}", f"{r.max_score:g}"])
-    return "gradebook.csv", out.getvalue()
+        rows.append([r.submission, student, email, f"{r.score:g}", f"{r.max_score:g}"])
+    return "gradebook.csv", csv_text(rows)
 
 
 def render_summary(reports: list[SubmissionReport]) -> tuple[str, str]:
