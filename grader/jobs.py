@@ -30,7 +30,7 @@ from grader.pipeline import Pipeline
 from grader.report import format_exception, write_all, write_grader_log
 from grader.report import warm_up as warm_up_reports
 from grader.results import SubmissionReport, assemble
-from grader.reuse import key_of, previous_report, reusable
+from grader.reuse import key_of, previous_report, reached_through, reusable
 from grader.settings import Options
 from grader.submission import load_submission
 from grader.verdicts import error_report, rejected_report
@@ -173,7 +173,13 @@ class Run:
             return
         sub = load_submission(folder, job.name)
         job.key = key_of(sub, lab, self.options)
-        previous = None if self.force else previous_report(self.output, job.name)
+        previous = None
+        if self.force:
+            pass
+        elif reached_through(self.output, job.name, folder):
+            log.info("%s: its earlier report is inside the submission: not read", job.name)
+        else:
+            previous = previous_report(self.output, job.name)
         if previous is not None and reusable(previous, job.key):
             job.report, job.reused = previous, True
             return
