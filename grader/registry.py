@@ -3,18 +3,19 @@
 Docker Hub answers 401 with a ``WWW-Authenticate: Bearer realm=...`` challenge: an anonymous
 token (or one for ``GRADER_REGISTRY_USER``/``GRADER_REGISTRY_PASSWORD`` when set) is fetched
 from the realm and the request retried. Loopback registries are spoken to over plain HTTP.
+Which realms are followed, and where the credentials may go: ``grader.registry_trust``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 
 import requests
 
 from grader.errors import RegistryUnreachable
+from grader.registry_trust import credentials_for, failure, may_follow
 
 HUB = "registry-1.docker.io"
 ACCEPT = ", ".join(
@@ -101,15 +102,16 @@ def _bearer_challenge(header: str) -> dict[str, str]:
     return dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
-def _token(challenge: dict[str, str], timeout_s: float) -> str | None:
-    """A token from the challenge's realm; None when the token service refuses us."""
-    user, password = (
-        os.environ.get("GRADER_REGISTRY_USER"),
-        os.environ.get("GRADER_REGISTRY_PASSWORD"),
-    )
+def _token(registry: str, challenge: dict[str, str], timeout_s: float) -> str | None:
+    """A token from the challenge's realm; None when the token service refuses us or is not
+    one to follow (``grader.registry_trust``)."""
+    realm = challenge["realm"]
+    if not may_follow(registry, realm):
+        return None
     params = {k: v for k, v in challenge.items() if k in ("service", "scope")}
-    auth = (user, password) if user and password else None
-    with _SESSION.get(challenge["realm"], params=params, auth=auth, timeout=timeout_s) as resp:
+    auth = credentials_for(registry, realm)
+    get = _SESSION.get  # no redirect: a realm cannot send the grader on to another host
+    with get(realm, params=params, auth=auth, timeout=timeout_s, allow_redirects=False) as resp:
         if resp.status_code in (401, 403):  # wrong credentials or no access: a refusal
             return None
         resp.raise_for_status()
@@ -130,11 +132,11 @@ def manifest_status(ref: Reference, timeout_s: float) -> int:
         resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
         challenge = _bearer_challenge(resp.headers.get("WWW-Authenticate", ""))
         if resp.status_code == 401 and "realm" in challenge:
-            token = _token(challenge, timeout_s)
+            token = _token(ref.registry, challenge, timeout_s)
             if token is None:
                 return 401
             headers["Authorization"] = f"Bearer {token}"
             resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
     except (requests.exceptions.RequestException, ValueError) as exc:
-        raise RegistryUnreachable(ref.registry, str(exc)) from exc
+        raise RegistryUnreachable(ref.registry, failure(exc, timeout_s)) from exc
     return resp.status_code
