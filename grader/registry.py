@@ -9,14 +9,16 @@ Which realms are followed, and where the credentials may go: ``grader.registry_t
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from dataclasses import dataclass
 
 import requests
 
 from grader.errors import RegistryUnreachable
-from grader.registry_trust import credentials_for, failure, may_follow
+from grader.registry_trust import credentials_for, may_follow
 
+log = logging.getLogger(__name__)
 HUB = "registry-1.docker.io"
 ACCEPT = ", ".join(
     [
@@ -117,6 +119,21 @@ def _token(registry: str, challenge: dict[str, str], timeout_s: float) -> str | 
         resp.raise_for_status()
         body = resp.json()
     return str(body.get("token") or body.get("access_token") or "")
+
+
+def failure(exc: Exception, timeout_s: float) -> str:
+    """What went wrong with a registry, for a report: no URL, realm or address in it (a
+    student chose the registry; the full error goes to the grader's log)."""
+    log.info("registry request failed: %s", exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "its TLS certificate was not accepted"
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"its token service answered HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection failed"
+    return "its answer is not a registry's"
 
 
 def manifest_status(ref: Reference, timeout_s: float) -> int:

@@ -8,7 +8,6 @@ services it follows at all: a student names the registry, so the registry is unt
   own server, or the registry is the configured one; otherwise only when every address of its
   host is public: a student's registry cannot make the grader call a service on the grading
   host, its link-local metadata service or the school's private network.
-- What a student reads about a registry failure names no URL, realm or address.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ import logging
 import os
 import socket
 from urllib.parse import urlsplit
-
-import requests
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +69,3 @@ def may_follow(registry: str, realm: str) -> bool:
         return True
     log.warning("token service of %s not followed: %s is not a public address", registry, realm)
     return False
-
-
-def failure(exc: Exception, timeout_s: float) -> str:
-    """What went wrong with a registry, for a report: no URL, realm or address in it (the full
-    error goes to the grader's log)."""
-    log.info("registry request failed: %s", exc)
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"no answer within {timeout_s:g} s"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "its TLS certificate was not accepted"
-    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-        return f"its token service answered HTTP {exc.response.status_code}"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "the connection failed"
-    return "its answer is not a registry's"
