@@ -34,6 +34,7 @@ from grader.reuse import key_of, previous_report, reached_through, reusable
 from grader.settings import Options
 from grader.submission import load_submission
 from grader.verdicts import error_report, rejected_report
+from grader.watchdog import watch
 from grader.workers import EnginePool, prepare, stages_for
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ class Run:
 
         self.listener.step(-1, job.name, "checks")
         where = "" if job.engine is None else self.pool.engines[job.engine].base_url
+        watchdog = watch(job.pipeline) if job.pipeline is not None else None
         try:
             report = job.report
             if report is None and job.pipeline is not None:
@@ -234,7 +236,9 @@ class Run:
             self.cleanup.now()
             raise
         finally:
-            job.prepared.wait()
+            job.prepared.wait()  # bounded: past its time, the watchdog removes its containers
+            if watchdog is not None:
+                watchdog.cancel()
             self.close(job)
         target = self.output / report.submission
         if not job.reused:
