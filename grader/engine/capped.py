@@ -4,10 +4,12 @@ folder where a file is expected, or a ``cat`` that never ends never fills the gr
 
 from __future__ import annotations
 
+import gc
 import io
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import warnings
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 from grader.engine.storage import _ChunkReader
 
@@ -51,3 +53,33 @@ def capped(chunks: Iterable[bytes], limit: int = FILE_LIMIT) -> bytes | None:
         if len(out) > limit:
             return None
     return bytes(out)
+
+
+def finish(stream: Generator[bytes, None, None], budget: int = FILE_LIMIT) -> None:
+    """Read what is left of a ``get_archive`` stream, up to ``budget`` bytes, so that its
+    connection goes back to the pool; past that, drop the connection (``drop``)."""
+    for chunk in stream:
+        budget -= len(chunk)
+        if budget < 0:
+            break
+    else:
+        return
+    drop(stream)
+
+
+class Closable(Protocol):
+    """A stream docker-py returns (a generator, or an exec's ``CancellableStream``)."""
+
+    def close(self) -> None:
+        """Stop it."""
+
+
+def drop(stream: Closable) -> None:
+    """Close a docker-py stream and its connection, silently: docker-py gives no way to close
+    the response behind a generator, and an exec's ``CancellableStream`` closes its socket
+    under the feet of the file objects made from it: either way the socket warns when freed
+    (ResourceWarning), though nothing is left open."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        stream.close()
+        gc.collect()

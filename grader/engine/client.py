@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.builds import Builds
-from grader.engine.capped import capped, first_file, is_folder
+from grader.engine.capped import capped, drop, finish, first_file, is_folder
 from grader.engine.sdk import (
     MIN_API_VERSION,
     NO_ENGINE,
@@ -130,7 +130,7 @@ class Engine(Builds, Sweeps, Storage):
             try:
                 out = capped(stream)
             finally:
-                stream.close()
+                drop(stream)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         except docker.errors.APIError:
             return None
@@ -152,7 +152,7 @@ class Engine(Builds, Sweeps, Storage):
         try:
             return None if is_folder(stat) else first_file(stream)
         finally:
-            stream.close()
+            finish(stream)
 
     def stop_container(self, container_id: str, grace_s: float) -> tuple[float, int | None]:
         """``docker stop -t grace``: seconds it took and the exit status afterwards."""
