@@ -22,6 +22,7 @@ from pathlib import Path
 from grader.build import ignore_patterns
 from grader.dockerfile_resolve import copy_origin, resolve_from
 from grader.dockerfile_resolve import installs as find_installs
+from grader.dockerignore import included, read_patterns
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.facts import CacheFacts, CacheStep, DockerfileFacts, Instruction, Stage, Submission
@@ -220,10 +221,20 @@ def _special_files(folder: str, names: list[str]) -> set[str]:
     return special
 
 
-def copy_tree(source: Path, target: Path) -> None:
-    """Copy a submission with its modes and owners (the builder's cache keys include them);
-    special files (a FIFO would block the copy) are left out."""
-    shutil.copytree(source, target, symlinks=True, ignore=_special_files)
+def copy_tree(source: Path, target: Path, dockerfile: str = "Dockerfile") -> None:
+    """Copy what a submission's build context holds (``.dockerignore`` applied, as Docker
+    sends it: an ignored ``node_modules`` of gigabytes is not copied), with its modes and
+    owners (the builder's cache keys include them); special files (a FIFO would block the
+    copy) are left out."""
+    kept = set(included(source, read_patterns(source) or [], dockerfile))
+    kept |= {str(parent) for path in kept for parent in Path(path).parents}  # "!a/b" keeps a
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        rel = os.path.relpath(folder, source)
+        outside = {n for n in names if os.path.normpath(os.path.join(rel, n)) not in kept}
+        return outside | _special_files(folder, names)
+
+    shutil.copytree(source, target, symlinks=True, ignore=ignored)
     for folder, dirs, files in os.walk(target):
         for name in [*dirs, *files]:
             rel = (Path(folder) / name).relative_to(target)
@@ -257,7 +268,8 @@ def probe_cache(
         return CacheFacts(changed, (), 0.0), None
     with tempfile.TemporaryDirectory(prefix="grader-cache-") as tmp:
         context = Path(tmp) / "context"
-        copy_tree(submission.root, context)
+        dockerfile = submission.dockerfile.name if submission.dockerfile else "Dockerfile"
+        copy_tree(submission.root, context, dockerfile)
         with (context / changed).open("a", encoding="utf-8") as app:
             app.write(f"\n{_comment(changed)}grader cache probe {secrets.token_hex(8)}\n")
         cut = Path(tmp) / "Dockerfile.cache-probe"

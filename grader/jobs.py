@@ -22,8 +22,10 @@ from grader.errors import (
     SubmissionRejected,
     UsageError,
 )
+from grader.i18n import t
 from grader.intake.discover import discover
 from grader.intake.identity import Identity
+from grader.intake.names import Named
 from grader.intake.outcomes import IntakeFailed, intake_notes, intake_report
 from grader.intake.sources import IntakeOptions, Source, arrive
 from grader.lab import LabSpec, builtin_labs, choose_lab, load_lab, load_lab_file
@@ -31,10 +33,11 @@ from grader.pipeline import Pipeline
 from grader.report import format_exception, write_all, write_grader_log
 from grader.report import warm_up as warm_up_reports
 from grader.results import SubmissionReport, assemble
-from grader.reuse import key_of, previous_report, reusable
+from grader.reuse import key_of, previous_report, reached_through, reusable
 from grader.settings import Options
 from grader.submission import load_submission
 from grader.verdicts import error_report, rejected_report
+from grader.watchdog import watch
 from grader.workers import EnginePool, prepare, stages_for
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,8 @@ class Job:
     name: str
     identity: Identity = field(default_factory=Identity)
     """Who it is and where it came from, as far as the intake got."""
+    named: Named | None = None
+    """How its name was made unique (``grader.intake.names``); None: its plain name."""
     started: float = field(default_factory=time.monotonic)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     lab: LabSpec | None = None
@@ -126,7 +131,7 @@ class Run:
         """
         with self.lock:
             worker = self.free.pop() if self.free else 0
-        job = Job(source, source.name, source.identity)
+        job = Job(source, source.name, source.identity, source.named)
         try:
             self._prepare(job, worker, admitted)
         except IntakeFailed as exc:
@@ -186,7 +191,13 @@ class Run:
             return
         sub = load_submission(folder, job.name)
         job.key = key_of(sub, lab, self.options)
-        previous = None if self.force else previous_report(self.output, job.name)
+        previous = None
+        if self.force:
+            pass
+        elif reached_through(self.output, job.name, folder):
+            log.info("%s: its earlier report is inside the submission: not read", job.name)
+        else:
+            previous = previous_report(self.output, job.name)
         if previous is not None and reusable(previous, job.key):
             job.report, job.reused = previous, True
             return
@@ -213,6 +224,7 @@ class Run:
 
         self.listener.step(-1, job.name, "checks")
         where = "" if job.engine is None else self.pool.engines[job.engine].base_url
+        watchdog = watch(job.pipeline) if job.pipeline is not None else None
         try:
             report = job.report
             if report is None and job.pipeline is not None:
@@ -233,12 +245,18 @@ class Run:
                 report = dataclasses.replace(report, reuse_key=job.key)
             assert report is not None
             report = with_identity(report, job.identity)
+            if not job.reused and job.named is not None and job.named.shared_with:
+                report = dataclasses.replace(
+                    report, notes=(*report.notes, _renamed(job.named, report.lang))
+                )
         except BaseException:  # interrupted: stop the stages the worker is waiting on
             self.stop.set()
             self.cleanup.now()
             raise
         finally:
-            job.prepared.wait()
+            job.prepared.wait()  # bounded: past its time, the watchdog removes its containers
+            if watchdog is not None:
+                watchdog.cancel()
             self.close(job)
         target = self.output / report.submission
         if not job.reused:
@@ -281,6 +299,13 @@ def with_identity(report: SubmissionReport, identity: Identity) -> SubmissionRep
         origin=identity.origin(),
         notes=report.notes + tuple(n for n in notes if n not in report.notes),
     )
+
+
+def _renamed(named: Named, lang: str) -> str:
+    """The note saying why a submission's reports are not under its plain name."""
+    others = ", ".join(named.shared_with)
+    return t("trust.same_name", lang, plain=named.plain, path=named.path, others=others,
+             name=named.name)  # fmt: skip
 
 
 WARM_UP = ("grader.single", "testinfra")

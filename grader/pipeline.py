@@ -416,7 +416,7 @@ class Pipeline:
         _ = self.registry_status
         name = self.reference.pull_name
         present = self.engine.image_present(name)
-        image_id = self.engine.pull(name, registry.pull_auth())
+        image_id = self.engine.pull(name, registry.pull_auth(self.reference.registry))
         if not present:
             self._pulled.append(image_id)
         attrs = self.engine.inspect_image(image_id)

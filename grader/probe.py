@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 import requests
 
+from grader.deadline import within
 from grader.errors import ProbeFailed
 from grader.facts import ProbeResult
 from grader.page_text import page_text
@@ -29,11 +30,20 @@ _SESSION.trust_env = False  # never send a probe of 127.0.0.1 through a proxy fr
 
 
 def get(url: str, timeout_s: float) -> ProbeResult:
-    """GET ``url`` without following redirects.
+    """GET ``url`` without following redirects, the whole answer within ``timeout_s``
+    (requests' timeout bounds each read only: a page that drips a byte every few seconds
+    would hold a worker forever).
 
     Raises:
         ProbeFailed: no HTTP response (``cause`` is refused, reset, timeout or error).
     """
+    try:
+        return within(timeout_s, lambda: _get(url, timeout_s), "probe")
+    except TimeoutError as exc:
+        raise ProbeFailed(url, "timeout", f"no complete answer within {timeout_s:g} s") from exc
+
+
+def _get(url: str, timeout_s: float) -> ProbeResult:
     started = time.monotonic()
     try:
         with _SESSION.get(url, timeout=timeout_s, allow_redirects=False, stream=True) as resp:

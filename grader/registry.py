@@ -3,11 +3,13 @@
 Docker Hub answers 401 with a ``WWW-Authenticate: Bearer realm=...`` challenge: an anonymous
 token (or one for ``GRADER_REGISTRY_USER``/``GRADER_REGISTRY_PASSWORD`` when set) is fetched
 from the realm and the request retried. Loopback registries are spoken to over plain HTTP.
+Which realms are followed, and where the credentials may go: ``grader.registry_trust``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 import requests
 
 from grader.errors import RegistryUnreachable
+from grader.registry_trust import configured_registry, credentials_for, may_follow, normalised
 
+log = logging.getLogger(__name__)
 HUB = "registry-1.docker.io"
 ACCEPT = ", ".join(
     [
@@ -107,20 +111,36 @@ def _is_basic(headers: Mapping[str, str]) -> bool:
     return headers.get("WWW-Authenticate", "").strip().lower().startswith("basic")
 
 
-def _token(challenge: dict[str, str], timeout_s: float) -> str | None:
-    """A token from the challenge's realm; None when the token service refuses us."""
-    user, password = (
-        os.environ.get("GRADER_REGISTRY_USER"),
-        os.environ.get("GRADER_REGISTRY_PASSWORD"),
-    )
+def _token(registry: str, challenge: dict[str, str], timeout_s: float) -> str | None:
+    """A token from the challenge's realm; None when the token service refuses us or is not
+    one to follow (``grader.registry_trust``)."""
+    realm = challenge["realm"]
+    if not may_follow(registry, realm):
+        return None
     params = {k: v for k, v in challenge.items() if k in ("service", "scope")}
-    auth = (user, password) if user and password else None
-    with _SESSION.get(challenge["realm"], params=params, auth=auth, timeout=timeout_s) as resp:
+    auth = credentials_for(registry, realm)
+    get = _SESSION.get  # no redirect: a realm cannot send the grader on to another host
+    with get(realm, params=params, auth=auth, timeout=timeout_s, allow_redirects=False) as resp:
         if resp.status_code in (401, 403):  # wrong credentials or no access: a refusal
             return None
         resp.raise_for_status()
         body = resp.json()
     return str(body.get("token") or body.get("access_token") or "")
+
+
+def failure(exc: Exception, timeout_s: float) -> str:
+    """What went wrong with a registry, for a report: no URL, realm or address in it (a
+    student chose the registry; the full error goes to the grader's log)."""
+    log.info("registry request failed: %s", exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "its TLS certificate was not accepted"
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"its token service answered HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection failed"
+    return "its answer is not a registry's"
 
 
 def manifest_status(ref: Reference, timeout_s: float) -> int:
@@ -137,26 +157,36 @@ def manifest_status(ref: Reference, timeout_s: float) -> int:
         resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
         challenge = _bearer_challenge(resp.headers.get("WWW-Authenticate", ""))
         if resp.status_code == 401 and "realm" in challenge:
-            token = _token(challenge, timeout_s)
+            token = _token(ref.registry, challenge, timeout_s)
             if token is None:
                 return 401
             headers["Authorization"] = f"Bearer {token}"
             resp = _SESSION.head(url, headers=headers, timeout=timeout_s)
-        elif resp.status_code == 401 and _is_basic(resp.headers) and (auth := pull_auth()):
+        elif resp.status_code == 401 and _is_basic(resp.headers) and (auth := _basic_auth(ref)):
             basic = (auth["username"], auth["password"])
             resp = _SESSION.head(url, headers=headers, auth=basic, timeout=timeout_s)
     except (requests.exceptions.RequestException, ValueError) as exc:
-        raise RegistryUnreachable(ref.registry, str(exc)) from exc
+        raise RegistryUnreachable(ref.registry, failure(exc, timeout_s)) from exc
     if resp.status_code == 429 or resp.status_code >= 500:  # the registry's trouble, not theirs
         raise RegistryUnreachable(ref.registry, f"HTTP {resp.status_code} {resp.reason}")
     return resp.status_code
 
 
-def pull_auth() -> dict[str, str] | None:
-    """The credentials the engine's pull of a declared image carries (the same as the
-    manifest request's, ``GRADER_REGISTRY_USER``/``GRADER_REGISTRY_PASSWORD``), or None."""
+def pull_auth(registry: str) -> dict[str, str] | None:
+    """The credentials the engine's pull of an image from ``registry`` carries: the
+    instructor's (``GRADER_REGISTRY_USER``/``_PASSWORD``) when ``registry`` is the one they
+    are configured for (``grader.registry_trust``), else None: a student's registry never
+    gets them."""
     user, password = (
         os.environ.get("GRADER_REGISTRY_USER"),
         os.environ.get("GRADER_REGISTRY_PASSWORD"),
     )
-    return {"username": user, "password": password} if user and password else None
+    if not (user and password) or normalised(registry) != configured_registry():
+        return None
+    return {"username": user, "password": password}
+
+
+def _basic_auth(ref: Reference) -> dict[str, str] | None:
+    """HTTP Basic credentials for the configured registry (asked over https, or over http on
+    this machine's loopback only, see ``manifest_status``); None for any other registry."""
+    return pull_auth(ref.registry)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
+import os
 from pathlib import Path
 
 from grader import __version__
@@ -13,15 +15,20 @@ from grader.facts import Submission
 from grader.lab import LabSpec, rubric_dir
 from grader.report import submission_dir
 from grader.results import Status, SubmissionReport
+from grader.secret import reuse_secret
 from grader.settings import Options
 
 log = logging.getLogger(__name__)
 
 
-def reuse_key(files_hash: str, lab_text: bytes, options: Options, version: str) -> str:
+def reuse_key(
+    files_hash: str, lab_text: bytes, options: Options, version: str, *, secret: bytes
+) -> str:
     """A digest of everything a report depends on (pure): the submission's files, the lab
-    file's content, the grading options (language, limits) and the grader's version."""
-    digest = hashlib.sha256()
+    file's content, the grading options (language, limits) and the grader's version, signed
+    (HMAC-SHA-256) with the grading machine's ``secret`` (``grader.secret``): a student who
+    knows every input still cannot compute it, so a forged report.json is never reused."""
+    digest = hmac.new(secret, digestmod=hashlib.sha256)
     for part in (files_hash.encode(), lab_text, repr(options).encode(), version.encode()):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()
@@ -41,13 +48,35 @@ def code_digest(version: str, files: list[Path]) -> str:
     """``version+<digest of the files' names and contents>`` (order-independent)."""
     digest = hashlib.sha256(version.encode())
     for path in sorted(set(files)):
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        with path.open("rb") as handle:
+            content = hashlib.file_digest(handle, "sha256").digest()
+        digest.update(path.name.encode() + b"\0" + content)
     return f"{version}+{digest.hexdigest()[:16]}"
 
 
 def key_of(sub: Submission, lab: LabSpec, options: Options) -> str:
     """The reuse key of one submission graded against ``lab`` with ``options``."""
-    return reuse_key(sub.files_hash, lab.source.read_bytes(), options, grader_digest())
+    if not sub.files_hash:  # too large to hash: graded again every time
+        return ""
+    lab_text = lab.source.read_bytes()
+    return reuse_key(sub.files_hash, lab_text, options, grader_digest(), secret=reuse_secret())
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def reached_through(output: Path, name: str, submission: Path) -> bool:
+    """True when the earlier report of ``name`` in ``output`` is inside ``submission``, by its
+    path (``grade . --output reports``) or through links (``reports`` committed as a link
+    into an ignored folder): a report the student could have written is never read."""
+    report = submission_dir(output, name) / "report.json"
+    root, real_root = Path(os.path.abspath(submission)), submission.resolve()
+    return any(
+        _within(path, base)
+        for path in (Path(os.path.abspath(output)), output.resolve(), report.resolve())
+        for base in (root, real_root)
+    )
 
 
 def previous_report(output: Path, name: str) -> SubmissionReport | None:
@@ -82,6 +111,6 @@ def reusable(previous: SubmissionReport | None, key: str) -> bool:
     return (
         previous is not None
         and bool(key)
-        and previous.reuse_key == key
+        and hmac.compare_digest(previous.reuse_key, key)
         and all(c.status is not Status.ERROR or _kept(c.id, c.cause) for c in previous.checks)
     )

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.deadline import within
 from grader.engine import Engine
 from grader.errors import EngineError
 from grader.facts import DevPackages, Socket
@@ -23,7 +24,11 @@ log = logging.getLogger(__name__)
 
 _TESTINFRA = threading.Lock()
 """testinfra keeps class-level caches of hosts and loads its backends on first use, without
-locks: the workers' submissions take turns (one ``docker exec`` of some 50 ms each)."""
+locks: getting a host takes turns; running a command on it (a ``docker exec`` of its own) does
+not, so one slow container never holds up the other workers."""
+EXEC_TIMEOUT_S = 15.0
+"""Longest a command inside a student's container may take (its shell is the student's); the
+``docker exec`` left behind ends when the container is removed."""
 LISTEN = "0A"
 """State code of a listening socket in /proc/net/tcp."""
 DOCKER_DNS = "127.0.0.11"
@@ -177,9 +182,12 @@ def _testinfra_present(container_id: str, folder: str, names: tuple[str, ...]) -
 
         with _TESTINFRA:
             host = testinfra.get_host(f"docker://{container_id}")
-            out = host.run(presence_script(paths))
+        out = within(EXEC_TIMEOUT_S, lambda: host.run(presence_script(paths)), "exec")
     except (AssertionError, RuntimeError, OSError) as exc:  # no docker CLI...
         log.info("testinfra unavailable for %s: %s", container_id[:12], exc)
+        return None
+    except TimeoutError:
+        log.info("no answer from %s within %g s", container_id[:12], EXEC_TIMEOUT_S)
         return None
     if out.rc != 0:  # no /bin/sh in the image
         log.info("no shell in %s: %s", container_id[:12], out.stderr.strip())

@@ -3,15 +3,14 @@ clean-up and layer reads in the parts it is made of)."""
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from grader.engine.builds import Builds
+from grader.engine.capped import capped, drop, finish, first_file, is_folder
 from grader.engine.networks import Networks
 from grader.engine.sdk import (
     MIN_API_VERSION,
@@ -128,10 +127,15 @@ class Engine(Builds, Sweeps, Storage, Networks):
         return [(int(r[pid_i]), int(r[uid_i])) for r in rows]
 
     def exec_read(self, container_id: str, path: str) -> bytes | None:
-        """``cat PATH`` inside a running container; None when that fails (no ``cat``, no file)."""
+        """``cat PATH`` inside a running container; None when that fails (no ``cat``, no file)
+        or prints more than ``FILE_LIMIT`` bytes (the image's ``cat`` is the student's)."""
         try:
             exec_id = self.api.exec_create(container_id, ["cat", path], stderr=False)["Id"]
-            out = self.api.exec_start(exec_id)
+            stream = self.api.exec_start(exec_id, stream=True)
+            try:
+                out = capped(stream)
+            finally:
+                drop(stream)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         except docker.errors.APIError:
             return None
@@ -141,19 +145,19 @@ class Engine(Builds, Sweeps, Storage, Networks):
         return out if code == 0 and isinstance(out, bytes) else None
 
     def read_file(self, container_id: str, path: str) -> bytes | None:
-        """A regular file's bytes through the archive API; None when absent."""
+        """A regular file's first ``FILE_LIMIT`` bytes through the archive API, streamed; None
+        when absent or not a regular file (a folder is not even sent)."""
         try:
-            stream, _ = self.api.get_archive(container_id, path)
-            data = b"".join(stream)
+            stream, stat = self.api.get_archive(container_id, path, chunk_size=1 << 16)
         except docker.errors.NotFound:
             return None
         except TRANSIENT as exc:
             release(exc)
             raise EngineError(f"read {path}: {exc}") from exc
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = next((m for m in tar.getmembers() if m.isfile()), None)
-            extracted = tar.extractfile(member) if member else None
-            return extracted.read() if extracted else None
+        try:
+            return None if is_folder(stat) else first_file(stream)
+        finally:
+            finish(stream)
 
     def stop_container(self, container_id: str, grace_s: float) -> tuple[float, int | None]:
         """``docker stop -t grace``: seconds it took and the exit status afterwards."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 from grader.intake import git, moodle, roster, zips
 from grader.intake.discover import is_repository
 from grader.intake.identity import Identity
+from grader.intake.names import Named, name_unique
 from grader.intake.outcomes import IntakeFailed
 from grader.intake.urls import repo_name
 from grader.lab import LabSpec
@@ -50,6 +50,8 @@ class Source:
     path: Path | None = None
     """A folder or a zip (None for a git URL)."""
     identity: Identity = field(default_factory=Identity)
+    named: Named | None = None
+    """How its name was made unique (``grader.intake.names``); None: its plain name."""
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,10 @@ def _with_roster(source: Source, students: list[roster.RosterEntry]) -> Source:
 
 
 def _unique(sources: list[Source]) -> list[Source]:
-    """Sources whose names are unique (``tp6``, ``tp6-2``...): each has its report folder."""
-    seen: Counter[str] = Counter()
-    found = []
-    for s in sources:
-        seen[s.name] += 1
-        name = s.name if seen[s.name] == 1 else f"{s.name}-{seen[s.name]}"
-        found.append(Source(name, s.path, s.identity))
-    return found
+    """Sources whose names are unique, compared without case (``grader.intake.names``): each
+    has its own report folder, and a renamed one says why."""
+    named = name_unique([s.name for s in sources], [s.path for s in sources])
+    return [Source(n.name, s.path, s.identity, n) for s, n in zip(sources, named, strict=True)]
 
 
 def _lone_zip(folder: Path) -> Path | None:

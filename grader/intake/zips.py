@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from grader.errors import SubmissionRejected
+from grader.intake.names import plain_name
 
 UNPACKED_LIMIT = 500_000_000
 """Most bytes a submission archive may unpack to."""
@@ -113,8 +114,9 @@ def remove_tree(path: Path) -> None:
 
 
 def submission_name(path: Path) -> str:
-    """A submission's name: its folder's, or its archive's without ``.zip``."""
-    return path.stem if path.suffix.lower() == ".zip" else path.name
+    """A submission's name: its folder's real name (``grade .`` names the current folder),
+    or its archive's without ``.zip``."""
+    return plain_name(path)
 
 
 @contextlib.contextmanager

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 
+from grader.report.cells import csv_text
 from grader.report.markdown import escape
 from grader.results import Status, SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:
-    """``gradebook.csv``, ready to import: the student's declared name when known."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "email", "submission", "score", "max_score", "moodle_id"])
+    """``gradebook.csv``, keyed by the submission (its folder or archive: what the instructor
+    collected), never by the identity a student declares in submission.toml, which is shown
+    as declared (empty when not) for the instructor to check; every cell is made safe for
+    spreadsheets (``grader.report.cells``)."""
+    rows: list[list[str]] = [["submission", "student", "email", "score", "max_score", "moodle_id"]]
     for r in reports:
-        student = str(r.facts.get("student") or r.submission)
+        student = str(r.facts.get("student") or "")
         email = str(r.facts.get("email") or "")
         moodle_id = str(r.facts.get("moodle_id") or "")
-        writer.writerow(
-            [student, email, r.submission, f"{r.score:g}", f"{r.max_score:g}", moodle_id]
-        )
-    return "gradebook.csv", out.getvalue()
+        rows.append([r.submission, student, email, f"{r.score:g}", f"{r.max_score:g}", moodle_id])
+    return "gradebook.csv", csv_text(rows)
 
 
 TOP_FAILED = 10

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from grader.i18n import t
 from grader.results import CheckResult, Status, SubmissionReport
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 forbids anywhere in a document (most C0 controls, lone surrogates,
+U+FFFE/U+FFFF): a build log or a file name can hold them, and one makes the file unreadable."""
+
+
+def xml_chars(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids written as a visible escape (``\\x1b``)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _skip_message(check: CheckResult, summary: str, lang: str) -> str:
@@ -51,4 +61,5 @@ def render(report: SubmissionReport) -> tuple[str, str]:
             ET.Element("property", name="points", value=f"{check.score:g}/{check.max_score:g}")
         )
     ET.indent(suites)
-    return "junit.xml", ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    text = ET.tostring(suites, encoding="unicode", xml_declaration=True)
+    return "junit.xml", xml_chars(text) + "\n"

@@ -3,10 +3,8 @@ worksheet" (written when the class came from a Moodle export)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from grader.i18n import t
+from grader.report.cells import csv_text
 from grader.results import SubmissionReport
 
 FILENAME = "moodle-grades.csv"
@@ -31,11 +29,9 @@ def render(reports: list[SubmissionReport]) -> tuple[str, str]:
     rows = [r for r in reports if r.facts.get("moodle_id")]
     if not rows:
         return "", ""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    table: list[list[str]] = [list(COLUMNS)]
     for r in rows:
-        writer.writerow([
+        table.append([
             f"Participant {r.facts['moodle_id']}",
             str(r.facts.get("student") or ""),
             str(r.facts.get("email") or ""),
@@ -43,4 +39,4 @@ def render(reports: list[SubmissionReport]) -> tuple[str, str]:
             f"{r.max_score:g}",
             feedback(r),
         ])  # fmt: skip
-    return FILENAME, out.getvalue()
+    return FILENAME, csv_text(table)  # every cell safe for spreadsheets (grader.report.cells)

@@ -99,11 +99,15 @@ def test_a_private_image_is_seen_and_pulled_with_the_configured_credentials(
     monkeypatch.delenv("GRADER_REGISTRY_PASSWORD", raising=False)
     assert registry.manifest_status(ref, 5) == 401
     with pytest.raises(PullFailed):  # no credentials: the registry refuses, as for a student
-        engine.pull(ref.pull_name, registry.pull_auth())
+        engine.pull(ref.pull_name, registry.pull_auth(ref.registry))
     monkeypatch.setenv("GRADER_REGISTRY_USER", USER)
     monkeypatch.setenv("GRADER_REGISTRY_PASSWORD", PASSWORD)
+    monkeypatch.delenv("GRADER_REGISTRY_HOST", raising=False)  # configured for Docker Hub
+    assert registry.manifest_status(ref, 5) == 401  # never to a registry they are not for
+    assert registry.pull_auth(ref.registry) is None
+    monkeypatch.setenv("GRADER_REGISTRY_HOST", ref.registry)
     assert registry.manifest_status(ref, 5) == 200
-    image_id = engine.pull(ref.pull_name, registry.pull_auth())
+    image_id = engine.pull(ref.pull_name, registry.pull_auth(ref.registry))
     try:
         assert image_id.startswith("sha256:")
     finally:

@@ -142,10 +142,17 @@ def test_a_registry_s_real_answer_is_kept(server: str, status: int) -> None:
 def test_the_pull_carries_the_configured_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADER_REGISTRY_USER", raising=False)
     monkeypatch.delenv("GRADER_REGISTRY_PASSWORD", raising=False)
-    assert registry.pull_auth() is None
+    monkeypatch.delenv("GRADER_REGISTRY_HOST", raising=False)
+    assert registry.pull_auth("registry-1.docker.io") is None
     monkeypatch.setenv("GRADER_REGISTRY_USER", "camille")
     monkeypatch.setenv("GRADER_REGISTRY_PASSWORD", "s3cr3t")
-    assert registry.pull_auth() == {"username": "camille", "password": "s3cr3t"}
+    creds = {"username": "camille", "password": "s3cr3t"}
+    assert registry.pull_auth("registry-1.docker.io") == creds  # Docker Hub by default
+    assert registry.pull_auth("docker.io") == creds
+    assert registry.pull_auth("127.0.0.1:5000") is None  # never a registry a student names
+    monkeypatch.setenv("GRADER_REGISTRY_HOST", "127.0.0.1:5000")
+    assert registry.pull_auth("127.0.0.1:5000") == creds
+    assert registry.pull_auth("registry-1.docker.io") is None
 
 
 def test_a_pull_refused_for_the_registry_s_reasons_is_not_the_student_s() -> None:

@@ -6,7 +6,6 @@ registries are spoken to over plain HTTP, so ``127.0.0.1:PORT/...`` references r
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
@@ -287,26 +286,6 @@ def test_manifest_status_404_behind_a_token(fake: FakeRegistry) -> None:
 
     assert registry.manifest_status(fake.ref("camille/tp6bis:1.0"), timeout_s=5) == 404
     assert fake.only("HEAD")[-1].headers["Authorization"] == f"Bearer {TOKEN}"
-
-
-def test_manifest_status_token_request_carries_basic_auth_when_configured(
-    fake: FakeRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GRADER_REGISTRY_USER", "camille")
-    monkeypatch.setenv("GRADER_REGISTRY_PASSWORD", "s3cr3t:pw")
-    fake.bearer()
-    fake.manifests.add("/v2/camille/tp6bis/manifests/1.0")
-
-    assert registry.manifest_status(fake.ref("camille/tp6bis:1.0"), timeout_s=5) == 200
-
-    (token,) = fake.only("GET", "/token")
-    expected = base64.b64encode(b"camille:s3cr3t:pw").decode()
-    assert token.headers["Authorization"] == f"Basic {expected}"
-    assert token.query == {"service": [SERVICE], "scope": [SCOPE]}
-    # The password goes to the token service only, never to the registry itself.
-    first, retry = fake.only("HEAD")
-    assert "Authorization" not in first.headers
-    assert retry.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_manifest_status_needs_both_user_and_password_for_basic_auth(

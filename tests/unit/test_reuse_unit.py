@@ -18,14 +18,14 @@ def _report(status: Status = Status.PASSED, key: str = "k1") -> SubmissionReport
 
 
 def test_reuse_key_changes_with_every_input() -> None:
-    base = reuse_key("files", b"lab", Options(), "1.0")
-    assert base == reuse_key("files", b"lab", Options(), "1.0")
+    base = reuse_key("files", b"lab", Options(), "1.0", secret=b"k")
+    assert base == reuse_key("files", b"lab", Options(), "1.0", secret=b"k")
     others = {
-        reuse_key("files2", b"lab", Options(), "1.0"),
-        reuse_key("files", b"lab ", Options(), "1.0"),
-        reuse_key("files", b"lab", Options(lang="en"), "1.0"),
-        reuse_key("files", b"lab", Options(memory="1g"), "1.0"),
-        reuse_key("files", b"lab", Options(), "1.1"),
+        reuse_key("files2", b"lab", Options(), "1.0", secret=b"k"),
+        reuse_key("files", b"lab ", Options(), "1.0", secret=b"k"),
+        reuse_key("files", b"lab", Options(lang="en"), "1.0", secret=b"k"),
+        reuse_key("files", b"lab", Options(memory="1g"), "1.0", secret=b"k"),
+        reuse_key("files", b"lab", Options(), "1.1", secret=b"k"),
     }
     assert base not in others and len(others) == 5
 
