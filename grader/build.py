@@ -9,9 +9,11 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from grader import buildkit_log
+from grader.builder_syntax import buildkit_features, unused_stage_at
 from grader.dockerfile import instruction_for_step
-from grader.engine import Engine
-from grader.errors import BuildFailed, SubmissionRejected
+from grader.engine import BuildOutcome, Engine
+from grader.errors import BuildFailed, ClassicBuilderCannot, SubmissionRejected
 from grader.facts import BuildResult, DockerfileFacts, Submission
 from grader.submission import safe_file
 
@@ -26,8 +28,15 @@ PARSE_ERROR_LINE = re.compile(r"\bline (\d+)\b")
 
 
 def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | None, int | None]:
-    """The last step the builder announced and its Dockerfile line, when known."""
+    """The last step the builder announced and its Dockerfile line, when known (either
+    builder's log)."""
     steps = STEP.findall(build_log)
+    if not steps and buildkit_log.is_buildkit_log(build_log):
+        step, line = buildkit_log.failure(build_log)
+        if line is None and (parse := PARSE_ERROR_LINE.search(build_log)) is not None:
+            line = int(parse.group(1))
+        ins = next((i for i in facts.instructions if i.line == line), None) if facts else None
+        return step or (f"{ins.keyword} {ins.value}" if ins else None), line
     if not steps:
         match = PARSE_ERROR_LINE.search(build_log)
         if match is None:
@@ -72,28 +81,50 @@ def build_image(
     log_limit: int,
     context_limit: int = 100_000_000,
     on_sent: Callable[[], None] = lambda: None,
+    *,
+    builder: str = "auto",
+    cgroup_parent: str | None = None,
 ) -> BuildResult:
-    """Build the submission's Dockerfile with its folder as context (``on_sent``: see
-    ``Engine.build``).
+    """Build the submission's Dockerfile with its folder as context (``on_sent``, ``builder``
+    and ``cgroup_parent``: see ``Engine.build``).
 
     Raises:
         SubmissionRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake).
+        ClassicBuilderCannot: the classic builder cannot build what BuildKit would.
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """
     assert submission.dockerfile is not None
     dockerfile = str(submission.dockerfile.relative_to(submission.root))
     check_context(engine, submission, dockerfile, context_limit)
+    chosen = engine.builder_for(builder)
+    if chosen == "classic" and facts is not None and (needs := buildkit_features(facts)):
+        raise ClassicBuilderCannot(needs)
     outcome = engine.build(
-        submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent
-    )
+        submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent,
+        builder=chosen, cgroup_parent=cgroup_parent,
+    )  # fmt: skip
+    result = built_or_failed(outcome, facts)
+    log.info("built %s in %.1f s (%s)", submission.name, outcome.seconds, outcome.builder)
+    return result
+
+
+def built_or_failed(outcome: BuildOutcome, facts: DockerfileFacts | None) -> BuildResult:
+    """The build's result, or why it failed.
+
+    Raises:
+        BuildFailed: the student's Dockerfile failed.
+        ClassicBuilderCannot: the classic builder failed in a stage BuildKit would skip.
+    """
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
         step, line = failing_step(outcome.log, facts)
+        unused = unused_stage_at(facts, line) if facts and outcome.builder == "classic" else None
+        if unused is not None:
+            raise ClassicBuilderCannot((), unused)
         raise BuildFailed(error, outcome.log, step, line)
-    log.info("built %s in %.1f s", submission.name, outcome.seconds)
-    return BuildResult(outcome.image_id, outcome.log, outcome.seconds)
+    return BuildResult(outcome.image_id, outcome.log, outcome.seconds, outcome.builder)
 
 
 SINGLE_NAME = "Dockerfile.single"
@@ -139,8 +170,13 @@ def build_single_stage(
     labels: Mapping[str, str],
     timeout_s: float,
     log_limit: int,
+    *,
+    builder: str = "auto",
+    cgroup_parent: str | None = None,
 ) -> tuple[BuildResult, str] | None:
     """Build the same app without multi-staging; returns the build and where it came from.
+    With BuildKit, a named build stage is built alone (``--target``), from the cache the
+    main build filled; otherwise the Dockerfile is cut before its second FROM.
 
     Raises:
         BuildFailed, BuildTimedOut, EngineError.
@@ -148,16 +184,26 @@ def build_single_stage(
     own = safe_file(submission.root, SINGLE_NAME)
     if own is not None:
         single = dataclasses.replace(submission, dockerfile=own)
-        return build_image(engine, single, None, labels, timeout_s, log_limit), SINGLE_NAME
+        args = (engine, single, None, labels, timeout_s, log_limit)
+        built = build_image(*args, builder=builder, cgroup_parent=cgroup_parent)
+        return built, SINGLE_NAME
     text = first_stage_text(facts)
     if text is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
-        cut = Path(tmp) / "Dockerfile"
-        cut.write_text(text, encoding="utf-8")
-        # an absolute path outside the context: docker-py adds the file to the context tar
-        outcome = engine.build(submission.root, str(cut), labels, timeout_s, log_limit)
-    if outcome.image_id is None:
-        step, line = failing_step(outcome.log, facts)
-        raise BuildFailed(outcome.error or "no image", outcome.log, step, line)
-    return BuildResult(outcome.image_id, outcome.log, outcome.seconds), "build stage"
+    chosen = engine.builder_for(builder)
+    first = facts.stages[0].name
+    if chosen == "buildkit" and first and submission.dockerfile is not None:
+        outcome = engine.build(
+            submission.root, str(submission.dockerfile), labels, timeout_s, log_limit,
+            builder=chosen, target=first, cgroup_parent=cgroup_parent,
+        )  # fmt: skip
+    else:
+        with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
+            cut = Path(tmp) / "Dockerfile"
+            cut.write_text(text, encoding="utf-8")
+            # an absolute path outside the context: docker-py adds the file to the context tar
+            outcome = engine.build(
+                submission.root, str(cut), labels, timeout_s, log_limit,
+                builder=chosen, cgroup_parent=cgroup_parent,
+            )  # fmt: skip
+    return built_or_failed(outcome, facts), "build stage"

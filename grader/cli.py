@@ -50,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
         "--lang", choices=("fr", "en"), default=None, help="feedback language (default: the lab's)"
     )
     p.add_argument("--build-timeout", type=float, default=None, metavar="S")
+    p.add_argument(
+        "--builder",
+        choices=("auto", "buildkit", "classic"),
+        default=None,
+        help="BuildKit where the engine offers it (auto, the lab's default), or one builder",
+    )
     p.add_argument("--start-timeout", type=float, default=None, metavar="S")
     p.add_argument("--http-timeout", type=float, default=None, metavar="S")
     p.add_argument(
@@ -116,6 +122,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
     """The build of the one submission in ``args``, sent now, or why it is not."""
     if args.regrade or args.list_labs or args.explain or (args.jobs is not None and args.jobs < 1):
         return "not a plain grading run"
+    if args.builder != "classic":  # BuildKit builds through the CLI: nothing to send ahead
+        return "not the classic builder"
     labels = new_run_labels()
     return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels)
 

@@ -57,6 +57,8 @@ def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts,
         params.install_commands,
         params.deps_files,
         timeout_s,
+        pipeline.options.builder,
+        pipeline.cgroup_parent,
     )
 
 

@@ -24,6 +24,8 @@ LABS_DIR = Path(__file__).parent / "labs"
 CHECK_KEYS = frozenset({"points", "mode"})
 """Keys every check table accepts besides its own parameters."""
 LANGS = ("fr", "en")
+BUILDERS = ("auto", "buildkit", "classic")
+"""What the lab's ``builder`` key accepts."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ class LabSpec:
     """The lab file."""
     integrity: Integrity = dataclasses.field(default_factory=lambda: Integrity())
     """What the integrity signal leaves out (the files and Dockerfile the lab gives)."""
+    builder: str = "auto"
+    """``auto``: BuildKit where the engine offers it, the classic builder otherwise; or
+    ``buildkit`` / ``classic`` (``--builder`` overrides it)."""
 
     def check(self, check_id: str) -> CheckSpec | None:
         """The spec of one check, or None when this lab does not use it."""
@@ -157,6 +162,7 @@ def _table(data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
 def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     allowed = {"schema_version", "id", "title", "lang", "detect", "app", "limits", "checks"}
     allowed |= {"integrity"}  # optional: what the near-duplicate signal leaves out
+    allowed |= {"builder"}  # optional: auto (default), buildkit or classic
     for key in data:
         if key not in allowed:
             raise LabFileError(path, key, f"unknown key (known keys: {', '.join(sorted(allowed))})")
@@ -166,6 +172,9 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     lang = data.get("lang", "fr")
     if lang not in LANGS:
         raise LabFileError(path, "lang", f"must be one of {', '.join(LANGS)}")
+    builder = data.get("builder", "auto")
+    if builder not in BUILDERS:
+        raise LabFileError(path, "builder", f"must be one of {', '.join(BUILDERS)}")
     detect = _build(_Detect, _table(data, "detect", path), path, "detect")
     app = _build(_App, _table(data, "app", path), path, "app")
     limits = _build(Limits, _table(data, "limits", path), path, "limits")
@@ -184,6 +193,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         checks=tuple(checks),
         source=Path(path),
         integrity=_build(Integrity, _table(data, "integrity", path), path, "integrity"),
+        builder=builder,
     )
 
 

@@ -96,6 +96,9 @@ class Pipeline:
         self._locks_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
+        self.cgroup_parent: str | None = None
+        """The cgroup every build of this submission runs under (BuildKit's
+        ``--cgroup-parent``); None: the engine's default."""
         self.on_build_sent: Callable[[], None] = lambda: None
         """Called when the engine has the build context and builds, and again when the build
         stage ends (however it ends): from then on, this submission mostly waits for Docker.
@@ -186,6 +189,8 @@ class Pipeline:
                 o.log_limit,
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
+                builder=o.builder,
+                cgroup_parent=self.cgroup_parent,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
             step = self.mask(exc.step) if exc.step else exc.step
@@ -320,6 +325,8 @@ class Pipeline:
                 self.labels,
                 self._bounded(o.build_timeout_s),
                 o.log_limit,
+                builder=o.builder,
+                cgroup_parent=self.cgroup_parent,
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)

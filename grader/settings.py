@@ -30,6 +30,8 @@ class Options:
     """Container pids limit."""
     cpus: float | None = None
     """Container CPU limit, in cores."""
+    builder: str | None = None
+    """``auto`` (BuildKit where the engine offers it), ``buildkit`` or ``classic``."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Settings:
     submission_timeout_s: float
     context_limit_bytes: int
     sandbox: Sandbox
+    builder: str = "auto"
 
     @classmethod
     def resolve(cls, options: Options, lab: LabSpec) -> Settings:
@@ -62,4 +65,5 @@ class Settings:
                 pids=options.pids or limits.pids,
                 cpus=options.cpus or limits.cpus,
             ),
+            builder=options.builder or lab.builder,
         )

@@ -1,4 +1,4 @@
-"""Building images: the classic builder's stream, its outcomes, a build sent ahead adopted."""
+"""Building images: which builder, the classic builder's stream, a build sent ahead adopted."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.base import EngineBase, log
+from grader.engine.buildkit import Builder, buildx_build, offers_buildkit
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
-from grader.errors import BuildTimedOut, EngineError, PullFailed
+from grader.errors import BuildTimedOut, EngineError, PullFailed, ToolError
 from grader.headstart import HeadStart, Refused
 from grader.labels import image_labels
 from grader.logcap import CappedText
@@ -34,6 +35,8 @@ class BuildOutcome:
     """The builder's error message when it failed."""
     seconds: float
     """From sending the build (ahead of the pipeline, for a head start) to its end."""
+    builder: Builder = "classic"
+    """The builder that ran it."""
 
 
 class Builds(EngineBase):
@@ -58,6 +61,22 @@ class Builds(EngineBase):
             log.info("removed %s, built ahead but never asked for", image[:19])
             self.remove_image(image)
 
+    def builder_for(self, requested: str) -> Builder:
+        """The builder a build asking for ``requested`` (auto, buildkit or classic) gets:
+        BuildKit wherever this engine and the Docker CLI offer it (asked once per engine).
+
+        Raises:
+            ToolError: ``buildkit`` was asked for and there is none.
+        """
+        if requested == "classic":
+            return "classic"
+        if offers_buildkit(self.base_url):
+            return "buildkit"
+        if requested == "buildkit":
+            detail = "this engine or the Docker CLI offers no BuildKit (buildx plugin missing?)"
+            raise ToolError("docker buildx", detail)
+        return "classic"
+
     def _adopt(self, context: Path, dockerfile: str, labels: Mapping[str, str]) -> HeadStart | None:
         head = self._head
         if head is not None and head.matches(context, dockerfile, labels) and head.take():
@@ -74,18 +93,35 @@ class Builds(EngineBase):
         log_limit: int,
         text: CappedText | None = None,
         on_sent: Callable[[], None] = lambda: None,
+        *,
+        builder: str = "auto",
+        target: str | None = None,
+        cgroup_parent: str | None = None,
     ) -> BuildOutcome:
-        """Build ``context`` with the classic builder, keeping a bounded log (in ``text`` when
-        given: e.g. a log that times each line, for the layer-cache probe); ``on_sent`` is
-        called once the engine has the context and the build runs.
+        """Build ``context`` with ``builder`` (see ``builder_for``), keeping a bounded log (in
+        ``text`` when given: e.g. a log that times each line, for the layer-cache probe);
+        ``on_sent`` is called once the engine has the context and the build runs. ``target``:
+        the stage to stop at; ``cgroup_parent``: the cgroup BuildKit runs RUN steps under (the
+        classic builder, through docker-py, has no such option).
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
             EngineError: the engine failed (not the Dockerfile).
+            ToolError: BuildKit was asked for and there is none.
         """
         text = text if text is not None else CappedText(log_limit)
         started = time.monotonic()
-        head = self._adopt(context, dockerfile, labels)
+        if self.builder_for(builder) == "buildkit":
+            image_id, error = buildx_build(
+                self.base_url, context, dockerfile, labels, timeout_s, text, on_sent,
+                target, cgroup_parent,
+            )  # fmt: skip
+            if error and any(s in error.lower() for s in MACHINE_FAULTS):
+                raise EngineError(f"build: {error}")
+            return BuildOutcome(
+                image_id, text.text(), error, time.monotonic() - started, "buildkit"
+            )
+        head = None if target else self._adopt(context, dockerfile, labels)
         if head is not None:
             started = head.sent_at
         if head is None:
@@ -95,7 +131,7 @@ class Builds(EngineBase):
                 self.api.ping()
         try:
             image_id, error = self._build(
-                context, dockerfile, labels, (started, timeout_s), text, on_sent, head
+                context, dockerfile, labels, (started, timeout_s), text, on_sent, head, target
             )
             return BuildOutcome(image_id, text.text(), error, time.monotonic() - started)
         except EngineError as exc:
@@ -119,6 +155,7 @@ class Builds(EngineBase):
         text: CappedText,
         on_sent: Callable[[], None],
         head: HeadStart | None,
+        target: str | None = None,
     ) -> tuple[str | None, str | None]:
         """Stream the build (``timing``: when it was sent, and the timeout); the image id and
         the builder's error. The read timeout catches a silent hang, the deadline a chatty one.
@@ -142,6 +179,7 @@ class Builds(EngineBase):
                     labels=image_labels(labels),
                     decode=True,
                     timeout=read_timeout,
+                    target=target,
                 )
             on_sent()
             for chunk in stream:

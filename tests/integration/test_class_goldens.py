@@ -276,3 +276,46 @@ def test_diagnoses_on_the_real_image_and_container(graded_class: dict[str, Any])
     assert ("/root/.npm", "npm_cache") in {(o["path"], o["kind"]) for o in npm}
     for name, report in r.items():  # advice: the totals stay 20 and 22
         assert report["max_score"] == {"tp6": 20, "tp6bis": 22}[report["lab"]], name
+
+
+BUILDKIT_ONLY = {
+    "tp6-cache-mount": "RUN --mount",
+    "tp6bis-secret-mount": "RUN --mount",
+    "tp6bis-unused-broken-stage": "experiments",
+}
+"""Bundled submissions only BuildKit builds as ``docker build`` does, and what the classic
+builder's honest error names."""
+
+
+def test_buildkit_builds_what_the_students_docker_builds(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    assert {report["facts"].get("builder") for report in r.values()} <= {"buildkit", None}
+    assert r["tp6-ok"]["facts"]["builder"] == "buildkit"
+    for name in BUILDKIT_ONLY:
+        assert r[name]["score"] == r[name]["max_score"], name
+    steps = r["tp6-cache-mount"]["facts"]["layer_cache"]["steps"]
+    install = next(s for s in steps if s["installs"])
+    assert install["cached"] and install["line"] == 12
+    markdown = (graded_class["out"] / "tp6-ok" / "report.md").read_text(encoding="utf-8")
+    assert "Image construite avec BuildKit" in markdown  # French: the lab's language
+
+
+def test_classic_builder_grades_to_the_goldens_with_honest_errors(
+    graded_class_classic: dict[str, Any],
+) -> None:
+    proc = graded_class_classic["proc"]
+    assert proc.returncode == 0, proc.stderr
+    reports = graded_class_classic["reports"]
+    for lab in ("tp6", "tp6bis"):
+        expected = tomllib.loads((GOLDENS / f"{lab}.toml").read_text(encoding="utf-8"))
+        for name, statuses in expected.items():
+            report = reports[name]
+            if name in BUILDKIT_ONLY:
+                build = _check(report, "build.succeeds")
+                assert build["status"] == "error" and build["cause"] == "tool", name
+                assert BUILDKIT_ONLY[name] in build["message"], build["message"]
+                assert report["facts"]["builder"] == "classic"
+                continue
+            assert _statuses(report) == statuses, name
+            assert report["facts"].get("builder") in ("classic", None), name
+    assert graded_class_classic["leftovers"] == ([], [])
