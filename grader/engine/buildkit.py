@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from grader.errors import BuildTimedOut, EngineError, ToolError
-from grader.labels import image_labels
+from grader.labels import LABEL_SUBMISSION, image_labels
 from grader.logcap import CappedText
 
 log = logging.getLogger("grader.engine")
@@ -34,6 +34,19 @@ PROBE_TIMEOUT_S = 20.0
 """Longest ``docker buildx inspect`` may take to say whether an engine offers BuildKit."""
 _probed: dict[str, bool] = {}
 _probe_lock = threading.Lock()
+_running: dict[int, tuple[str, subprocess.Popen[str]]] = {}
+"""The builds under way (CLI pid -> engine address, process), for ``cancel_builds``."""
+_running_lock = threading.Lock()
+
+
+def cancel_builds(base_url: str) -> int:
+    """Cancel the builds still running on the engine at ``base_url`` (the run was interrupted
+    while workers were building); how many there were."""
+    with _running_lock:
+        doomed = [proc for url, proc in _running.values() if url == base_url]
+    for proc in doomed:
+        _kill(proc)
+    return len(doomed)
 
 
 def docker_cli() -> str | None:
@@ -90,7 +103,10 @@ def buildx_command(
     command = [cli, "buildx", "build", "--progress=plain", "--load"]
     command += ["--metadata-file", str(metadata)]
     command += ["--file", str(path if path.is_absolute() else context / path)]
-    for key, value in image_labels(labels).items():
+    # labels cost BuildKit no step: the submission's too, so that two submissions with the
+    # same files never make the same image (one's removal would take the other's)
+    own = {LABEL_SUBMISSION: labels[LABEL_SUBMISSION]} if LABEL_SUBMISSION in labels else {}
+    for key, value in {**image_labels(labels), **own}.items():
         command += ["--label", f"{key}={value}"]
     if target:
         command += ["--target", target]
@@ -157,6 +173,8 @@ def buildx_build(
         assert proc.stdout is not None
         reader = threading.Thread(target=_read, args=(proc.stdout, text, errors), daemon=True)
         reader.start()
+        with _running_lock:
+            _running[proc.pid] = (base_url, proc)
         on_sent()
         try:
             code = proc.wait(timeout=max(1.0, timeout_s))
@@ -167,6 +185,9 @@ def buildx_build(
         except BaseException:  # interrupted: never leave the build running
             _kill(proc)
             raise
+        finally:
+            with _running_lock:
+                _running.pop(proc.pid, None)
         reader.join(10)
         image_id = _image_id(metadata) if code == 0 else None
     if code == 0 and image_id is None:

@@ -197,6 +197,7 @@ def test_stages_the_final_image_does_not_need() -> None:
 
 def test_the_buildx_command_line() -> None:
     labels = {"org.docker-lab-grader.run": "r1", "org.docker-lab-grader.owner": "h:1"}
+    labels["org.docker-lab-grader.submission"] = "alice"
     command = buildx_command(
         "docker", Path("/s"), "Dockerfile", labels, Path("/t/m.json"), "build", "/grader-x"
     )
@@ -204,6 +205,7 @@ def test_the_buildx_command_line() -> None:
         "docker", "buildx", "build", "--progress=plain", "--load",
         "--metadata-file", "/t/m.json", "--file", "/s/Dockerfile",
         "--label", "org.docker-lab-grader=r1@h:1",
+        "--label", "org.docker-lab-grader.submission=alice",
         "--target", "build", "--cgroup-parent", "/grader-x", "/s",
     ]  # fmt: skip
     plain = buildx_command("docker", Path("/s"), "/tmp/cut", {}, Path("/m"))
