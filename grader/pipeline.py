@@ -96,6 +96,8 @@ class Pipeline:
         self._locks_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
+        self.builder: str | None = None
+        """The builder the build went to (``buildkit``/``classic``), once it was chosen."""
         self.cgroup_parent: str | None = None
         """The cgroup every build of this submission runs under (BuildKit's
         ``--cgroup-parent``); None: the engine's default."""
@@ -180,6 +182,7 @@ class Pipeline:
             facts = self.dockerfile
             o = self.options
             timeout = self._bounded(o.build_timeout_s)
+            self.builder = self.engine.builder_for(o.builder)
             result = build.build_image(
                 self.engine,
                 self.submission,
@@ -189,7 +192,7 @@ class Pipeline:
                 o.log_limit,
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
-                builder=o.builder,
+                builder=self.builder,
                 cgroup_parent=self.cgroup_parent,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from grader import __version__
-from grader.buildkit_log import is_buildkit_log
 from grader.engine import Engine
 from grader.errors import GraderError, StageFailed, SubmissionError
 from grader.facts import Submission
@@ -235,12 +234,6 @@ def build_log(pipeline: Pipeline) -> str:
         return ""
 
 
-def builder_of(log: str) -> str:
-    """The builder a failed build's log comes from (none, when refused before building: the
-    classic builder, the only one that refuses)."""
-    return "buildkit" if is_buildkit_log(log) else "classic"
-
-
 def masked(value: Any, mask: Callable[[str], str]) -> Any:
     """``value`` with ``mask`` applied to every string in it (dicts, lists, tuples walked):
     the layer table, the rebuild's steps and the waste offenders quote Dockerfile lines, and no
@@ -282,8 +275,8 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts["dockerfile_bom"], facts["dockerfile_crlf"] = df.had_bom, df.had_crlf
     if built := _peek(pipeline, "build"):
         facts["build_seconds"] = round(built.seconds, 2)
-    if pipeline.done("build"):
-        facts["builder"] = built.builder if built else builder_of(build_log(pipeline))
+    if pipeline.builder is not None:  # chosen: the build was sent, or refused by its builder
+        facts["builder"] = pipeline.builder
     if image := _peek(pipeline, "image"):
         facts.update(
             image_id=image.image_id,
