@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,9 @@ log = logging.getLogger("grader.engine")
 Builder = Literal["buildkit", "classic"]
 PROBE_TIMEOUT_S = 20.0
 """Longest ``docker buildx inspect`` may take to say whether an engine offers BuildKit."""
+RUNNING = re.compile(r"^Status:\s+running\s*$", re.MULTILINE)
+"""``docker buildx inspect``'s line for a builder node that answers (with no engine, there is
+no such line and the command still succeeds)."""
 _probed: dict[str, bool] = {}
 _probe_lock = threading.Lock()
 _running: dict[int, tuple[str, subprocess.Popen[str]]] = {}
@@ -81,7 +85,7 @@ def offers_buildkit(base_url: str) -> bool:
                     timeout=PROBE_TIMEOUT_S,
                     check=False,
                 )
-                answer = done.returncode == 0 and "running" in done.stdout
+                answer = done.returncode == 0 and RUNNING.search(done.stdout) is not None
             except (OSError, subprocess.TimeoutExpired) as exc:
                 log.warning("docker buildx inspect: %s", exc)
         log.info("engine %s: %s", base_url, "BuildKit" if answer else "classic builder only")
@@ -124,9 +128,10 @@ def error_line(lines: Sequence[str]) -> str | None:
 
 
 def _read(stream: IO[str], text: CappedText, lines: list[str]) -> None:
+    """Keep the CLI's output; note its ``ERROR:`` lines, and its first progress line."""
     for line in stream:
         text.add(line)
-        if line.startswith("ERROR: "):
+        if line.startswith("ERROR: ") or (not lines and line.startswith("#")):
             lines.append(line.rstrip("\n"))
     stream.close()
 
@@ -147,7 +152,8 @@ def buildx_build(
     Raises:
         BuildTimedOut: the build did not finish within ``timeout_s`` (it is cancelled).
         ToolError: there is no Docker CLI to run.
-        EngineError: the CLI could not be started.
+        EngineError: the CLI could not be started, or failed before building anything (the
+            engine did not answer it), or gave no image.
     """
     cli = docker_cli()
     if cli is None:
@@ -191,9 +197,12 @@ def buildx_build(
         reader.join(10)
         image_id = _image_id(metadata) if code == 0 else None
     if code == 0 and image_id is None:
-        return None, "BuildKit produced no image id"
+        raise EngineError("build: BuildKit produced no image id")
     if code != 0:
-        return None, error_line(errors) or f"docker buildx build exited with status {code}"
+        error = error_line(errors) or f"docker buildx build exited with status {code}"
+        if not any(line.startswith("#") for line in errors):  # nothing built: no engine
+            raise EngineError(f"build: {error}")
+        return None, error
     return image_id, None
 
 

@@ -10,10 +10,11 @@ from grader import build, buildkit_log
 from grader.builder_syntax import buildkit_features, needed_stages, unused_stage_at
 from grader.cache_probe import buildkit_step_facts, install_matcher
 from grader.dockerfile import parse_text
-from grader.engine.buildkit import buildx_command, error_line
-from grader.errors import ClassicBuilderCannot, LabFileError
+from grader.engine.buildkit import buildx_build, buildx_command, error_line, offers_buildkit
+from grader.errors import ClassicBuilderCannot, EngineError, LabFileError
 from grader.facts import DockerfileFacts
 from grader.lab import load_lab, load_lab_file
+from grader.logcap import CappedText
 from grader.results import Status
 from grader.settings import Options, Settings
 from grader.verdicts import error_cause, stage_feedback
@@ -233,3 +234,11 @@ def test_the_builder_comes_from_the_flag_then_the_lab(tmp_path: Path) -> None:
     path.write_text(source.replace('lang = "fr"', 'lang = "fr"\nbuilder = "kaniko"'), "utf-8")
     with pytest.raises(LabFileError, match="builder"):
         load_lab_file(path)
+
+
+def test_a_cli_that_reaches_no_engine_is_the_engine_s_fault(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+    url = f"unix://{tmp_path}/no-engine.sock"
+    with pytest.raises(EngineError, match="Cannot connect"):
+        buildx_build(url, tmp_path, "Dockerfile", {}, 60, CappedText(10_000))
+    assert not offers_buildkit(url)
