@@ -1,7 +1,8 @@
 """Read BuildKit's plain progress: its steps, which came from the cache, where a build failed.
 
-BuildKit names each step ``#<vertex> [<stage> <n>/<total>] <INSTRUCTION>``; the stage is left
-out when the Dockerfile has one stage, and is ``stage-<k>`` for an unnamed stage ``k``. Only the
+BuildKit names each step ``#<vertex> [<stage> <n>/<total>] <INSTRUCTION>``; the stage is
+usually left out when the Dockerfile has one stage (not when a RUN uses ``--mount``), and is
+``stage-<k>`` for an unnamed stage ``k``. Only the
 instructions that make a step are counted: FROM (an image, not an earlier stage or scratch),
 RUN, COPY, ADD and WORKDIR. A failure ends with ``<Dockerfile name>:<line>`` above an excerpt.
 """
@@ -102,6 +103,8 @@ def stage_ops(instructions: Sequence[Instruction]) -> dict[tuple[str | None, int
         elif ins.keyword in OPS and names:
             count += 1
             ops[(stage, count)] = ins
+    if len(froms) == 1:  # a RUN --mount makes BuildKit name even a lone stage: stage-0 / AS
+        ops.update({(names[0], number): ins for (_, number), ins in list(ops.items())})
     return ops
 
 

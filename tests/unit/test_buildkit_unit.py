@@ -242,3 +242,23 @@ def test_a_cli_that_reaches_no_engine_is_the_engine_s_fault(tmp_path: Path) -> N
     with pytest.raises(EngineError, match="Cannot connect"):
         buildx_build(url, tmp_path, "Dockerfile", {}, 60, CappedText(10_000))
     assert not offers_buildkit(url)
+
+
+def test_a_lone_stage_named_because_of_a_mount_still_maps() -> None:
+    facts = _facts(
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY --chmod=644 requirements.txt .\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    )
+    # what BuildKit printed for this very file: a RUN --mount names the only stage stage-0
+    log = (
+        '#0 building with "default" instance using docker driver\n'
+        "#4 [stage-0 1/4] FROM docker.io/library/python:3.11-slim\n#4 DONE 0.0s\n"
+        "#6 [stage-0 2/4] WORKDIR /app\n#6 CACHED\n"
+        "#7 [stage-0 3/4] COPY --chmod=644 requirements.txt .\n#7 CACHED\n"
+        "#8 [stage-0 4/4] RUN --mount=type=cache,target=/root/.cache/pip pip install -r "
+        "requirements.txt\n#8 CACHED\n"
+    )
+    found = buildkit_step_facts(log, list(facts.instructions), install_matcher(["pip install"]))
+    assert [(s.line, s.cached, s.installs) for s in found] == [
+        (2, True, False), (3, True, False), (4, True, True),
+    ]  # fmt: skip
