@@ -229,9 +229,9 @@ def test_the_builder_comes_from_the_flag_then_the_lab(tmp_path: Path) -> None:
     assert Settings.resolve(Options(builder="classic"), lab).builder == "classic"
     source = lab.source.read_text(encoding="utf-8")
     path = tmp_path / "lab.toml"
-    path.write_text(source.replace('lang = "fr"', 'lang = "fr"\nbuilder = "classic"'), "utf-8")
+    path.write_text(source.replace('builder = "auto"', 'builder = "classic"'), "utf-8")
     assert load_lab_file(path).builder == "classic"
-    path.write_text(source.replace('lang = "fr"', 'lang = "fr"\nbuilder = "kaniko"'), "utf-8")
+    path.write_text(source.replace('builder = "auto"', 'builder = "kaniko"'), "utf-8")
     with pytest.raises(LabFileError, match="builder"):
         load_lab_file(path)
 
