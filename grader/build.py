@@ -13,7 +13,12 @@ from grader import buildkit_log
 from grader.builder_syntax import buildkit_features, unused_stage_at
 from grader.dockerfile import instruction_for_step
 from grader.engine import BuildOutcome, Engine
-from grader.errors import BuildFailed, ClassicBuilderCannot, SubmissionRejected
+from grader.errors import (
+    BuildFailed,
+    ClassicBuilderCannot,
+    RegistryUnreachable,
+    SubmissionRejected,
+)
 from grader.facts import BuildResult, DockerfileFacts, Submission
 from grader.submission import safe_file
 
@@ -24,6 +29,12 @@ STEP = re.compile(r"^Step (\d+)/\d+ : (.*)$", re.MULTILINE)
 STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 """The classic builder closes each step with `` ---> <image id>``."""
 PARSE_ERROR_LINE = re.compile(r"\bline (\d+)\b")
+FRONTEND_UNREACHABLE = re.compile(
+    r"failed to resolve source metadata for ((?:[^/\s]+/)?[^\s:]*dockerfile[^\s:]*)\S*: "
+    r".*(failed to do request|dial tcp|no such host|i/o timeout|connection refused)"
+)
+"""BuildKit could not fetch the Dockerfile frontend a ``# syntax=`` line names: no registry
+answered (an offline grader), not the student's mistake."""
 """A Dockerfile the builder refuses outright names the line: ``parse error line 14: ...``."""
 
 
@@ -116,9 +127,14 @@ def built_or_failed(outcome: BuildOutcome, facts: DockerfileFacts | None) -> Bui
     Raises:
         BuildFailed: the student's Dockerfile failed.
         ClassicBuilderCannot: the classic builder failed in a stage BuildKit would skip.
+        RegistryUnreachable: the ``# syntax=`` frontend could not be fetched.
     """
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
+        if (offline := FRONTEND_UNREACHABLE.search(error)) is not None:
+            image = offline.group(1)
+            registry = image.split("/")[0] if image.count("/") >= 2 else "docker.io"
+            raise RegistryUnreachable(registry, error)
         step, line = failing_step(outcome.log, facts)
         unused = unused_stage_at(facts, line) if facts and outcome.builder == "classic" else None
         if unused is not None:

@@ -10,8 +10,15 @@ from grader import build, buildkit_log
 from grader.builder_syntax import buildkit_features, needed_stages, unused_stage_at
 from grader.cache_probe import buildkit_step_facts, install_matcher
 from grader.dockerfile import parse_text
+from grader.engine import BuildOutcome
 from grader.engine.buildkit import buildx_build, buildx_command, error_line, offers_buildkit
-from grader.errors import ClassicBuilderCannot, EngineError, LabFileError
+from grader.errors import (
+    BuildFailed,
+    ClassicBuilderCannot,
+    EngineError,
+    LabFileError,
+    RegistryUnreachable,
+)
 from grader.facts import DockerfileFacts
 from grader.lab import load_lab, load_lab_file
 from grader.logcap import CappedText
@@ -262,3 +269,22 @@ def test_a_lone_stage_named_because_of_a_mount_still_maps() -> None:
     assert [(s.line, s.cached, s.installs) for s in found] == [
         (2, True, False), (3, True, False), (4, True, True),
     ]  # fmt: skip
+
+
+def test_a_syntax_frontend_no_registry_serves_is_not_the_student_s_failure() -> None:
+    # what BuildKit said on this offline machine for "# syntax=docker/dockerfile:1"
+    error = (
+        "failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:1: "
+        'failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/'
+        'manifests/1": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host'
+    )
+    outcome = BuildOutcome(None, "#0 building\n", error, 1.0, "buildkit")
+    with pytest.raises(RegistryUnreachable) as offline:
+        build.built_or_failed(outcome, None)
+    assert offline.value.registry == "docker.io" and error_cause(offline.value) == "registry"
+    missing = (
+        "failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:9: "
+        "not found"
+    )
+    with pytest.raises(BuildFailed):  # a frontend that does not exist: the student's line
+        build.built_or_failed(BuildOutcome(None, "#0 building\n", missing, 1.0, "buildkit"), None)
