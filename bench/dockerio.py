@@ -17,12 +17,8 @@ log = logging.getLogger(__name__)
 BENCH_LABEL = "org.docker-lab-grader.bench"
 """Carried by every container and image the benchmark creates itself; the value is the run id."""
 STEP_SEPARATOR = ":"
-"""A floor image's label value is ``<run id>:<step>``, unique per floor build, so that the
-floor commits one label layer per build as the grader (one label, valued per run) does: both
-arms do the same work (the classic builder makes each label a step of its own)."""
-
-CLASSIC_BUILDER = {"DOCKER_BUILDKIT": "0"}
-"""The grader builds with the classic builder (docker-py's build API); so does the floor."""
+"""A floor image's label value is ``<run id>:<step>``, unique per floor build, as the grader's
+image label is unique per run: both arms label every image they build."""
 
 
 def docker(*args: str, check: bool = True, timeout_s: float = 120.0) -> str:

@@ -1,8 +1,9 @@
 """The raw floor: what any grader must do at least, run through the docker CLI and curl.
 
-Per submission, a plain shell sequence: ``docker build``, ``docker run -d -p``, ``curl`` in a
-tight loop until the first 200, ``docker rm -f``. Its wall time is the floor the grader is
-compared with.
+Per submission, a plain shell sequence: ``docker build`` (as the machine's CLI runs it:
+BuildKit once the buildx plugin is installed, as on a student's machine), ``docker run -d
+-p``, ``curl`` in a tight loop until the first 200, ``docker rm -f``. Its wall time is the
+floor the grader is compared with.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.dockerio import BENCH_LABEL, CLASSIC_BUILDER, STEP_SEPARATOR
+from bench.dockerio import BENCH_LABEL, STEP_SEPARATOR
 
 POLL_S = 0.01
 """Pause between two curl attempts (curl itself takes a few ms to start)."""
@@ -63,7 +64,7 @@ def run_floor(target: FloorTarget, run_id: str, step: str, deadline_s: int = 300
     Raises:
         FloorFailed: no 200 (build or start failed, or the deadline passed).
     """
-    env = {**os.environ, **CLASSIC_BUILDER, "BENCH_LABEL": BENCH_LABEL}
+    env = {**os.environ, "BENCH_LABEL": BENCH_LABEL}  # docker build as the machine's CLI runs it
     env["STEP_SEPARATOR"] = STEP_SEPARATOR
     argv = [
         "bash", "-c", SCRIPT, "floor",
@@ -87,6 +88,6 @@ def build_only(target: FloorTarget, run_id: str) -> bool:
     """
     argv = ["docker", "build", "-q", "--label", f"{BENCH_LABEL}={run_id}"]
     argv += ["-f", str(target.dockerfile), str(target.context)]
-    env = {**os.environ, **CLASSIC_BUILDER}
+    env = dict(os.environ)
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     return done.returncode == 0

@@ -9,12 +9,15 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from grader import buildkit_log
+from grader.builder_syntax import buildkit_features, unused_stage_at
 from grader.cgroups import size_text
 from grader.dockerfile import instruction_for_step
 from grader.engine import BuildOutcome, Engine
 from grader.engine.bounds import BuildLimits
 from grader.errors import (
     BuildFailed,
+    ClassicBuilderCannot,
     ContextRejected,
     GraderError,
     NetworkUnavailable,
@@ -31,12 +34,25 @@ STEP = re.compile(r"^Step (\d+)/\d+ : (.*)$", re.MULTILINE)
 STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 """The classic builder closes each step with `` ---> <image id>``."""
 PARSE_ERROR_LINE = re.compile(r"\bline (\d+)\b")
+FRONTEND_UNREACHABLE = re.compile(
+    r"failed to resolve source metadata for ((?:[^/\s]+/)?[^\s:]*dockerfile[^\s:]*)\S*: "
+    r".*(failed to do request|dial tcp|no such host|i/o timeout|connection refused)"
+)
+"""BuildKit could not fetch the Dockerfile frontend a ``# syntax=`` line names: no registry
+answered (an offline grader), not the student's mistake."""
 """A Dockerfile the builder refuses outright names the line: ``parse error line 14: ...``."""
 
 
 def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | None, int | None]:
-    """The last step the builder announced and its Dockerfile line, when known."""
+    """The last step the builder announced and its Dockerfile line, when known (either
+    builder's log)."""
     steps = STEP.findall(build_log)
+    if not steps and buildkit_log.is_buildkit_log(build_log):
+        step, line = buildkit_log.failure(build_log)
+        if line is None and (parse := PARSE_ERROR_LINE.search(build_log)) is not None:
+            line = int(parse.group(1))
+        ins = next((i for i in facts.instructions if i.line == line), None) if facts else None
+        return step or (f"{ins.keyword} {ins.value}" if ins else None), line
     if not steps:
         match = PARSE_ERROR_LINE.search(build_log)
         if match is None:
@@ -101,27 +117,36 @@ def bound_value(bound: str, limits: BuildLimits) -> str:
 def checked(
     engine: Engine, outcome: BuildOutcome, facts: DockerfileFacts | None, bounds: Bounds
 ) -> BuildResult:
-    """The build's result, or why it failed: the builder's error and the bound that stopped
-    it, or an image over ``bounds.image_limit_bytes`` (removed at once).
+    """The build's result, or why it failed: the bound that stopped it, the builder's error,
+    or an image over ``bounds.image_limit_bytes`` (removed at once).
 
     Raises:
-        BuildFailed; RegistryUnreachable, NetworkUnavailable (see ``build_failure``).
+        BuildFailed: the student's Dockerfile failed, a bound stopped it, the image is too big.
+        ClassicBuilderCannot: the classic builder failed in a stage BuildKit would skip.
+        RegistryUnreachable, NetworkUnavailable: the ``# syntax=`` frontend, a base image or a
+            package index could not be reached (see ``build_failure``).
     """
     if outcome.image_id is None:
         error = outcome.error or "the builder produced no image"
-        stopped = outcome.stopped_by
-        if not stopped:
-            raise build_failure(error, outcome.log, facts)
         step, line = failing_step(outcome.log, facts)
-        bound = (stopped, {"limit": bound_value(stopped, bounds.limits)})
-        raise BuildFailed(error, outcome.log, step, line, bound)
+        if stopped := outcome.stopped_by:
+            bound = (stopped, {"limit": bound_value(stopped, bounds.limits)})
+            raise BuildFailed(error, outcome.log, step, line, bound)
+        if (offline := FRONTEND_UNREACHABLE.search(error)) is not None:
+            image = offline.group(1)
+            registry = image.split("/")[0] if image.count("/") >= 2 else "docker.io"
+            raise RegistryUnreachable(registry, error)
+        unused = unused_stage_at(facts, line) if facts and outcome.builder == "classic" else None
+        if unused is not None:
+            raise ClassicBuilderCannot((), unused)
+        raise build_failure(error, outcome.log, facts)
     size = engine.image_size(outcome.image_id)
     if size > bounds.image_limit_bytes:
         engine.remove_image(outcome.image_id, prune=True)  # its large layers too, at once
         limit = f"{bounds.image_limit_bytes / 1e6:.0f} MB"
         bound = ("image_size", {"limit": limit, "size": f"{size / 1e6:.0f} MB"})
         raise BuildFailed(f"image of {size} bytes, over {limit}", outcome.log, None, None, bound)
-    return BuildResult(outcome.image_id, outcome.log, outcome.seconds)
+    return BuildResult(outcome.image_id, outcome.log, outcome.seconds, outcome.builder)
 
 
 def build_image(
@@ -134,33 +159,34 @@ def build_image(
     bounds: Bounds,
     context_limit: int = 100_000_000,
     on_sent: Callable[[], None] = lambda: None,
+    *,
+    builder: str = "auto",
 ) -> BuildResult:
-    """Build the submission's Dockerfile with its folder as context, bounded (``on_sent``:
-    see ``Engine.build``).
+    """Build the submission's Dockerfile with its folder as context, bounded (``on_sent``
+    and ``builder``: see ``Engine.build``).
 
     Raises:
         ContextRejected: the build context is larger than ``context_limit``.
         BuildFailed: the builder reported an error (a student's mistake), or a bound stopped
             the build, or the image is too large.
-        RegistryUnreachable, NetworkUnavailable: the base image's registry or a package
-            index could not be reached (the grading machine's side).
+        ClassicBuilderCannot: the classic builder cannot build what BuildKit would.
+        RegistryUnreachable, NetworkUnavailable: the base image's registry, the ``# syntax=``
+            frontend or a package index could not be reached (the grading machine's side).
         BuildTimedOut: the build took longer than ``timeout_s``.
         EngineError: the engine itself failed.
     """
     assert submission.dockerfile is not None
     dockerfile = str(submission.dockerfile.relative_to(submission.root))
     check_context(engine, submission, dockerfile, context_limit)
+    chosen = engine.builder_for(builder)
+    if chosen == "classic" and facts is not None and (needs := buildkit_features(facts)):
+        raise ClassicBuilderCannot(needs)
     outcome = engine.build(
-        submission.root,
-        dockerfile,
-        labels,
-        timeout_s,
-        log_limit,
-        on_sent=on_sent,
-        limits=bounds.limits,
-    )
+        submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent,
+        limits=bounds.limits, builder=chosen,
+    )  # fmt: skip
     result = checked(engine, outcome, facts, bounds)
-    log.info("built %s in %.1f s", submission.name, outcome.seconds)
+    log.info("built %s in %.1f s (%s)", submission.name, outcome.seconds, outcome.builder)
     return result
 
 
@@ -208,8 +234,12 @@ def build_single_stage(
     timeout_s: float,
     log_limit: int,
     bounds: Bounds,
+    *,
+    builder: str = "auto",
 ) -> tuple[BuildResult, str] | None:
     """Build the same app without multi-staging; returns the build and where it came from.
+    With BuildKit, a named build stage is built alone (``--target``), from the cache the
+    main build filled; otherwise the Dockerfile is cut before its second FROM.
 
     Raises:
         BuildFailed, BuildTimedOut, EngineError.
@@ -217,15 +247,25 @@ def build_single_stage(
     own = safe_file(submission.root, SINGLE_NAME)
     if own is not None:
         single = dataclasses.replace(submission, dockerfile=own)
-        return build_image(engine, single, None, labels, timeout_s, log_limit, bounds), SINGLE_NAME
+        args = (engine, single, None, labels, timeout_s, log_limit, bounds)
+        return build_image(*args, builder=builder), SINGLE_NAME
     text = first_stage_text(facts)
     if text is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
-        cut = Path(tmp) / "Dockerfile"
-        cut.write_text(text, encoding="utf-8")
-        # an absolute path outside the context: docker-py adds the file to the context tar
+    chosen = engine.builder_for(builder)
+    first = facts.stages[0].name
+    if chosen == "buildkit" and first and submission.dockerfile is not None:
         outcome = engine.build(
-            submission.root, str(cut), labels, timeout_s, log_limit, limits=bounds.limits
-        )
+            submission.root, str(submission.dockerfile), labels, timeout_s, log_limit,
+            limits=bounds.limits, builder=chosen, target=first,
+        )  # fmt: skip
+    else:
+        with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
+            cut = Path(tmp) / "Dockerfile"
+            cut.write_text(text, encoding="utf-8")
+            # an absolute path outside the context: docker-py adds the file to the context tar
+            outcome = engine.build(
+                submission.root, str(cut), labels, timeout_s, log_limit,
+                limits=bounds.limits, builder=chosen,
+            )  # fmt: skip
     return checked(engine, outcome, facts, bounds), "build stage"

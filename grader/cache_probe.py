@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import buildkit_log
 from grader.build import ignore_patterns
 from grader.dockerfile_resolve import copy_origin, resolve_from
 from grader.dockerfile_resolve import installs as find_installs
@@ -254,9 +255,10 @@ def probe_cache(
     deps_files: list[str],
     timeout_s: float,
     limits: BuildLimits,
+    builder: str = "auto",
 ) -> tuple[CacheFacts, str | None]:
-    """Rebuild a copy after appending one line to the app file; returns the facts and the
-    rebuilt image (to remove).
+    """Rebuild a copy after appending one line to the app file with the main build's
+    ``builder``; returns the facts and the rebuilt image (to remove).
 
     Raises:
         BuildTimedOut, EngineError.
@@ -276,7 +278,28 @@ def probe_cache(
         cut.write_text(cut_text(facts, kept) + label_line(labels), encoding="utf-8")
         log = TimedLog(200_000)
         started = time.monotonic()
-        outcome = engine.build(context, str(cut), {}, timeout_s, log.limit, log, limits=limits)
+        outcome = engine.build(
+            context, str(cut), {}, timeout_s, log.limit, log, limits=limits, builder=builder
+        )
         end = time.monotonic()
-    steps = step_facts(parse_steps(log.chunks), kept, installs, end)
+    if outcome.builder == "buildkit":
+        steps = buildkit_step_facts(log.text(), kept, installs)
+    else:
+        steps = step_facts(parse_steps(log.chunks), kept, installs, end)
     return CacheFacts(changed, steps, end - started), outcome.image_id
+
+
+def buildkit_step_facts(
+    text: str, kept: list[Instruction], installs: Callable[[Instruction], bool]
+) -> tuple[CacheStep, ...]:
+    """BuildKit's steps mapped to the student's instructions, each with BuildKit's own time
+    (pure); a cached step is ``CACHED``."""
+    ops = buildkit_log.stage_ops(kept)
+    found = []
+    for step in buildkit_log.steps(text):
+        ins = buildkit_log.instruction_of(step, ops)
+        if ins is None or ins.keyword == "FROM":
+            continue  # the base image (classic's FROM step is not timed either) or unknown
+        seconds = step.seconds or 0.0
+        found.append(CacheStep(step.text, ins.line, step.cached, seconds, installs(ins)))
+    return tuple(found)

@@ -51,6 +51,12 @@ def parser() -> argparse.ArgumentParser:
         "--lang", choices=("fr", "en"), default=None, help="feedback language (default: the lab's)"
     )
     p.add_argument("--build-timeout", type=float, default=None, metavar="S")
+    p.add_argument(
+        "--builder",
+        choices=("auto", "buildkit", "classic"),
+        default=None,
+        help="BuildKit where the engine offers it (auto, the lab's default), or one builder",
+    )
     p.add_argument("--start-timeout", type=float, default=None, metavar="S")
     p.add_argument("--http-timeout", type=float, default=None, metavar="S")
     p.add_argument(
@@ -167,6 +173,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
         return "not a plain grading run"
     if args.urls or args.repos:
         return "git repositories to fetch first"
+    if args.builder != "classic":  # BuildKit builds through the CLI: nothing to send ahead
+        return "not the classic builder"
     labels = new_run_labels()
     limits = (
         cgroups.size_bytes(args.build_memory or cgroups.DEFAULT_MEMORY),

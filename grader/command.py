@@ -103,6 +103,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         options = Options(
             lang=args.lang,
             build_timeout_s=args.build_timeout,
+            builder=args.builder,
             start_timeout_s=args.start_timeout,
             http_timeout_s=args.http_timeout,
             submission_timeout_s=args.submission_timeout,

@@ -57,6 +57,7 @@ def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts,
         params.deps_files,
         timeout_s,
         pipeline.options.build_limits,
+        pipeline.options.builder,
     )
 
 

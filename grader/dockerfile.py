@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import shlex
 from pathlib import Path
 
@@ -17,6 +18,37 @@ log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
 MAX_BYTES = 1_000_000
+HEREDOC_START = re.compile(r"^\s*(RUN|COPY|ADD)\s", re.IGNORECASE)
+HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][\w.-]*)\2")
+"""A heredoc marker (``<<EOF``, ``<<-EOT``, ``<<'EOF'``): its dash, quote and word."""
+
+
+def split_heredocs(text: str) -> tuple[str, dict[int, list[str]]]:
+    """The text with heredoc bodies blanked (so that the parser sees one instruction, its
+    later lines keeping their numbers), and each body by its instruction's line (pure).
+
+    A body runs from the line after its instruction to the line holding its word alone
+    (tabs stripped first for ``<<-``); several heredocs on one line follow each other.
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    bodies: dict[int, list[str]] = {}
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        markers = HEREDOC.findall(lines[i]) if HEREDOC_START.match(lines[i]) else []
+        start, body = i + 1, []
+        for dash, _quote, word in markers:
+            while i + 1 < len(lines):
+                i += 1
+                body.append(lines[i])
+                out.append("")
+                if (lines[i].lstrip("\t") if dash else lines[i]) == word:
+                    break
+        if body:
+            bodies[start] = body
+        i += 1
+    return "\n".join(out), bodies
 
 
 def _exec_args(value: str) -> tuple[str, ...] | None:
@@ -54,7 +86,7 @@ def _words(text: str) -> tuple[str, ...]:
 def parse_text(text: str, path: Path, had_bom: bool = False) -> DockerfileFacts:
     """Parse Dockerfile source text (BOM already removed)."""
     had_crlf = "\r\n" in text
-    text = text.replace("\r\n", "\n")
+    text, heredocs = split_heredocs(text.replace("\r\n", "\n"))
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
     instructions: list[Instruction] = []
     stage = -1
@@ -65,6 +97,9 @@ def parse_text(text: str, path: Path, had_bom: bool = False) -> DockerfileFacts:
         if keyword == "FROM":
             stage += 1
         flags, rest = _split_flags(str(item["value"]))
+        body = heredocs.get(int(item["startline"]) + 1)
+        if body and int(item["endline"]) == int(item["startline"]):
+            rest = "\n".join([rest, *body])  # the heredoc, as written
         exec_args = _exec_args(rest)
         instructions.append(
             Instruction(

@@ -239,3 +239,21 @@ class StartRefused(StageFailed):
         self.message = message
         self.exit_status = exit_status
         super().__init__(f"the engine refused to start the container: {message}")
+
+
+class ClassicBuilderCannot(ToolError):
+    """The classic builder cannot build what BuildKit builds (its syntax, or a stage the final
+    image never uses that fails): the grader's builder's limit, not the student's mistake."""
+
+    def __init__(
+        self, features: tuple[str, ...], unused_stage: tuple[str, int] | None = None
+    ) -> None:
+        self.features = features
+        """The BuildKit-only syntax used, as written (``RUN --mount (line 12)``)."""
+        self.unused_stage = unused_stage
+        """The name and FROM line of the unused stage the classic builder failed in."""
+        unused = (
+            [f"unused stage {unused_stage[0]} at line {unused_stage[1]}"] if unused_stage else []
+        )
+        what = [*features, *unused]
+        super().__init__("docker build (classic builder)", "needs BuildKit: " + ", ".join(what))

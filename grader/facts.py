@@ -108,6 +108,8 @@ class BuildResult:
     """Build output (bounded)."""
     seconds: float
     """Wall time of the build."""
+    builder: str = "classic"
+    """The builder that built it: ``buildkit`` or ``classic``."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ CHECK_KEYS = frozenset({"points", "mode"})
 LANGS = ("fr", "en")
 BUILD_FAILURE_MODES = ("dockerfile", "not_run")
 """Values of a lab's ``on_build_failure``."""
+BUILDERS = ("auto", "buildkit", "classic")
+"""What the lab's ``builder`` key accepts."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ class LabSpec:
     """When the image does not build: judge the checks whose subject the Dockerfile states
     (label, USER, ENTRYPOINT/CMD form, EXPOSE) from its final stage (``dockerfile``), or
     leave them not run (``not_run``)."""
+    builder: str = "auto"
+    """``auto``: BuildKit where the engine offers it, the classic builder otherwise; or
+    ``buildkit`` / ``classic`` (``--builder`` overrides it)."""
 
     def check(self, check_id: str) -> CheckSpec | None:
         """The spec of one check, or None when this lab does not use it."""
@@ -176,6 +181,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     allowed = {"schema_version", "id", "title", "lang", "detect", "app", "limits", "checks"}
     allowed |= {"integrity"}  # optional: what the near-duplicate signal leaves out
     allowed |= {"on_build_failure"}  # optional: judge the Dockerfile when the build fails
+    allowed |= {"builder"}  # optional: auto (default), buildkit or classic
     for key in data:
         if key not in allowed:
             raise LabFileError(path, key, f"unknown key (known keys: {', '.join(sorted(allowed))})")
@@ -189,6 +195,9 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
     if on_build_failure not in BUILD_FAILURE_MODES:
         modes = " or ".join(repr(m) for m in BUILD_FAILURE_MODES)
         raise LabFileError(path, "on_build_failure", f"must be {modes}")
+    builder = data.get("builder", "auto")
+    if builder not in BUILDERS:
+        raise LabFileError(path, "builder", f"must be one of {', '.join(BUILDERS)}")
     detect = _build(_Detect, _table(data, "detect", path), path, "detect")
     app = _build(_App, _table(data, "app", path), path, "app")
     limits = _build(Limits, _table(data, "limits", path), path, "limits")
@@ -209,6 +218,7 @@ def _load_v1(data: dict[str, Any], path: str) -> LabSpec:
         integrity=_build(Integrity, _table(data, "integrity", path), path, "integrity"),
         detect_folder_names=tuple(detect.folder_names),
         on_build_failure=on_build_failure,
+        builder=builder,
     )
 
 

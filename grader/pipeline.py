@@ -99,6 +99,8 @@ class Pipeline:
         self._locks_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
+        self.builder: str | None = None
+        """The builder the build went to (``buildkit``/``classic``), once it was chosen."""
         self.on_build_sent: Callable[[], None] = lambda: None
         """Called when the engine has the build context and builds, and again when the build
         stage ends (however it ends): from then on, this submission mostly waits for Docker.
@@ -181,6 +183,7 @@ class Pipeline:
             self._isolate_ahead()
             o = self.options
             timeout = self._bounded(o.build_timeout_s)
+            self.builder = self.engine.builder_for(o.builder)
             result = build.build_image(
                 self.engine,
                 self.submission,
@@ -191,6 +194,7 @@ class Pipeline:
                 build.Bounds(o.build_limits, o.image_limit_bytes),
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
+                builder=self.builder,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
             step = self.mask(exc.step) if exc.step else exc.step
@@ -358,6 +362,7 @@ class Pipeline:
                 self._bounded(o.build_timeout_s),
                 o.log_limit,
                 build.Bounds(o.build_limits, o.image_limit_bytes),
+                builder=o.builder,
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)

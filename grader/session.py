@@ -310,6 +310,8 @@ def facts_summary(pipeline: Pipeline) -> dict[str, Any]:
         facts["dockerfile_bom"], facts["dockerfile_crlf"] = df.had_bom, df.had_crlf
     if built := _peek(pipeline, "build"):
         facts["build_seconds"] = round(built.seconds, 2)
+    if pipeline.builder is not None:  # chosen: the build was sent, or refused by its builder
+        facts["builder"] = pipeline.builder
     if image := _peek(pipeline, "image"):
         facts.update(
             image_id=image.image_id,

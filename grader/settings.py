@@ -38,6 +38,8 @@ class Options:
     """Most processes of each build at once."""
     build_cpus: float | None = None
     """CPU time of each build, in cores."""
+    builder: str | None = None
+    """``auto`` (BuildKit where the engine offers it), ``buildkit`` or ``classic``."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Settings:
     sandbox: Sandbox
     build_limits: BuildLimits
     image_limit_bytes: int
+    builder: str = "auto"
 
     @classmethod
     def resolve(cls, options: Options, lab: LabSpec) -> Settings:
@@ -75,6 +78,7 @@ class Settings:
             build_limits=build_limits(options, limits.build_memory, limits.build_pids,
                                       limits.build_cpus),
             image_limit_bytes=limits.image_limit_bytes,
+            builder=options.builder or lab.builder,
         )  # fmt: skip
 
 

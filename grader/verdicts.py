@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from grader.errors import (
     BuildFailed,
     BuildTimedOut,
+    ClassicBuilderCannot,
     ContainerExited,
     ContextRejected,
     EngineError,
@@ -104,6 +105,12 @@ def stage_feedback(exc: Exception, lang: str) -> tuple[Status, Feedback]:
         return Status.FAILED, _fb("not_run.probe_failed", lang, url=exc.url, cause=exc.cause)
     if isinstance(exc, EngineError):
         return Status.ERROR, _fb("error.engine", lang, detail=str(exc))
+    if isinstance(exc, ClassicBuilderCannot):
+        what = list(exc.features)
+        if exc.unused_stage is not None:
+            stage, from_line = exc.unused_stage
+            what.append(t("builder.unused_stage", lang, stage=stage, line=from_line))
+        return Status.ERROR, _fb("error.classic_builder", lang, features=", ".join(what))
     if isinstance(exc, ToolError):
         return Status.ERROR, _fb("error.tool", lang, tool=exc.tool, detail=exc.detail)
     detail = f"{type(exc).__name__}: {exc}"

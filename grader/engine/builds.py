@@ -1,4 +1,4 @@
-"""Building images: the classic builder's stream, its outcomes, a build sent ahead adopted."""
+"""Building images: which builder, the classic builder's stream, a build sent ahead adopted."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from grader import cgroups
 from grader.cgroups import BuildGroup
 from grader.engine.base import EngineBase, log
 from grader.engine.bounds import BuildBounds, BuildLimits
+from grader.engine.buildkit import Builder, buildx_build, offers_buildkit
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
-from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable
+from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable, ToolError
 from grader.faults import registry_named, registry_trouble
 from grader.headstart import HeadStart, Refused
 from grader.labels import image_labels
@@ -45,6 +46,8 @@ class BuildOutcome:
     """What the build ran under."""
     stopped_by: str | None = None
     """The bound that stopped a failed build: ``memory`` or ``pids``."""
+    builder: Builder = "classic"
+    """The builder that ran it."""
 
 
 class Builds(EngineBase):
@@ -68,6 +71,22 @@ class Builds(EngineBase):
         if image is not None:
             log.info("removed %s, built ahead but never asked for", image[:19])
             self.remove_image(image)
+
+    def builder_for(self, requested: str) -> Builder:
+        """The builder a build asking for ``requested`` (auto, buildkit or classic) gets:
+        BuildKit wherever this engine and the Docker CLI offer it (asked once per engine).
+
+        Raises:
+            ToolError: ``buildkit`` was asked for and there is none.
+        """
+        if requested == "classic":
+            return "classic"
+        if offers_buildkit(self.base_url):
+            return "buildkit"
+        if requested == "buildkit":
+            detail = "this engine or the Docker CLI offers no BuildKit (buildx plugin missing?)"
+            raise ToolError("docker buildx", detail)
+        return "classic"
 
     def _adopt(
         self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: BuildLimits
@@ -121,19 +140,27 @@ class Builds(EngineBase):
         on_sent: Callable[[], None] = lambda: None,
         *,
         limits: BuildLimits,
+        builder: str = "auto",
+        target: str | None = None,
     ) -> BuildOutcome:
-        """Build ``context`` with the classic builder under ``limits`` (a cgroup of its own,
-        removed after), keeping a bounded log (in ``text`` when given: e.g. a log that times
-        each line, for the layer-cache probe); ``on_sent`` is called once the engine has the
-        context and the build runs.
+        """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (a cgroup
+        of its own, removed after: BuildKit runs its RUN steps under it with
+        ``--cgroup-parent``, the classic builder with ``cgroupparent``), keeping a bounded log
+        (in ``text`` when given: e.g. a log that times each line, for the layer-cache probe);
+        ``on_sent`` is called once the engine has the context and the build runs. ``target``:
+        the stage to stop at.
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
             EngineError: the engine failed (not the Dockerfile).
+            ToolError: BuildKit was asked for and there is none.
         """
         text = text if text is not None else CappedText(log_limit)
         started = time.monotonic()
-        head = self._adopt(context, dockerfile, labels, limits)
+        if self.builder_for(builder) == "buildkit":
+            return self._buildkit(context, dockerfile, labels, timeout_s, text, on_sent,
+                                  limits, target)  # fmt: skip
+        head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
             bounds = _bounds(limits, group)
@@ -147,7 +174,15 @@ class Builds(EngineBase):
             self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
         try:
             image_id, error = self._build(
-                context, dockerfile, labels, (started, timeout_s), text, on_sent, head, bounds
+                context,
+                dockerfile,
+                labels,
+                (started, timeout_s),
+                text,
+                on_sent,
+                head,
+                bounds,
+                target,
             )
             seconds = time.monotonic() - started
             stopped = stopped_by(group, error)
@@ -169,6 +204,45 @@ class Builds(EngineBase):
                 log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
                 group.remove()
 
+    def _buildkit(
+        self,
+        context: Path,
+        dockerfile: str,
+        labels: Mapping[str, str],
+        timeout_s: float,
+        text: CappedText,
+        on_sent: Callable[[], None],
+        limits: BuildLimits,
+        target: str | None,
+    ) -> BuildOutcome:
+        """A BuildKit build (``docker buildx build``) whose RUN steps run under a cgroup of
+        their own (``--cgroup-parent``); without one, BuildKit's RUN steps have no bound at all
+        (buildx takes no memory or CPU limit), which the run and the reports say."""
+        started = time.monotonic()
+        group, bounds = self.build_bounds(limits)
+        if group is None:
+            bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
+            cgroups.warn_once(bounds.missing, "BuildKit takes per-build limits only as a cgroup")
+        if bounds.missing:
+            self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
+        try:
+            image_id, error = buildx_build(
+                self.base_url, context, dockerfile, labels, timeout_s, text, on_sent,
+                target, bounds.cgroup_parent,
+            )  # fmt: skip
+            if error and any(s in error.lower() for s in MACHINE_FAULTS):
+                raise EngineError(f"build: {error}")
+            seconds = time.monotonic() - started
+            stopped = stopped_by(group, error)
+            return BuildOutcome(
+                image_id, text.text(), error, seconds, bounds, stopped, builder="buildkit"
+            )
+        finally:
+            if group is not None:
+                memory, pids = group.peaks()
+                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
+                group.remove()
+
     def _build(
         self,
         context: Path,
@@ -179,6 +253,7 @@ class Builds(EngineBase):
         on_sent: Callable[[], None],
         head: HeadStart | None,
         bounds: BuildBounds,
+        target: str | None = None,
     ) -> tuple[str | None, str | None]:
         """Stream the build (``timing``: when it was sent, and the timeout); the image id and
         the builder's error. The read timeout catches a silent hang, the deadline a chatty one.
@@ -203,6 +278,7 @@ class Builds(EngineBase):
                     decode=True,
                     timeout=read_timeout,
                     container_limits=cast(Any, bounds.api_params()),  # see sdk.BUILD_BOUND_KEYS
+                    target=target,
                 )
             on_sent()
             for chunk in stream:

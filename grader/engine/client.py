@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from grader.engine.base import log
+from grader.engine.buildkit import cancel_builds
 from grader.engine.builds import Builds
 from grader.engine.capped import capped, drop, finish, first_file, is_folder
 from grader.engine.networks import Networks
@@ -66,10 +68,12 @@ class Engine(Builds, Sweeps, Storage, Networks):
 
     def close(self) -> None:
         """Close the connection to the engine (after removing what a head start it was given
-        but never asked for built anyway)."""
+        but never asked for built anyway, and cancelling BuildKit builds still running)."""
         head, self._head = self._head, None
         if head is not None:
             self.discard(head)
+        if cancelled := cancel_builds(self.base_url):
+            log.info("cancelled %d BuildKit build(s) still running", cancelled)
         self.api.close()
 
     def read_image_file(self, image_id: str, path: str, labels: Mapping[str, str]) -> bytes | None:

@@ -51,6 +51,8 @@ def fact_rows(facts: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     for key in ("exposed_ports", "entrypoint", "cmd", "workdir", "listening"):
         if facts.get(key) not in (None, "", []):
             rows.append((f"report.fact_{key}", _words(facts[key])))
+    if facts.get("builder") in ("buildkit", "classic"):
+        rows.append(("builder.fact", t(f"builder.{facts['builder']}", lang)))
     shown = [(t(key, lang), str(value)) for key, value in rows]
     labels = facts.get("labels")
     if isinstance(labels, dict):

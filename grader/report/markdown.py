@@ -151,6 +151,9 @@ def render(report: SubmissionReport) -> tuple[str, str]:
         "",
     ]
     lines += [f"> {escape(note)}" for note in report.notes]
+    if report.facts.get("builder") in ("buildkit", "classic"):
+        name = t(f"builder.{report.facts['builder']}", lang)
+        lines += [t("builder.line", lang, builder=name), ""]
     lines += [
         f"| {t('report.check', lang)} | {t('report.status', lang)} | {t('report.points', lang)} |"
     ]

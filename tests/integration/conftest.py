@@ -129,10 +129,15 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def push_submission(engine: Engine, folder: Path, reference: str) -> None:
-    """Build a submission as its student would, push it, and drop the local copy."""
+    """Build a submission as its student would (``docker build``: BuildKit where the CLI has
+    buildx), push it, and drop the local copy."""
     api = engine.api
-    for chunk in api.build(path=str(folder), tag=reference, rm=True, forcerm=True, decode=True):
-        assert "error" not in chunk, chunk
+    env = {**os.environ, "DOCKER_HOST": engine.base_url}
+    built = subprocess.run(
+        ["docker", "build", "-q", "-t", reference, str(folder)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
     repository, tag = reference.rsplit(":", 1)
     for chunk in api.push(repository, tag=tag, stream=True, decode=True):
         assert "error" not in chunk, chunk
@@ -146,15 +151,12 @@ def class_copy(
     local_registry: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
-    """The bundled class, with the declared images of the correct tp6bis submissions (tp6bis-ok,
-    tp6bis-no-sigterm-listener) pushed to the local registry."""
+    """The bundled class, with the declared images of the tp6bis submissions that score full
+    marks pushed to the local registry."""
     folder = tmp_path_factory.mktemp("class") / "submissions"
     shutil.copytree(repo_root / "submissions", folder)
-    for name, student, image in (
-        ("tp6bis-ok", "Martin Camille", "camille/tp6bis:1.0"),
-        ("tp6bis-no-sigterm-listener", "Petit Lucas", "lucas/tp6bis:1.0"),
-    ):
-        reference = f"{local_registry}/{image}"
+    for name, (student, repository) in PUSHED.items():
+        reference = f"{local_registry}/{repository}:1.0"
         push_submission(engine, folder / name, reference)
         (folder / name / "submission.toml").write_text(
             f'student = "{student}"\nimage = "{reference}"\n', encoding="utf-8"
@@ -162,14 +164,42 @@ def class_copy(
     return folder
 
 
+PUSHED = {
+    "tp6bis-ok": ("Martin Camille", "camille/tp6bis"),
+    "tp6bis-no-sigterm-listener": ("Petit Lucas", "lucas/tp6bis"),
+    "tp6bis-secret-mount": ("Martin Camille", "camille/tp6bis-secret-mount"),
+    "tp6bis-unused-broken-stage": ("Martin Camille", "camille/tp6bis-unused-stage"),
+}
+"""The bundled submissions whose declared image is in the registry: student, repository."""
+
+
 @pytest.fixture(scope="session")
 def graded_class(
     engine: Engine, repo_root: Path, class_copy: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """`grade <class>/` run once, as a user runs it; its output and reports."""
+    return grade_class(engine, repo_root, class_copy, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def graded_class_classic(
+    engine: Engine, repo_root: Path, class_copy: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """`grade --builder classic <class>/` run once: the builder of engines without BuildKit."""
+    return grade_class(engine, repo_root, class_copy, tmp_path_factory, "--builder", "classic")
+
+
+def grade_class(
+    engine: Engine,
+    repo_root: Path,
+    class_copy: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    *flags: str,
+) -> dict[str, Any]:
+    """Grade the class as a user does; its output, reports and what it left behind."""
     out = tmp_path_factory.mktemp("reports")
     proc = subprocess.run(
-        [str(BIN / "grade"), str(class_copy), "--output", str(out)],
+        [str(BIN / "grade"), str(class_copy), "--output", str(out), *flags],
         capture_output=True,
         text=True,
         timeout=1200,

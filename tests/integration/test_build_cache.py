@@ -21,14 +21,23 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _step_outcome(build_log: str, instruction: str) -> list[str]:
-    """The lines the builder printed for the step whose instruction starts as given."""
+    """The lines the classic builder printed for the step whose instruction starts as given."""
     steps = re.split(r"^(?=Step \d+/\d+ : )", build_log, flags=re.MULTILINE)
     found = [s for s in steps if s.split(" : ", 1)[-1].startswith(instruction)]
     assert len(found) == 1, build_log
     return found[0].splitlines()
 
 
+def _buildkit_outcome(build_log: str, instruction: str) -> list[str]:
+    """The lines BuildKit printed for the step whose instruction starts as given."""
+    header = re.search(rf"^#(\d+) \[[^\]]*\] {re.escape(instruction)}", build_log, re.M)
+    assert header is not None, build_log
+    return [ln for ln in build_log.splitlines() if ln.startswith(f"#{header.group(1)} ")]
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
 def test_a_second_run_builds_an_unchanged_submission_from_the_cache(
+    builder: str,
     repo_root: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -45,11 +54,16 @@ def test_a_second_run_builds_an_unchanged_submission_from_the_cache(
     try:
         logs = []
         for _ in range(2):
-            assert main(args) == 0
+            assert main([*args, "--builder", builder]) == 0
             capsys.readouterr()
             logs.append((out / "alice" / "build.log").read_text(encoding="utf-8"))
             assert json.loads((out / "alice" / "report.json").read_text())["score"] == 20
             assert leftovers() == ([], [])  # the grader's images went, each time
+        if builder == "buildkit":  # the cache is BuildKit's own, not images
+            first, second = (_buildkit_outcome(log, "RUN pip install") for log in logs)
+            assert not any(line.endswith(" CACHED") for line in first)
+            assert second[-1].endswith(" CACHED")
+            return
         first, second = (_step_outcome(log, "RUN pip install") for log in logs)
         assert " ---> Using cache" not in first
         assert " ---> Using cache" in second

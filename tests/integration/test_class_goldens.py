@@ -193,10 +193,8 @@ def test_known_breakages_explain_the_build_and_start_failures(graded_class: dict
     assert "gunicorn>=20.1" in pins["fix"] or "Flask>=2.2" in pins["fix"]
     node = _check(r["tp6bis-crash-at-start"], "run.starts")["feedback"]
     assert "Node" in node["summary"] and "COPY --from=build" in node["fix"]
-    copy = _check(r["tp6-copy-no-slash"], "build.succeeds")["feedback"]
-    assert "When using COPY with more than one source file" in copy["found"]
-    assert "line 14: COPY app.py config.py /app" in copy["found"]
-    assert "COPY app.py config.py ./" in copy["fix"]
+    # BuildKit builds COPY app.py config.py /app (it makes the folder): the student's Docker too
+    assert r["tp6-copy-no-slash"]["score"] == 20
     assert "Markup" not in _check(r["tp6-ok"], "run.starts")["message"]
 
 
@@ -303,3 +301,51 @@ def test_correct_shapes_and_faults_where_they_lie(graded_class: dict[str, Any]) 
     assert 'exec: "gunicorn": executable file not found' in refused["found"]
     assert "requirements.txt" in refused["fix"]
     assert _check(r["tp6-gunicorn-missing"], "image.user_non_root")["status"] == "passed"
+
+
+BUILDKIT_ONLY = {
+    "tp6-cache-mount": "RUN --mount",
+    "tp6bis-secret-mount": "RUN --mount",
+    "tp6bis-unused-broken-stage": "experiments",
+}
+"""Bundled submissions only BuildKit builds as ``docker build`` does, and what the classic
+builder's honest error names."""
+
+
+def test_buildkit_builds_what_the_students_docker_builds(graded_class: dict[str, Any]) -> None:
+    r = graded_class["reports"]
+    assert {report["facts"].get("builder") for report in r.values()} <= {"buildkit", None}
+    assert r["tp6-ok"]["facts"]["builder"] == "buildkit"
+    for name in BUILDKIT_ONLY:
+        assert r[name]["score"] == r[name]["max_score"], name
+    steps = r["tp6-cache-mount"]["facts"]["layer_cache"]["steps"]
+    install = next(s for s in steps if s["installs"])
+    assert install["cached"] and install["line"] == 12
+    markdown = (graded_class["out"] / "tp6-ok" / "report.md").read_text(encoding="utf-8")
+    assert "Image construite avec BuildKit" in markdown  # French: the lab's language
+
+
+def test_classic_builder_grades_to_the_goldens_with_honest_errors(
+    graded_class_classic: dict[str, Any],
+) -> None:
+    proc = graded_class_classic["proc"]
+    assert proc.returncode == 0, proc.stderr
+    reports = graded_class_classic["reports"]
+    classic = tomllib.loads((GOLDENS / "classic.toml").read_text(encoding="utf-8"))
+    for lab in ("tp6", "tp6bis"):
+        expected = tomllib.loads((GOLDENS / f"{lab}.toml").read_text(encoding="utf-8"))
+        for name, statuses in {**expected, **classic}.items():
+            report = reports[name]
+            if name in BUILDKIT_ONLY:
+                build = _check(report, "build.succeeds")
+                assert build["status"] == "error" and build["cause"] == "tool", name
+                assert BUILDKIT_ONLY[name] in build["message"], build["message"]
+                assert report["facts"]["builder"] == "classic"
+                continue
+            assert _statuses(report) == statuses, name
+            assert report["facts"].get("builder") in ("classic", None), name
+    assert graded_class_classic["leftovers"] == ([], [])
+    copy = _check(reports["tp6-copy-no-slash"], "build.succeeds")["feedback"]
+    assert "When using COPY with more than one source file" in copy["found"]
+    assert "line 14: COPY app.py config.py /app" in copy["found"]
+    assert "COPY app.py config.py ./" in copy["fix"]

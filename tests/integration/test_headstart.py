@@ -26,6 +26,8 @@ from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 GOLDENS = Path(__file__).parent / "goldens"
+CLASSIC = ("--builder", "classic")
+"""The head start sends the classic builder's build: BuildKit builds through the CLI."""
 
 
 def _copy(repo_root: Path, tmp_path: Path, name: str) -> Path:
@@ -52,10 +54,12 @@ def test_one_submission_is_built_ahead_with_the_verdicts_of_a_class_run(
     folder = _copy(repo_root, tmp_path, name)
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out), "--lang", "en"]) == 0
+        assert main([str(folder), "--output", str(out), "--lang", "en", *CLASSIC]) == 0
     assert f"build of {name} sent ahead" in caplog.text
     assert f"build of {name}: adopted the one sent ahead" in caplog.text
     golden = tomllib.loads((GOLDENS / "tp6.toml").read_text(encoding="utf-8"))[name]
+    classic = tomllib.loads((GOLDENS / "classic.toml").read_text(encoding="utf-8"))
+    golden = classic.get(name, golden)  # the classic builder's own verdicts, where they differ
     assert _statuses(out, name) == golden
     assert leftovers() == ([], [])
 
@@ -73,7 +77,9 @@ def test_the_build_sent_ahead_is_the_build_docker_py_makes(
     image = str(ahead[-1]["aux"]["ID"])  # type: ignore[index]
     try:
         # the same folder through docker-py: every step, the label step too, from the cache
-        again = engine.build(folder, "Dockerfile", labels, 300, 64_000, limits=BuildLimits())
+        again = engine.build(
+            folder, "Dockerfile", labels, 300, 64_000, limits=BuildLimits(), builder="classic"
+        )
         assert again.image_id == image
         assert again.log.count("Using cache") == again.log.count("Step ") - 1  # all but FROM
     finally:
@@ -94,7 +100,10 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
     lab = tp6_lab_with(repo_root, tmp_path, "context_limit_bytes = 1000")
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en"]) == 0
+        assert (
+            main([str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en", *CLASSIC])
+            == 0
+        )
     assert "build of tp6-ok sent ahead" in caplog.text
     assert "adopted" not in caplog.text
     report = json.loads((out / "tp6-ok" / "report.json").read_text(encoding="utf-8"))
@@ -163,7 +172,7 @@ def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead(
     (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out)]) == 0
+        assert main([str(folder), "--output", str(out), *CLASSIC]) == 0
     assert "build of tp6bis-ok: adopted the one sent ahead" in caplog.text
     golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
     local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
@@ -176,6 +185,17 @@ def test_a_class_folder_is_built_by_the_pipeline_alone(
 ) -> None:
     _copy(repo_root, tmp_path, "tp6-ok")
     with caplog.at_level(logging.INFO):
-        assert main([str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 0
+        assert main([str(tmp_path / "in"), "--output", str(tmp_path / "out"), *CLASSIC]) == 0
     assert "no build sent ahead: no Dockerfile in PATH" in caplog.text
     assert _statuses(tmp_path / "out", "tp6-ok")["build.succeeds"] == "passed"
+
+
+def test_nothing_is_sent_ahead_for_buildkit(
+    repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    with caplog.at_level(logging.INFO):
+        assert main([str(folder), "--output", str(tmp_path / "out")]) == 0
+    assert "no build sent ahead: not the classic builder" in caplog.text
+    report = json.loads((tmp_path / "out" / "tp6-ok" / "report.json").read_text(encoding="utf-8"))
+    assert report["facts"]["builder"] == "buildkit" and report["score"] == 20

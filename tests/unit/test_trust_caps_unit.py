@@ -111,7 +111,7 @@ class ContextRecorder:
 
     def build(self, context: Path, *args: Any, **kwargs: Any) -> Any:
         self.context = sorted(str(p.relative_to(context)) for p in context.rglob("*"))
-        return type("Outcome", (), {"image_id": None})()
+        return type("Outcome", (), {"image_id": None, "builder": "classic"})()
 
 
 def test_the_layer_cache_probe_copies_only_the_build_context(tmp_path: Path) -> None:
