@@ -18,6 +18,8 @@ from pathlib import Path
 
 from grader.batch import run_class
 from grader.checkparams import PARAMS
+from grader.classrun.merge import merge as merge_shards
+from grader.classrun.shards import Shard
 from grader.engine import Engine
 from grader.errors import GraderError, UsageError
 from grader.headstart import HeadStart
@@ -112,6 +114,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         )
         if args.jobs is not None and args.jobs < 1:
             raise UsageError("-j/--jobs must be at least 1")
+        shard = Shard.parse(args.shard) if args.shard else None
         pool = EnginePool.connect(args.docker_host)
         labels = None
         if isinstance(head, HeadStart):
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
             with progress_for() as progress:
                 result = run_class(args.paths, args.lab, options, args.output, pool, progress,
                                    jobs=jobs, force=args.force, regrade=args.regrade,
-                                   labels=labels, intake=intake)  # fmt: skip
+                                   labels=labels, intake=intake, shard=shard)  # fmt: skip
         finally:
             pool.close()
         reports = result.reports
@@ -147,4 +150,17 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
     print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
     if args.min_score is not None and any(r.score < args.min_score for r in reports):
         return 1
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    """``grade merge DIR...``: join shards' report folders; returns the exit code."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        reports = merge_shards(args.folders, args.output)
+    except GraderError as exc:
+        print(f"error: {_safe(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    print(f"{len(reports)} reports joined in {args.output}/ from {len(args.folders)} shards")
     return 0
