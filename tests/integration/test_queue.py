@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from test_engine_faults import offline_submission
 from test_throughput import golden
 
 from grader.batch import ClassResult
+from grader.classrun import tasks
 from grader.classrun.remote import run_queued
 from grader.engine import Engine
 from grader.jobs import Graded, Listener
@@ -201,3 +203,34 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
 def statuses_of(out: Path, name: str) -> dict[str, str]:
     report = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
     return {c["id"]: c["status"] for c in report["checks"]}
+
+
+def test_a_worker_refuses_another_grader_version_and_finishes_its_task_on_sigterm(
+    repo_root: Path, tmp_path: Path, redis_url: str
+) -> None:
+    klass = tmp_path / "class"
+    offline_class(repo_root, klass, ["ok-1"])
+    app = tasks.new_app(redis_url)
+    worker = Worker(redis_url, tmp_path / "w.log", "-j", "1", "--name", "w@test")
+    outcome: list[ClassResult] = []
+    sender = threading.Thread(target=lambda: outcome.append(run_queued(
+        [klass], "tp6", Options(lang="en"), tmp_path / "out", redis_url)))  # fmt: skip
+    try:
+        worker.wait_for("ready.")
+        old = app.send_task(tasks.TASK, args=[{"name": "x", "version": "0.0.1+0123"}])
+        answer = old.get(timeout=60)
+        assert answer["refused"].startswith("w@test runs grader 0.1.0+")
+        assert answer["refused"].endswith("this run needs 0.0.1+0123: install the same grader "
+                                          "version on every worker")  # fmt: skip
+        sender.start()
+        worker.wait_for("ok-1: ")  # mid-task
+        worker.proc.send_signal(signal.SIGTERM)  # warm shutdown: the task finishes first
+        worker.proc.wait(timeout=120)
+        sender.join(timeout=60)
+        assert not sender.is_alive()
+    finally:
+        worker.stop()
+        app.close()
+    (result,) = outcome
+    assert statuses(result) == {"ok-1": expected("ok-1")}
+    assert "Warm shutdown" in worker.text()
