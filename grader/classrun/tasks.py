@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from grader.classrun.payload import unpack
 from grader.cleanup import Cleanup
 from grader.errors import EngineError
 from grader.intake.sources import Source
-from grader.jobs import Listener, Run
+from grader.jobs import Job, Listener, Run
 from grader.labels import LABEL_RUN, new_run_labels
 from grader.reuse import grader_digest
 from grader.settings import Options
@@ -156,9 +157,13 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
         pool = EnginePool.connect([docker_host])
         labels = new_run_labels()
         run = Run(lab_ref, options, root / "out", pool, labels, Listener(), force=True,
-                  ahead=False, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[0])  # fmt: skip
-        try:
-            graded = run.finish(run.prepare(Source(name, folder)))
+                  ahead=True, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[1])  # fmt: skip
+        try:  # as a class run does: the stages run ahead in a thread, the checks here
+            admitted: Future[Job] = Future()
+            with ThreadPoolExecutor(1, thread_name_prefix="grader") as executor:
+                stages = executor.submit(run.prepare, Source(name, folder), admitted)
+                graded = run.finish(admitted.result())
+                stages.result()
         finally:
             run.cleanup.finish().join()
             pool.close()

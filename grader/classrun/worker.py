@@ -18,6 +18,7 @@ from grader import __version__
 from grader.classrun import tasks
 from grader.engine import Engine
 from grader.errors import EngineUnavailable
+from grader.jobs import warm_up
 from grader.reuse import grader_digest
 from grader.workers import default_jobs
 
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     os.environ[tasks.DOCKER_HOST_VARIABLE] = args.docker_host or ""
     tasks.configure(tasks.app, args.queue, args.visibility_timeout)
+    warm_up()  # pytest, testinfra, the templates: loaded once, before the slots fork
     where = args.docker_host or "the local engine"
     sys.stdout.write(f"grade-worker {grader_digest()}: {slots} slots on {where}\n")
     sys.stdout.flush()
