@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from grader.settings import Options, Settings
 from grader.verdicts import error_report, rejected_report
 
 POLL_S = 0.2
+log = logging.getLogger(__name__)
 
 
 class QueueFailed(EngineUnavailable):
@@ -201,6 +203,8 @@ def run_queued(
             listener.graded(done)
 
         try:
+            if sources and not app.control.ping(timeout=1.0, limit=1):
+                log.warning("no grade-worker answers on %s yet: the submissions wait", url)
             for source in sources:
                 outcome = run.send(source)
                 if isinstance(outcome, Sent):
