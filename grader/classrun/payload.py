@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from grader.errors import SubmissionRejected
@@ -15,13 +16,16 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def pack(folder: Path, limit: int) -> str:
-    """``folder``'s files (links kept as links), as base64 text of a gzipped tar.
+def pack(folder: Path, limit: int, only: Sequence[str] | None = None) -> str:
+    """``folder``'s files (links kept as links), as base64 text of a gzipped tar; ``only``:
+    just these paths relative to it (e.g. the build context, ``.dockerignore`` applied).
 
     Raises:
         SubmissionRejected: the files are larger than ``limit`` (the lab's context cap).
     """
-    size = folder_bytes(folder)
+    paths = sorted(folder.rglob("*")) if only is None else [folder / p for p in sorted(only)]
+    paths = [p for p in paths if p.is_symlink() or p.exists()]
+    size = sum(p.lstat().st_size for p in paths if p.is_file() and not p.is_symlink())
     if size > limit:
         raise SubmissionRejected(
             f"the submission's files take {size} bytes, more than the lab's limit of "
@@ -29,7 +33,7 @@ def pack(folder: Path, limit: int) -> str:
         )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
-        for path in sorted(folder.rglob("*")):
+        for path in paths:
             tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 

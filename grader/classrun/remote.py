@@ -24,9 +24,11 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from grader.batch import ClassResult, previous_reports, shard_of, write_deltas
+from grader.build import ignore_patterns
 from grader.classrun import tasks
-from grader.classrun.payload import pack
+from grader.classrun.payload import folder_bytes, pack
 from grader.classrun.shards import Shard
+from grader.engine import Engine
 from grader.errors import EngineUnavailable, LabFileError, SubmissionRejected, UsageError
 from grader.facts import Submission
 from grader.intake.outcomes import IntakeFailed, intake_report
@@ -96,7 +98,7 @@ class QueueRun:
             limit = Settings.resolve(self.options, job.lab).context_limit_bytes
             payload = {
                 "name": job.name,
-                "files": pack(sub.root, limit),
+                "files": pack(sub.root, limit, files_to_send(sub, limit)),
                 "options": dataclasses.asdict(self.options),
                 "version": grader_digest(),
                 **self.lab_fields(),
@@ -156,6 +158,18 @@ class QueueRun:
         target = write_all(report, self.output)
         write_grader_log(target, [tracebacks] if tracebacks else [])
         return Graded(report, time.monotonic() - job.started, target, False, engine)
+
+
+def files_to_send(sub: Submission, limit: int) -> list[str] | None:
+    """Every file (None) when they fit in ``limit``; else only the build context (its
+    ``.dockerignore`` applied) with the ``.dockerignore`` and the Dockerfile, as a local run
+    counts a context against that limit."""
+    if folder_bytes(sub.root) <= limit:
+        return None
+    dockerfile = sub.dockerfile.relative_to(sub.root).as_posix() if sub.dockerfile else ""
+    found = Engine.context_files(sub.root, dockerfile or "Dockerfile", ignore_patterns(sub.root))
+    parents = {p.as_posix() for f in found for p in Path(f).parents if p != Path(".")}
+    return sorted({*found, *parents, ".dockerignore", *([dockerfile] if dockerfile else [])})
 
 
 def ready(pending: dict[str, Sent]) -> Iterable[Sent]:

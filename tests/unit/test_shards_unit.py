@@ -74,3 +74,22 @@ def test_a_payload_keeps_files_and_modes_and_respects_the_cap(tmp_path: Path) ->
     assert (out / "link").is_symlink()
     with pytest.raises(SubmissionRejected, match="more than the lab's limit of 10 bytes"):
         pack(folder, 10)
+
+
+def test_files_over_the_cap_are_sent_as_their_build_context(tmp_path: Path) -> None:
+    from grader.classrun.remote import files_to_send
+    from grader.submission import load_submission
+
+    folder = tmp_path / "sub"
+    (folder / "data").mkdir(parents=True)
+    (folder / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY app.py /app/\n")
+    (folder / "app.py").write_text("print('hi')\n")
+    (folder / ".dockerignore").write_text("data\n")
+    (folder / "data" / "big.csv").write_text("x" * 5000)
+    sub = load_submission(folder, "sub")
+    assert files_to_send(sub, 10_000) is None  # it all fits: every file goes
+    only = files_to_send(sub, 1000)
+    assert only == [".dockerignore", "Dockerfile", "app.py"]
+    out = tmp_path / "out"
+    unpack(pack(folder, 1000, only), out)
+    assert sorted(p.name for p in out.rglob("*")) == [".dockerignore", "Dockerfile", "app.py"]
