@@ -16,7 +16,7 @@ import redis
 from private_engine import PrivateEngine
 from redis_server import Worker, redis_server
 from test_engine_faults import offline_submission
-from test_throughput import golden
+from test_throughput import PARALLEL, golden
 
 from grader.batch import ClassResult
 from grader.classrun import tasks
@@ -234,3 +234,18 @@ def test_a_worker_refuses_another_grader_version_and_finishes_its_task_on_sigter
     (result,) = outcome
     assert statuses(result) == {"ok-1": expected("ok-1")}
     assert "Warm shutdown" in worker.text()
+
+
+def test_bundled_submissions_through_the_queue_get_their_golden_verdicts(
+    repo_root: Path, tmp_path: Path, redis_url: str
+) -> None:
+    klass = tmp_path / "class"
+    for name in PARALLEL:
+        shutil.copytree(repo_root / "submissions" / name, klass / name)
+    worker = Worker(redis_url, tmp_path / "w.log", "-j", "2", "--name", "w@test")
+    try:
+        worker.wait_for("ready.")
+        result = run_queued([klass], "tp6", Options(), tmp_path / "out", redis_url)
+    finally:
+        worker.stop()
+    assert statuses(result) == {name: golden("tp6", name) for name in PARALLEL}
