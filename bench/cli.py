@@ -19,6 +19,7 @@ from types import FrameType
 from bench.dockerio import clean_up, remove_build_cache, server_version
 from bench.document import assemble, write
 from bench.gradearm import capabilities, startup_seconds, stop_all
+from bench.queuearm import queue_lines, queue_runs
 from bench.runner import Bench, Config, safe_submission
 from bench.table import render
 
@@ -61,6 +62,24 @@ def parser() -> argparse.ArgumentParser:
         "ones, which must serve a 200: the raw floor runs the class too)",
     )
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON file")
+    p.add_argument(
+        "--no-queue",
+        action="store_true",
+        help="skip the queue's runs (grade --queue and grade-worker over Redis)",
+    )
+    p.add_argument(
+        "--queue-jobs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="slots of the queue's worker, and -j of the local run it is compared with (default 2)",
+    )
+    p.add_argument(
+        "--second-engine",
+        metavar="URL",
+        help="a second Docker engine for the two-worker queue run (default: none, "
+        "the run is skipped)",
+    )
     p.add_argument(
         "--grade",
         type=Path,
@@ -132,8 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"grading a class of {cfg.class_size}...", file=sys.stderr, flush=True)
             klass = bench.class_runs()
         doc = assemble(meta, submissions, klass)
+        if cfg.class_size > 0 and not args.no_queue:
+            print(f"grading a class of {cfg.class_size} through the queue...", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            doc["queue"] = queue_runs(bench, args.queue_jobs, args.second_engine)
         write(doc, args.output)
         print(render(doc))
+        if "queue" in doc:
+            print("\n".join(queue_lines(doc["queue"])))
         print(f"\nwritten: {args.output}", file=sys.stderr)
         return 0
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.classrun.shards import Shard, duration_of, select, write_shard_file
 from grader.cleanup import Cleanup
 from grader.engine import Engine
 from grader.intake.sources import IntakeOptions, Source, open_class
@@ -55,6 +56,17 @@ def previous_reports(output: Path) -> dict[str, SubmissionReport]:
     return found
 
 
+def shard_of(folders: list[Source], shard: Shard, output: Path) -> list[Source]:
+    """The sources shard ``shard`` grades (``shard.json`` written in ``output``)."""
+    names = [s.name for s in folders]
+    durations = {
+        n: d for n, r in previous_reports(output).items() if (d := duration_of(r)) is not None
+    }
+    chosen = select(names, shard, durations)
+    write_shard_file(output, shard, names)
+    return [s for s in folders if s.name in chosen]
+
+
 def write_deltas(deltas: list[Delta], output: Path) -> Path:
     """``regrade.json``: the deltas of the submissions that moved."""
     moved = [d.to_dict() for d in deltas if d.moved]
@@ -76,6 +88,7 @@ def run_class(
     regrade: bool = False,
     labels: dict[str, str] | None = None,
     intake: IntakeOptions | None = None,
+    shard: Shard | None = None,
 ) -> ClassResult:
     """Grade every submission under ``paths`` into ``output``, ``jobs`` at once; one
     submission's failure never stops the others.
@@ -85,12 +98,15 @@ def run_class(
 
     ``labels``: the run's labels when the command line made them already (a build it sent
     ahead carries them: ``grader.headstart``); new ones otherwise. ``intake``: git URLs,
-    roster, deadline (``grader.intake``).
+    roster, deadline (``grader.intake``). ``shard``: grade only that part of the class
+    (``grader.classrun.shards``).
     """
     with contextlib.ExitStack() as stack:  # an unpacked Moodle export lives for the run
         intake = intake or IntakeOptions()
         labs = labs_of(lab_ref)  # a bad lab is refused before anything is built
         folders = open_class(paths, intake, stack, labs)
+        if shard is not None:
+            folders = shard_of(folders, shard, output)
         return _grade(folders, lab_ref, options, output, engines, listener, jobs=jobs,
                       force=force, regrade=regrade, labels=labels, intake=intake)  # fmt: skip
 

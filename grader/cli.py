@@ -146,6 +146,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="GitHub Classroom's classroom_roster.csv: names for <assignment>-<user>",
     )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="grade only the K-th of N parts of the class (CI matrices; join with grade merge)",
+    )
+    p.add_argument(
+        "--queue",
+        metavar="redis://HOST:PORT/0",
+        help="send the submissions to the grade-worker hosts of this Redis queue",
+    )
     p.add_argument("--list-labs", action="store_true", help="list the built-in labs and exit")
     p.add_argument("--explain", metavar="CHECK_ID", help="describe a check and its parameters")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the grader does")
@@ -175,6 +185,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
         return "git repositories to fetch first"
     if args.builder != "classic":  # BuildKit builds through the CLI: nothing to send ahead
         return "not the classic builder"
+    if args.shard or args.queue:
+        return "a shard or a queue: maybe not this machine's to build"
     labels = new_run_labels()
     limits = (
         cgroups.size_bytes(args.build_memory or cgroups.DEFAULT_MEMORY),
@@ -184,8 +196,27 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
     return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
 
 
+def merge_parser() -> argparse.ArgumentParser:
+    """The ``grade merge`` command line."""
+    p = argparse.ArgumentParser(
+        prog="grade merge",
+        description="Join the report folders of a class's shards (grade --shard K/N) into one.",
+    )
+    p.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="a shard's --output")
+    p.add_argument("--output", "-o", type=Path, default=Path("reports"),
+                   help="folder for the joined reports (default: reports)")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the grader does")
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises for a user's mistake)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        merging = merge_parser().parse_args(argv[1:])
+        from grader import command
+
+        return command.merge(merging)
     args = parser().parse_args(argv)
     args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
     args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]

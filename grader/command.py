@@ -18,6 +18,8 @@ from pathlib import Path
 
 from grader.batch import run_class
 from grader.checkparams import PARAMS
+from grader.classrun.merge import merge as merge_shards
+from grader.classrun.shards import Shard
 from grader.engine import Engine
 from grader.errors import GraderError, UsageError
 from grader.headstart import HeadStart
@@ -25,6 +27,7 @@ from grader.intake.sources import IntakeOptions, parse_deadline
 from grader.lab import builtin_labs, load_lab_file
 from grader.progress import delta_lines, progress_for
 from grader.report.classroom import append_result_line
+from grader.results import SubmissionReport
 from grader.settings import Options
 from grader.workers import EnginePool, default_jobs
 
@@ -116,6 +119,9 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         )
         if args.jobs is not None and args.jobs < 1:
             raise UsageError("-j/--jobs must be at least 1")
+        shard = Shard.parse(args.shard) if args.shard else None
+        if args.queue:
+            return _queued(args, options, intake, shard)
         pool = EnginePool.connect(args.docker_host)
         labels = None
         if isinstance(head, HeadStart):
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
             with progress_for() as progress:
                 result = run_class(args.paths, args.lab, options, args.output, pool, progress,
                                    jobs=jobs, force=args.force, regrade=args.regrade,
-                                   labels=labels, intake=intake)  # fmt: skip
+                                   labels=labels, intake=intake, shard=shard)  # fmt: skip
         finally:
             pool.close()
         reports = result.reports
@@ -145,10 +151,43 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
     finally:
         if isinstance(head, HeadStart):
             _discard(head)
+    return _close(args, reports)
+
+
+def _queued(
+    args: argparse.Namespace, options: Options, intake: IntakeOptions, shard: Shard | None
+) -> int:
+    """``grade --queue``: the class graded by the queue's workers, written here."""
+    from grader.classrun.remote import run_queued  # celery: only for a queued run
+
+    with progress_for() as progress:
+        result = run_queued(args.paths, args.lab, options, args.output, args.queue, progress,
+                            force=args.force, regrade=args.regrade, intake=intake,
+                            shard=shard)  # fmt: skip
+    if args.regrade:
+        print("\n".join(delta_lines(result.deltas)))
+    return _close(args, result.reports)
+
+
+def _close(args: argparse.Namespace, reports: list[SubmissionReport]) -> int:
+    """The run's last line, Classroom's output and the exit code."""
     if os.environ.get("GITHUB_OUTPUT") and reports:
         append_result_line(Path(os.environ["GITHUB_OUTPUT"]), reports)
     mean = sum(r.score for r in reports) / max(len(reports), 1)
     print(f"{len(reports)} graded, reports in {args.output}/ (mean score {mean:.1f})")
     if args.min_score is not None and any(r.score < args.min_score for r in reports):
         return 1
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    """``grade merge DIR...``: join shards' report folders; returns the exit code."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        reports = merge_shards(args.folders, args.output)
+    except GraderError as exc:
+        print(f"error: {_safe(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    print(f"{len(reports)} reports joined in {args.output}/ from {len(args.folders)} shards")
     return 0

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from grader.errors import (
     SubmissionRejected,
     UsageError,
 )
+from grader.facts import Submission
 from grader.i18n import t
 from grader.intake.discover import discover
 from grader.intake.identity import Identity
@@ -173,34 +176,12 @@ class Run:
         return job
 
     def _prepare(self, job: Job, worker: int, admitted: Future[Job] | None) -> None:
-        self.listener.step(worker, job.name, "intake")
-        arrival = job.stack.enter_context(arrive(job.source, self.intake))
-        job.identity = arrival.identity
-        labs = labs_of(self.lab_ref)
-        found = discover(arrival.folder, labs)
-        if found.folder is None and found.declared:
-            raise IntakeFailed("intake.bad_path", path=found.declared)
-        if found.folder is None:
-            raise IntakeFailed("intake.ambiguous", candidates=", ".join(found.others))
-        folder = found.folder
-        job.identity = job.identity.with_(graded_folder=found.rel, other_folders=found.others)
-        job.lab = lab = choose_lab(folder, self.lab_ref)
-        if lab is None:
-            note = "cannot tell which lab this submission is for: grade it with --lab ID"
-            job.report = assemble(job.name, "unknown", [], notes=(note,))
+        step = functools.partial(self.listener.step, worker)
+        sub = locate(job, self.lab_ref, self.options, self.output, self.force, self.intake, step)
+        if sub is None:
             return
-        sub = load_submission(folder, job.name)
-        job.key = key_of(sub, lab, self.options)
-        previous = None
-        if self.force:
-            pass
-        elif reached_through(self.output, job.name, folder):
-            log.info("%s: its earlier report is inside the submission: not read", job.name)
-        else:
-            previous = previous_report(self.output, job.name)
-        if previous is not None and reusable(previous, job.key):
-            job.report, job.reused = previous, True
-            return
+        lab = job.lab
+        assert lab is not None
         job.engine = self.pool.pick()
         engine = self.pool.engines[job.engine]
         job.pipeline = Pipeline(sub, lab, lambda: engine, self.labels, self.options)
@@ -275,6 +256,53 @@ class Run:
             self.pool.release(job.engine)
             job.engine = None
         job.stack.close()
+
+
+def locate(
+    job: Job,
+    lab_ref: str,
+    options: Options,
+    output: Path,
+    force: bool,
+    intake: IntakeOptions,
+    step: Callable[[str, str], None],
+) -> Submission | None:
+    """Bring the job's submission in (its identity, lab and reuse key set on ``job``): the
+    submission to grade, or None when its report is already known (reused, unknown lab).
+
+    Raises:
+        IntakeFailed, SubmissionRejected: the submission cannot be graded (a result).
+        UsageError, LabFileError: the lab given cannot be used.
+    """
+    step(job.name, "intake")
+    arrival = job.stack.enter_context(arrive(job.source, intake))
+    job.identity = arrival.identity
+    labs = labs_of(lab_ref)
+    found = discover(arrival.folder, labs)
+    if found.folder is None and found.declared:
+        raise IntakeFailed("intake.bad_path", path=found.declared)
+    if found.folder is None:
+        raise IntakeFailed("intake.ambiguous", candidates=", ".join(found.others))
+    folder = found.folder
+    job.identity = job.identity.with_(graded_folder=found.rel, other_folders=found.others)
+    job.lab = lab = choose_lab(folder, lab_ref)
+    if lab is None:
+        note = "cannot tell which lab this submission is for: grade it with --lab ID"
+        job.report = assemble(job.name, "unknown", [], notes=(note,))
+        return None
+    sub = load_submission(folder, job.name)
+    job.key = key_of(sub, lab, options)
+    previous = None
+    if force:
+        pass
+    elif reached_through(output, job.name, folder):
+        log.info("%s: its earlier report is inside the submission: not read", job.name)
+    else:
+        previous = previous_report(output, job.name)
+    if previous is not None and reusable(previous, job.key):
+        job.report, job.reused = previous, True
+        return None
+    return sub
 
 
 def labs_of(lab_ref: str) -> list[LabSpec]:

@@ -18,7 +18,7 @@ from bench.stats import TARGETS
 SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms",
                    "listen_uncertainty_ms", "listen_note", "graded"}  # fmt: skip
 TOP_KEYS = {"run_id", "started", "machine", "options", "grader", "notes", "submissions",
-            "class_totals", "class_run", "targets"}  # fmt: skip
+            "class_totals", "class_run", "targets", "queue"}  # fmt: skip
 CLASS_KEYS = {"size", "sources", "j1", "j2", "regrade", "j4", "floor", "floor_ratio",
               "parallel_ratio", "regrade_fraction", "peak_rss_mb", "peak_rss_jobs",
               "notes"}  # fmt: skip
@@ -72,6 +72,12 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
         assert (floor["exit_code"], floor["students"]) == (0, 2), floor
         assert floor["seconds"] > 0 and klass["floor_ratio"][key] > 0
         assert klass[key]["graded"] == 2 and klass[key]["exit_code"] == 0
+
+    queue = doc["queue"]  # the class through Redis and one grade-worker, against -j 2 here
+    for run in (queue["local"], queue["one_worker"]):
+        assert (run["graded"], run["exit_code"], run["checks_error"]) == (2, 0, 0)
+    assert queue["queue_ratio"] > 0 and queue["two_engines"] is None
+    assert "Queue (Redis, grade-worker -j 2):" in done.stdout
 
     assert [t["id"] for t in doc["targets"]] == [t.id for t in TARGETS]
     for target in doc["targets"]:

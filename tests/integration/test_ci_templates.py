@@ -147,3 +147,78 @@ def test_the_templates_grading_command_passes_or_fails_the_job(
     assert len(cases) == len(load_lab("tp6").checks)
     failed = [c for c in cases if any(isinstance(r, Failure | Error) for r in c.result)]
     assert (len(failed) == 0) == (exit_code == 0)
+
+
+@dataclass(frozen=True)
+class ClassJobs:
+    """What a class-grading template runs: each shard's command, then the merge."""
+
+    env: dict[str, str]
+    shards: list[dict[str, str]]
+    """The variables of each parallel job (its place in the split)."""
+    grade: str
+    merge: str
+
+
+def github_class() -> ClassJobs:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "ci" / "github-class.yml").read_text("utf-8"))
+    env = {k: str(v) for k, v in data["env"].items() if k != "GRADER"}
+    grade, merge = data["jobs"]["grade"], data["jobs"]["merge"]
+    values = grade["strategy"]["matrix"]["shard"]
+    assert values == list(range(1, int(env["SHARDS"]) + 1))  # the matrix lists 1..SHARDS
+    (step,) = [s for s in grade["steps"] if s.get("id") == "grade"]
+    assert step["env"] == {"SHARD": "${{ matrix.shard }}"}
+    (keep,) = [s for s in grade["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert keep["if"] == "always()" and keep["with"]["name"] == "shard-${{ matrix.shard }}"
+    assert merge["needs"] == "grade" and merge["if"] == "always()"
+    (fetch,) = [s for s in merge["steps"] if "download-artifact" in s.get("uses", "")]
+    assert fetch["with"] == {"pattern": "shard-*"}  # each artifact in a folder of its name
+    (joined,) = [s for s in merge["steps"] if s.get("id") == "merge"]
+    shards = [{"SHARD": str(k)} for k in values]
+    return ClassJobs(env, shards, step["run"], joined["run"])
+
+
+def gitlab_class() -> ClassJobs:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "ci" / "gitlab-class.yml").read_text("utf-8"))
+    env = {
+        k: str(v) for k, v in data["variables"].items() if k not in (*ENGINE_VARIABLES, "GRADER")
+    }
+    grade, merge = data["grade-shard"], data["merge"]
+    count = int(grade["parallel"])
+    assert grade["artifacts"]["when"] == "always" and grade["artifacts"]["paths"] == ["shard-*/"]
+    assert merge["needs"] == ["grade-shard"] and merge["when"] == "always"
+    shards = [{"CI_NODE_INDEX": str(k), "CI_NODE_TOTAL": str(count)} for k in range(1, count + 1)]
+    return ClassJobs(env, shards, "\n".join(grade["script"]), "\n".join(merge["script"]))
+
+
+CLASS_TEMPLATES = {"github": github_class, "gitlab": gitlab_class}
+CLASS = {"tp6-no-dockerfile": "0/20", "tp6-ok": "20/20", "tp6-syntax-error": "6/20"}
+
+
+@pytest.mark.parametrize("template", sorted(CLASS_TEMPLATES))
+def test_the_class_templates_shards_merge_into_the_class_reports(
+    engine: object, tmp_path: Path, template: str
+) -> None:
+    jobs = CLASS_TEMPLATES[template]()
+    assert jobs.env["CLASS"] == "submissions" and "<tag>" in (ROOT / "ci").joinpath(
+        f"{template}-class.yml"
+    ).read_text("utf-8")
+    repo = tmp_path / "grading"  # the instructor's grading repository, checked out
+    for name in CLASS:
+        shutil.copytree(ROOT / "submissions" / name, repo / "submissions" / name)
+    summary = tmp_path / "step-summary.md"
+    graded: list[str] = []
+    for place in jobs.shards:  # each parallel job, on a runner of its own
+        job = Job({**jobs.env, **place}, jobs.grade, "", "")
+        done = run_step(jobs.grade, repo, job, summary)
+        assert done.returncode == 0, done.stdout + done.stderr
+        graded += [line.split()[0] for line in done.stdout.splitlines() if "/20" in line]
+    assert sorted(graded) == sorted(CLASS)  # every submission in exactly one shard
+    merged = run_step(jobs.merge, repo, Job(jobs.env, jobs.merge, "", ""), summary)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    table = (repo / "reports" / "summary.md").read_text(encoding="utf-8")
+    for name, score in CLASS.items():
+        assert f"| {name} | tp6 | {score} |" in table
+    rows = (repo / "reports" / "summary.csv").read_text("utf-8").splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == sorted(CLASS)
+    assert (repo / "reports" / "index.html").exists()
