@@ -256,6 +256,7 @@ def probe_cache(
     timeout_s: float,
     limits: BuildLimits,
     builder: str = "auto",
+    slot: int | None = None,
 ) -> tuple[CacheFacts, str | None]:
     """Rebuild a copy after appending one line to the app file with the main build's
     ``builder``; returns the facts and the rebuilt image (to remove).
@@ -279,7 +280,15 @@ def probe_cache(
         log = TimedLog(200_000)
         started = time.monotonic()
         outcome = engine.build(
-            context, str(cut), {}, timeout_s, log.limit, log, limits=limits, builder=builder
+            context,
+            str(cut),
+            {},
+            timeout_s,
+            log.limit,
+            log,
+            limits=limits,
+            builder=builder,
+            slot=slot,
         )
         end = time.monotonic()
     if outcome.builder == "buildkit":

@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -126,15 +127,21 @@ class BuildGroup:
 
     _count = 0
 
-    def __init__(self, limits: Limits, fs: Path = CGROUP_FS) -> None:
-        """Create the group in the limited hierarchies and write its limits.
+    def __init__(self, limits: Limits, fs: Path = CGROUP_FS, slot: int | None = None) -> None:
+        """Create the group in the limited hierarchies and write its limits. With a ``slot``
+        (see ``Slots``) its name is the slot's, the same in every run: BuildKit counts a RUN
+        step's cgroup parent in its cache key, so a name that changed from build to build
+        would never let a RUN step come from the cache.
 
         Raises:
             OSError: the group could not be created or limited.
         """
-        BuildGroup._count += 1
-        name = f"b{BuildGroup._count}-{os.urandom(3).hex()}"
-        self.relative = f"{ROOT}/{_process_dir(os.getpid())}/{name}"
+        if slot is None:
+            BuildGroup._count += 1
+            name = f"b{BuildGroup._count}-{os.urandom(3).hex()}"
+            self.relative = f"{ROOT}/{_process_dir(os.getpid())}/{name}"
+        else:
+            self.relative = f"{ROOT}/slot-{slot}"
         self.fs = fs
         self.limits = limits
         self.memsw = False
@@ -201,6 +208,32 @@ class BuildGroup:
             time.sleep(0.1)
 
 
+class Slots:
+    """Build slots: the lowest number no live submission of this process holds. A
+    submission keeps its slot for all its builds (its layer-cache rebuild hits the cache its
+    main build filled), and consecutive submissions reuse the same few names, so their RUN
+    steps share BuildKit's cache. Two grading processes on one machine may share a slot (and
+    so a bound) at the same moment."""
+
+    def __init__(self) -> None:
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> int:
+        with self._lock:
+            slot = next(n for n in range(len(self._held) + 1) if n not in self._held)
+            self._held.add(slot)
+            return slot
+
+    def release(self, slot: int) -> None:
+        with self._lock:
+            self._held.discard(slot)
+
+
+SLOTS = Slots()
+"""This process's build slots."""
+
+
 def _write(path: Path, value: int) -> None:
     path.write_text(str(value), encoding="ascii")
 
@@ -228,6 +261,9 @@ def sweep_dead(fs: Path = CGROUP_FS) -> int:
         if not root.is_dir():
             continue
         for folder in root.iterdir():
+            if folder.name.startswith("slot-"):  # shared: gone once no build runs in it
+                removed += _remove_tree(folder)
+                continue
             match = re.fullmatch(r"p(\d+)-(\d+)", folder.name)
             if match is None or _start_time(int(match.group(1))) == match.group(2):
                 continue  # not ours, or its process still runs

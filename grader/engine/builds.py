@@ -114,14 +114,17 @@ class Builds(EngineBase):
             return "a rootless engine"
         return cgroups.usable()
 
-    def build_bounds(self, limits: BuildLimits) -> tuple[BuildGroup | None, BuildBounds]:
+    def build_bounds(
+        self, limits: BuildLimits, slot: int | None = None
+    ) -> tuple[BuildGroup | None, BuildBounds]:
         """The bounds of one build: a cgroup of its own when this engine can take one (the
-        caller removes it), else the per-RUN limits only, said once on stderr (and kept in
-        ``missing_bounds``, for the reports' notes)."""
+        caller removes it; named after ``slot`` when given: ``cgroups.Slots``), else the
+        per-RUN limits only, said once on stderr (and kept in ``missing_bounds``, for the
+        reports' notes)."""
         why = self._cgroup_refusal()
         if why is None:
             try:
-                group = BuildGroup(limits.as_tuple())
+                group = BuildGroup(limits.as_tuple(), slot=slot)
                 return group, _bounds(limits, group)
             except OSError as exc:
                 why = f"no cgroup could be made ({exc})"
@@ -142,13 +145,15 @@ class Builds(EngineBase):
         limits: BuildLimits,
         builder: str = "auto",
         target: str | None = None,
+        slot: int | None = None,
     ) -> BuildOutcome:
         """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (a cgroup
         of its own, removed after: BuildKit runs its RUN steps under it with
         ``--cgroup-parent``, the classic builder with ``cgroupparent``), keeping a bounded log
         (in ``text`` when given: e.g. a log that times each line, for the layer-cache probe);
         ``on_sent`` is called once the engine has the context and the build runs. ``target``:
-        the stage to stop at.
+        the stage to stop at; ``slot``: the submission's build slot (BuildKit's cgroup parent
+        is then the same for all its builds, and its cache is shared: ``cgroups.Slots``).
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
@@ -159,7 +164,7 @@ class Builds(EngineBase):
         started = time.monotonic()
         if self.builder_for(builder) == "buildkit":
             return self._buildkit(context, dockerfile, labels, timeout_s, text, on_sent,
-                                  limits, target)  # fmt: skip
+                                  limits, target, slot)  # fmt: skip
         head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
@@ -214,12 +219,13 @@ class Builds(EngineBase):
         on_sent: Callable[[], None],
         limits: BuildLimits,
         target: str | None,
+        slot: int | None,
     ) -> BuildOutcome:
         """A BuildKit build (``docker buildx build``) whose RUN steps run under a cgroup of
         their own (``--cgroup-parent``); without one, BuildKit's RUN steps have no bound at all
         (buildx takes no memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
-        group, bounds = self.build_bounds(limits)
+        group, bounds = self.build_bounds(limits, slot)
         if group is None:
             bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
             cgroups.warn_once(bounds.missing, "BuildKit takes per-build limits only as a cgroup")
