@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest import runner
 
 from grader.engine import Engine
 from grader.facts import Submission
@@ -69,6 +71,21 @@ def grade_submission(
     return grade_loaded(load_submission(path), lab, options, engine, labels)
 
 
+@contextlib.contextmanager
+def _environ_left_alone() -> Iterator[None]:
+    """pytest sets and deletes ``PYTEST_CURRENT_TEST`` in ``os.environ`` around every check;
+    in a class run, worker threads read ``os.environ`` at the same time (requests looks for
+    proxies on every request, docker-py's included), and a key deleted while another thread
+    iterates the mapping raised ``KeyError: 'PYTEST_CURRENT_TEST'`` there: a grader error for
+    a student. The batch's rubric runs without that variable (nothing of ours reads it)."""
+    original = runner._update_current_test_var
+    runner._update_current_test_var = lambda item, when: None
+    try:
+        yield
+    finally:
+        runner._update_current_test_var = original
+
+
 def grade_loaded(
     sub: Submission,
     lab: LabSpec,
@@ -88,7 +105,8 @@ def grade_loaded(
         prepared={sub.name: prepared} if prepared else None,
     )
     try:
-        code = pytest.main(pytest_args(), plugins=[session, ShortTracebacks()])
+        with _environ_left_alone():
+            code = pytest.main(pytest_args(), plugins=[session, ShortTracebacks()])
     except Exception as exc:  # a grader bug must not stop the class
         return error_report(sub, lab, options, exc), [format_exception(exc)]
     if code == pytest.ExitCode.INTERRUPTED:  # pytest swallowed Ctrl-C / SIGTERM: stop the class

@@ -225,10 +225,17 @@ class Builds(EngineBase):
         their own (``--cgroup-parent``); without one, BuildKit's RUN steps have no bound at all
         (buildx takes no memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
-        group, bounds = self.build_bounds(limits, slot)
-        if group is None:
+        group, why = None, self._cgroup_refusal()
+        if why is None:
+            try:
+                group = BuildGroup(limits.as_tuple(), slot=slot)
+            except OSError as exc:
+                why = f"no cgroup could be made ({exc})"
+        if group is None:  # buildx takes no memory or CPU limit: a cgroup parent is all
             bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
-            cgroups.warn_once(bounds.missing, "BuildKit takes per-build limits only as a cgroup")
+            cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
+        else:
+            bounds = _bounds(limits, group)
         if bounds.missing:
             self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
         try:

@@ -80,6 +80,15 @@ def declared_path(root: Path) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _named_dockerfile(root: Path) -> bool:
+    """An entry of ``root`` named Dockerfile (any case) that is not a usable file: a folder,
+    a link. The submission's own mistake, graded there (``dockerfile.present``)."""
+    try:
+        return any(p.name.lower() == "dockerfile" for p in root.iterdir())
+    except OSError:
+        return False
+
+
 def discover(root: Path, labs: Sequence[LabSpec]) -> Found:
     """The folder of ``root`` to grade against one of ``labs``: ``root`` when it holds a
     Dockerfile (or nothing else does), the best-ranked folder otherwise."""
@@ -89,8 +98,8 @@ def discover(root: Path, labs: Sequence[LabSpec]) -> Found:
         ok = target.is_dir() and inside(root, target)
         rel = target.resolve().relative_to(root.resolve()).as_posix() if ok else declared
         return Found(target if ok else None, rel, declared=declared)
-    if find_dockerfile(root)[0] is not None:
-        return Found(root)
+    if find_dockerfile(root)[0] is not None or _named_dockerfile(root):
+        return Found(root)  # a Dockerfile at the root, even a broken one, is the student's
     found = candidates(root)
     if not found:
         return Found(root)

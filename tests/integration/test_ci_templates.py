@@ -111,9 +111,9 @@ def test_templates_document_their_placeholders(template: str) -> None:
     ("template", "submission", "exit_code", "score"),
     [
         ("github", "tp6-ok", 0, "20/20"),
-        ("github", "tp6-syntax-error", 1, "6/20"),
+        ("github", "tp6-syntax-error", 1, "11/20"),
         ("gitlab", "tp6-ok", 0, "20/20"),
-        ("gitlab", "tp6-syntax-error", 1, "6/20"),
+        ("gitlab", "tp6-syntax-error", 1, "11/20"),
     ],
 )
 def test_the_templates_grading_command_passes_or_fails_the_job(
@@ -192,7 +192,7 @@ def gitlab_class() -> ClassJobs:
 
 
 CLASS_TEMPLATES = {"github": github_class, "gitlab": gitlab_class}
-CLASS = {"tp6-no-dockerfile": "0/20", "tp6-ok": "20/20", "tp6-syntax-error": "6/20"}
+CLASS = {"tp6-no-dockerfile": "0/20", "tp6-ok": "20/20", "tp6-syntax-error": "11/20"}
 
 
 @pytest.mark.parametrize("template", sorted(CLASS_TEMPLATES))

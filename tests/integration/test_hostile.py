@@ -384,7 +384,10 @@ def test_symlink_to_a_host_file_never_leaks(
     copied = _checks(out, "06-symlink-copied")
     status, message = copied["build.succeeds"]
     assert status == "failed"
-    assert "file not found in build context" in message and "secret" in message, message
+    # the classic builder's words, or BuildKit's (its context carries the link as a link too,
+    # resolved inside the context, where it dangles)
+    found = "file not found in build context" in message or '": not found' in message
+    assert found and "secret" in message, message
 
     whole = _checks(out, "07-symlink-whole-folder")
     assert whole["build.succeeds"][0] == "passed"

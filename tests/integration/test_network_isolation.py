@@ -448,8 +448,6 @@ def test_a_remote_engine_is_graded_as_before_and_every_report_says_isolation_is_
     for name in ("s1", "s2"):
         data = report(out, name)
         assert data["score"] == 20
-        assert len(data["notes"]) == 1 and data["notes"][0].startswith(
-            "Isolement réseau non appliqué"
-        )
-        assert remote.url in data["notes"][0]
+        said = [n for n in data["notes"] if n.startswith("Isolement réseau non appliqué")]
+        assert len(said) == 1 and remote.url in said[0]  # (the build bounds say theirs apart)
     assert left_behind(engine, proc.pid) == ([], [], [])

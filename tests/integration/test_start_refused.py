@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import build_image
+from grader.build import Bounds, build_image
 from grader.dockerfile import parse_dockerfile
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.errors import StartRefused
 from grader.labels import new_run_labels
 from grader.run import Sandbox, start
@@ -44,7 +45,15 @@ def image_of(engine: Engine, tmp_path: Path) -> Iterator[object]:
         sub = load_submission(folder)
         assert sub.dockerfile is not None
         labels = new_run_labels()
-        built = build_image(engine, sub, parse_dockerfile(sub.dockerfile), labels, 300, 10_000)
+        built = build_image(
+            engine,
+            sub,
+            parse_dockerfile(sub.dockerfile),
+            labels,
+            300,
+            10_000,
+            Bounds(BuildLimits()),
+        )
         made.append(built.image_id)
         return built.image_id
 

@@ -19,9 +19,9 @@ STATED = ("dockerfile.label_maintainer", "image.user_non_root", "image.entrypoin
 
 
 def _grade(repo_root: Path, out: Path, *lab: str) -> dict[str, Any]:
-    code = main(["submissions/tp6-copy-no-slash", "--output", str(out), "--force", *lab])
+    code = main(["submissions/tp6-syntax-error", "--output", str(out), "--force", *lab])
     assert code in (0, 1)
-    text = (out / "tp6-copy-no-slash" / "report.json").read_text(encoding="utf-8")
+    text = (out / "tp6-syntax-error" / "report.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -42,7 +42,7 @@ def test_a_broken_build_judges_what_the_dockerfile_states_and_blocks_the_rest(
     assert {checks[i]["blocked_by"] for i in blocked} == {"build.succeeds"}
     assert not any(c["status"] == "failed" and c["max_score"] == 0 for c in checks.values())
     assert data["score"] == 11
-    md = (tmp_path / "default" / "tp6-copy-no-slash" / "report.md").read_text(encoding="utf-8")
+    md = (tmp_path / "default" / "tp6-syntax-error" / "report.md").read_text(encoding="utf-8")
     heading = f"Not evaluated because the image does not build: {len(blocked)} checks, 7 points"
     assert md.count(heading) == 1
     assert leftovers() == ([], [])
@@ -69,7 +69,7 @@ def test_a_lab_may_leave_those_checks_not_run(
 def test_a_students_pytest_run_skips_checks_not_run_instead_of_erroring(
     repo_root: Path, leftovers: Callable[[], Any]
 ) -> None:
-    args = ["--submission", "submissions/tp6-copy-no-slash", "--lab", "tp6", "--lang", "en"]
+    args = ["--submission", "submissions/tp6-syntax-error", "--lab", "tp6", "--lang", "en"]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfs", *args],
         capture_output=True,
@@ -82,5 +82,5 @@ def test_a_students_pytest_run_skips_checks_not_run_instead_of_erroring(
     assert "1 failed, 11 passed, 10 skipped" in out  # no "error": nothing fails at setup
     assert out.count("not run (blocked by build.succeeds): Not run: the image does not build.") == 9
     assert "advice (no points): hadolint" in out
-    assert "FAILED checks/test_build.py::test_succeeds[tp6-copy-no-slash]" in out
+    assert "FAILED checks/test_build.py::test_succeeds[tp6-syntax-error]" in out
     assert leftovers() == ([], [])

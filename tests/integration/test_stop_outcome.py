@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from grader import runtime, stopping
-from grader.build import build_image
+from grader.build import Bounds, build_image
 from grader.dockerfile import parse_dockerfile
 from grader.engine import Engine
+from grader.engine.bounds import BuildLimits
 from grader.labels import new_run_labels
 from grader.run import Sandbox, start, wait_ready
 from grader.submission import load_submission
@@ -54,7 +55,9 @@ def running(
     sub = load_submission(tmp_path)
     assert sub.dockerfile is not None
     labels = new_run_labels()
-    built = build_image(engine, sub, parse_dockerfile(sub.dockerfile), labels, 300, 10_000)
+    built = build_image(
+        engine, sub, parse_dockerfile(sub.dockerfile), labels, 300, 10_000, Bounds(BuildLimits())
+    )
     container_id, host_port = start(engine, built.image_id, port, labels, Sandbox())
     try:
         ready = wait_ready(engine, container_id, f"http://127.0.0.1:{host_port}/", port, 60, 5)

@@ -227,3 +227,12 @@ def test_a_repos_file_gives_urls_names_and_emails(tmp_path: Path) -> None:
         ("tp6-alice-2", "https://gitlab.example.edu/org/tp6-alice", "Durand, Alice", ""),
     ]
     assert all(s.path is None and s.identity.kind == "git" for s in sources)
+
+
+def test_a_folder_named_dockerfile_at_the_root_is_the_student_s_mistake(tmp_path: Path) -> None:
+    """The root's own ``Dockerfile`` is a folder (holding a Dockerfile): that folder is not the
+    lab's folder to find, the root is graded (and fails ``dockerfile.present``)."""
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "Dockerfile").mkdir()
+    (tmp_path / "Dockerfile" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    assert discover(tmp_path, [load_lab("tp6")]).folder == tmp_path
