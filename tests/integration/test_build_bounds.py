@@ -64,17 +64,20 @@ def _int(path: Path) -> int | None:
 
 
 def _poll(pid: int, stop: threading.Event, seen: Seen) -> None:
-    """Read the build groups of grading process ``pid`` until ``stop``."""
+    """Read the build groups of grading process ``pid`` until ``stop``: its own (``p<pid>-…/b…``,
+    the classic builder's) and the build slots (``slot-<n>``, BuildKit's: stable names, so that
+    its cache holds; this test runs alone on the machine's slots)."""
     fs = cgroups.CGROUP_FS
-    pattern = re.compile(rf"\d+:pids:/{cgroups.ROOT}/p{pid}-\d+/(b[\w-]+)")
+    pattern = re.compile(rf"\d+:pids:/{cgroups.ROOT}/(?:p{pid}-\d+/)?((?:b|slot-)[\w-]+)")
+    globs = (f"p{pid}-*/b*", "slot-*")
     while not stop.is_set():
-        for group in (fs / "memory" / cgroups.ROOT).glob(f"p{pid}-*/b*"):
+        for group in (g for pat in globs for g in (fs / "memory" / cgroups.ROOT).glob(pat)):
             limit = _int(group / "memory.memsw.limit_in_bytes")
             peak = _int(group / "memory.memsw.max_usage_in_bytes")
             if limit is not None and peak is not None:
                 old = seen.memory.get(group.name, (limit, 0))[1]
                 seen.memory[group.name] = (limit, max(old, peak))
-        for group in (fs / "pids" / cgroups.ROOT).glob(f"p{pid}-*/b*"):
+        for group in (g for pat in globs for g in (fs / "pids" / cgroups.ROOT).glob(pat)):
             most = max(_int(group / "pids.current") or 0, _int(group / "pids.peak") or 0)
             limit = _int(group / "pids.max")
             if limit is not None:
