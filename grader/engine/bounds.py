@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grader import cgroups
+from grader.cgroups import BuildGroup
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,28 @@ class BuildBounds:
     def api_params(self) -> dict[str, str]:
         """Query parameters of ``POST /build`` (pure)."""
         return cgroups.api_params(self.limits.as_tuple(), self.cgroup_parent)
+
+
+KILLED = re.compile(r"\bcode:? 137\b")
+"""A RUN step killed by SIGKILL (either builder's words): the OOM killer when memory is bounded."""
+
+
+def bounds_under(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
+    """The bounds of a build under ``group`` (None: only each RUN container's own limits)."""
+    if group is None:
+        return BuildBounds(limits, None, ("pids",))
+    return BuildBounds(limits, group.parent, () if group.memsw else ("swap",))
+
+
+def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
+    """The bound that stopped a failed build: the group's use at a limit (a memory limit
+    reached only counts with a step killed), or a kill when no group tells."""
+    if not error:
+        return None
+    killed = KILLED.search(error) is not None
+    if group is None:
+        return "memory" if killed else None
+    hit = group.at_limit()
+    if killed and "memory" in hit:
+        return "memory"
+    return "pids" if "pids" in hit else None

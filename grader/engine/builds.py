@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -15,7 +14,7 @@ from typing import Any, cast
 from grader import cgroups
 from grader.cgroups import BuildGroup
 from grader.engine.base import EngineBase, log
-from grader.engine.bounds import BuildBounds, BuildLimits
+from grader.engine.bounds import BuildBounds, BuildLimits, bounds_under, stopped_by
 from grader.engine.buildkit import Builder, buildx_build, offers_buildkit
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
 from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable, ToolError
@@ -26,8 +25,6 @@ from grader.logcap import CappedText
 
 MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
 """Build errors that come from the machine, not from the student's Dockerfile."""
-KILLED = re.compile(r"\bcode:? 137\b")
-"""A RUN step killed by SIGKILL: the kernel's OOM killer when memory is bounded."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +122,10 @@ class Builds(EngineBase):
         if why is None:
             try:
                 group = BuildGroup(limits.as_tuple(), slot=slot)
-                return group, _bounds(limits, group)
+                return group, bounds_under(limits, group)
             except OSError as exc:
                 why = f"no cgroup could be made ({exc})"
-        bounds = _bounds(limits, None)  # memory and CPU: each RUN container's own
+        bounds = bounds_under(limits, None)  # memory and CPU: each RUN container's own
         cgroups.warn_once(bounds.missing, why)
         return None, bounds
 
@@ -168,7 +165,7 @@ class Builds(EngineBase):
         head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
-            bounds = _bounds(limits, group)
+            bounds = bounds_under(limits, group)
         if head is None:
             with translated("build"):
                 # fail before docker-py writes the context to a temporary file it would not
@@ -235,7 +232,7 @@ class Builds(EngineBase):
             bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
             cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
         else:
-            bounds = _bounds(limits, group)
+            bounds = bounds_under(limits, group)
         if bounds.missing:
             self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
         try:
@@ -370,27 +367,6 @@ class Builds(EngineBase):
             )
         except (OSError, ValueError) as exc:
             raise EngineError(f"list the build context: {exc}") from exc
-
-
-def _bounds(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
-    """The bounds of a build under ``group`` (None: only each RUN container's own limits)."""
-    if group is None:
-        return BuildBounds(limits, None, ("pids",))
-    return BuildBounds(limits, group.parent, () if group.memsw else ("swap",))
-
-
-def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
-    """The bound that stopped a failed build: the group's use at a limit (a memory limit
-    reached only counts with a step killed), or a kill when no group tells."""
-    if not error:
-        return None
-    killed = KILLED.search(error) is not None
-    if group is None:
-        return "memory" if killed else None
-    hit = group.at_limit()
-    if killed and "memory" in hit:
-        return "memory"
-    return "pids" if "pids" in hit else None
 
 
 def _pull_failure(name: str, message: str) -> PullFailed | RegistryUnreachable:

@@ -13,8 +13,7 @@ import pytest
 from grader import cgroups
 from grader.cgroups import BuildGroup
 from grader.cli import parser
-from grader.engine.bounds import BuildBounds, BuildLimits
-from grader.engine.builds import stopped_by
+from grader.engine.bounds import BuildBounds, BuildLimits, stopped_by
 from grader.errors import LabFileError
 from grader.lab import load_lab_file
 from grader.settings import Options, Settings
