@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,7 +89,7 @@ def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
     return lambda: grader_objects(engine)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -96,15 +98,24 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real registry (Debian's docker-registry) on 127.0.0.1; yields ``127.0.0.1:PORT``."""
+    with registry_server(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def registry_server(folder: Path, auth: str = "") -> Iterator[str]:
+    """Debian's docker-registry serving from ``folder`` on a free port of 127.0.0.1, with the
+    ``auth`` section of its configuration (none: anonymous); yields ``127.0.0.1:PORT`` once
+    it answers, and stops it afterwards."""
     binary = shutil.which("docker-registry")
     assert binary, "docker-registry is missing: make test installs it (scripts/tools.sh)"
-    folder = tmp_path_factory.mktemp("registry")
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     config = folder / "config.yml"
     config.write_text(
         "version: 0.1\n"
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
         f"http:\n  addr: {address}\n"
+        f"{auth}"
         "log:\n  level: warn\n",
         encoding="utf-8",
     )
@@ -114,9 +125,10 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
+                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
+                    break
+            except urllib.error.HTTPError:  # it answers (401: it asks for credentials)
+                break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise

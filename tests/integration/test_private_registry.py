@@ -5,12 +5,6 @@ does not answer is ours, RegistryUnreachable (issue 16.3)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +13,7 @@ from grader import registry
 from grader.engine import Engine
 from grader.errors import PullFailed, RegistryUnreachable
 from grader.labels import new_run_labels
+from tests.integration.conftest import free_port, registry_server
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -27,46 +22,14 @@ HTPASSWD = "camille:$2b$12$uN.hGYpPMCT9EZEN80oWmOgWxLE/TOeKTRcIcK8R7CwaPiMG7ygT.
 """bcrypt of PASSWORD (made once with Python's crypt, METHOD_BLOWFISH)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("docker-registry")
-    assert binary, "docker-registry is missing: make test installs it (scripts/tools.sh)"
+    """A registry that asks for a password (htpasswd), on 127.0.0.1."""
     folder = tmp_path_factory.mktemp("private-registry")
     (folder / "htpasswd").write_text(HTPASSWD, encoding="utf-8")
-    address = f"127.0.0.1:{_free_port()}"
-    (folder / "config.yml").write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {address}\n"
-        f"auth:\n  htpasswd:\n    realm: grader-test\n    path: {folder / 'htpasswd'}\n"
-        "log:\n  level: warn\n",
-        encoding="utf-8",
-    )
-    log = (folder / "registry.log").open("w")
-    proc = subprocess.Popen([binary, "serve", str(folder / "config.yml")], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-            except urllib.error.HTTPError as exc:
-                if exc.code == 401:
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    auth = f"auth:\n  htpasswd:\n    realm: grader-test\n    path: {folder / 'htpasswd'}\n"
+    with registry_server(folder, auth) as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -116,5 +79,5 @@ def test_a_private_image_is_seen_and_pulled_with_the_configured_credentials(
 
 def test_a_pull_from_a_registry_that_does_not_answer_is_ours(engine: Engine) -> None:
     with pytest.raises(RegistryUnreachable) as raised:
-        engine.pull(f"127.0.0.1:{_free_port()}/camille/app:1.0")
+        engine.pull(f"127.0.0.1:{free_port()}/camille/app:1.0")
     assert raised.value.registry.startswith("127.0.0.1:")
