@@ -50,6 +50,7 @@ from grader.facts import (
     WasteFacts,
     outside_port,
 )
+from grader.i18n import t
 from grader.lab import LabSpec
 from grader.labels import LABEL_SUBMISSION
 from grader.mistakes import mask_secret_values
@@ -504,10 +505,16 @@ class Pipeline:
             isolation.release(self.engine, made)
 
     def notes(self) -> tuple[str, ...]:
-        """What the reports must say about this submission's grading (isolation missing)."""
+        """What the reports must say about this submission's grading: the build bounds its
+        builds ran without, the network isolation it ran without."""
+        notes = []
+        if self.done("engine") and self.done("build"):
+            with contextlib.suppress(GraderError):
+                if missing := self.engine.missing_bounds:
+                    notes.append(t("bounds.missing", self.options.lang, bounds=", ".join(missing)))
         ok, made = self._cache.get("isolation", (False, None))
         said = isolation.note(made, self.options.lang) if ok else None
-        return (said,) if said else ()
+        return (*notes, said) if said else tuple(notes)
 
     def built_image_ids(self) -> list[str]:
         """Images this pipeline built (removed at the end of the run)."""

@@ -221,7 +221,6 @@ class GradingSession:
             grader_version=__version__,
             notes=(
                 *(graded.tracebacks and ["grader error: see grader.log"]),
-                *bound_notes(pipeline),
                 *pipeline.notes(),
             ),
             facts=masked(facts_summary(pipeline), pipeline.mask),
@@ -242,19 +241,6 @@ def _peek(pipeline: Pipeline, name: str) -> Any:
         return getattr(pipeline, name)
     except (SubmissionError, GraderError):
         return None
-
-
-def bound_notes(pipeline: Pipeline) -> list[str]:
-    """The build bounds this submission's builds ran without, as a report note."""
-    if not pipeline.done("engine") or not pipeline.done("build"):
-        return []
-    try:
-        missing = pipeline.engine.missing_bounds
-    except GraderError:
-        return []
-    if not missing:
-        return []
-    return [t("bounds.missing", pipeline.options.lang, bounds=", ".join(missing))]
 
 
 def build_log(pipeline: Pipeline) -> str:
