@@ -51,6 +51,11 @@ def failing_step(build_log: str, facts: DockerfileFacts | None) -> tuple[str | N
         step, line = buildkit_log.failure(build_log)
         if line is None and (parse := PARSE_ERROR_LINE.search(build_log)) is not None:
             line = int(parse.group(1))
+        if line is None and step is not None and facts is not None:  # no excerpt: the API's
+            ops = buildkit_log.stage_ops(facts.instructions)
+            ran = [s for s in buildkit_log.steps(build_log) if s.text == step]
+            ins = buildkit_log.instruction_of(ran[-1], ops) if ran else None
+            line = ins.line if ins is not None else None
         ins = next((i for i in facts.instructions if i.line == line), None) if facts else None
         return step or (f"{ins.keyword} {ins.value}" if ins else None), line
     if not steps:

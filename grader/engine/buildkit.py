@@ -58,6 +58,25 @@ def docker_cli() -> str | None:
     return shutil.which("docker")
 
 
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+"""Where the Docker CLI looks for its plugins, besides ``$DOCKER_CONFIG/cli-plugins``."""
+
+
+def has_buildx() -> bool:
+    """True when the Docker CLI is on PATH with its buildx plugin installed (files only: no
+    CLI started, unlike ``offers_buildkit``)."""
+    config = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    folders = (os.path.join(config, "cli-plugins"), *PLUGIN_DIRS)
+    return docker_cli() is not None and any(
+        os.access(os.path.join(folder, "docker-buildx"), os.X_OK) for folder in folders
+    )
+
+
 def cli_environment(base_url: str) -> dict[str, str]:
     """The environment of a CLI call aimed at the engine at ``base_url`` (pure but for
     ``os.environ``): the caller's, with ``DOCKER_HOST`` set and no context to override it."""

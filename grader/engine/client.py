@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.base import log
+from grader.engine.buildapi import cancel_api_builds
 from grader.engine.buildkit import cancel_builds
 from grader.engine.builds import Builds
 from grader.engine.capped import capped, drop, finish, first_file, is_folder
@@ -72,7 +73,7 @@ class Engine(Builds, Sweeps, Storage, Networks):
         head, self._head = self._head, None
         if head is not None:
             self.discard(head)
-        if cancelled := cancel_builds(self.base_url):
+        if cancelled := cancel_builds(self.base_url) + cancel_api_builds(self.base_url):
             log.info("cancelled %d BuildKit build(s) still running", cancelled)
         self.api.close()
 

@@ -1,0 +1,61 @@
+"""BuildKit's protobuf status read without a schema and written as the CLI's plain log."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from grader import buildkit_log
+from grader.engine.buildtrace import Malformed, PlainLog, Status, Vertex, VertexLog, decode
+
+# Real ``moby.buildkit.trace`` messages of Engine 26.1 (POST /build?version=2): one vertex
+# announced, started, then completed.
+ANNOUNCED = (
+    "Cm8KR3NoYTI1Njo2OTY4ZTkyZjcyZTZmN2UzMzgzYjlkMjdlNjg3ZjNlMjU4ZDdkNjY4ODY3YmI4NWUzNmVk"
+    "YWM1M2VmZDQwMWQ2GiRbaW50ZXJuYWxdIGxvYWQgcmVtb3RlIGJ1aWxkIGNvbnRleHQ="
+)
+COMPLETED = (
+    "Co0BCkdzaGEyNTY6Njk2OGU5MmY3MmU2ZjdlMzM4M2I5ZDI3ZTY4N2YzZTI1OGQ3ZDY2ODg2N2JiODVlMzZl"
+    "ZGFjNTNlZmQ0MDFkNhokW2ludGVybmFsXSBsb2FkIHJlbW90ZSBidWlsZCBjb250ZXh0IAEqDAjHur/YBhDC"
+    "7qrLAzIMCMe6v9gGEP7pq8sD"
+)
+
+
+def test_real_trace_messages_decode() -> None:
+    announced = decode(ANNOUNCED).vertexes[0]
+    assert announced.name == "[internal] load remote build context"
+    assert announced.digest.startswith("sha256:6968e92f")
+    assert announced.started is None and announced.completed is None
+    done = decode(COMPLETED).vertexes[0]
+    assert done.cached and done.started is not None and done.completed is not None
+    assert 0 <= done.completed - done.started < 0.01
+    assert PlainLog().feed(decode(COMPLETED)) == (
+        "#1 [internal] load remote build context\n#1 CACHED\n"
+    )
+
+
+def test_not_a_status_is_malformed() -> None:
+    with pytest.raises(Malformed):
+        decode("not base64!")
+    with pytest.raises(Malformed):
+        decode(base64.b64encode(b"\x0a\xff\x01").decode())  # a length past the end
+
+
+def test_the_plain_log_reads_as_the_cli_s() -> None:
+    printer = PlainLog()
+    base = Vertex("a", "[1/3] FROM docker.io/library/python:3.11-slim", False, 10.0, 10.0)
+    cached = Vertex("b", "[2/3] COPY app.py .", True, 10.0, 10.0)
+    run = Vertex("c", "[3/3] RUN pip install flask", False, 10.0)
+    text = printer.feed(Status((base, cached, run)))
+    text += printer.feed(Status(logs=(VertexLog("c", 10.5, b"Collecting flask\nDone"),)))
+    text += printer.feed(Status((Vertex("c", run.name, False, 10.0, 13.04, "exit code: 1"),)))
+    steps = buildkit_log.steps(text)
+    assert [(s.number, s.text, s.cached) for s in steps] == [
+        (1, "FROM docker.io/library/python:3.11-slim", False),
+        (2, "COPY app.py .", True),
+        (3, "RUN pip install flask", False),
+    ]
+    assert "#3 0.500 Collecting flask\n#3 Done\n#3 ERROR: exit code: 1\n" in text
+    assert printer.failed == ["[3/3] RUN pip install flask"]
+    assert steps[0].seconds == 0.0 and steps[1].seconds == 0.0
