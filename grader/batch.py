@@ -137,6 +137,7 @@ def _grade(
     pending: dict[int, tuple[Future[Job], Future[Job]]] = {}
     executor = ThreadPoolExecutor(jobs, thread_name_prefix="grader") if jobs > 1 else None
     run.cleanup.start()
+    warm = False
     try:
         for i, path in enumerate(folders):
             if executor is None:
@@ -149,9 +150,10 @@ def _grade(
                         pending[j] = (admitted, task)
                 admitted, _ = pending.pop(i)
                 job = admitted.result()
-                if i == 0:  # while the first build runs: not before, not competing with it
-                    job.waiting.wait(WARM_UP_WAIT_S)
+                if not warm and job.report is None:  # the first one graded, while it builds
+                    job.waiting.wait(WARM_UP_WAIT_S)  # (none at all when every report is reused)
                     warm_up()
+                    warm = True
                 if i == len(folders) - 1:
                     run.cleanup.list_when(job.built, job.quiet)
             graded = run.finish(job)

@@ -201,14 +201,14 @@ class Run:
         """Run the rubric on a submission and write its reports (main thread); its stages may
         still be running ahead in a worker: the checks wait for those they read, and the job
         is closed only once the worker is done with it."""
-        from grader.single import grade_loaded  # pytest: see WARM_UP
-
         self.listener.step(-1, job.name, "checks")
         where = "" if job.engine is None else self.pool.engines[job.engine].base_url
         watchdog = watch(job.pipeline) if job.pipeline is not None else None
         try:
             report = job.report
             if report is None and job.pipeline is not None:
+                from grader.single import grade_loaded  # pytest (WARM_UP): not for a reused one
+
                 pipeline = job.pipeline
                 try:
                     report, tracebacks = grade_loaded(
