@@ -183,7 +183,7 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
         return "not a plain grading run"
     if args.urls or args.repos:
         return "git repositories to fetch first"
-    if args.builder != "classic":  # BuildKit builds through the CLI: nothing to send ahead
+    if args.builder != "classic":  # the head start speaks the classic builder's /build only
         return "not the classic builder"
     if args.shard or args.queue:
         return "a shard or a queue: maybe not this machine's to build"

@@ -1,8 +1,11 @@
 """The Docker engine, the only part of the grader that imports the Docker SDK (``sdk``).
 
 ``Engine`` (``client``) is made of parts, each a module: ``builds`` (which builder; the classic
-builder's stream, a build sent ahead by ``grader.headstart`` adopted), ``buildkit`` (BuildKit
-through ``docker buildx build``, a subprocess), ``sweeps`` (clean-up by label), ``storage``
+builder's stream, a build sent ahead by ``grader.headstart`` adopted), ``buildapi`` (BuildKit
+through the engine's API: ``/build?version=2``, or BuildKit's gRPC API, ``buildgrpc``, when a
+cgroup parent is given; its progress read by ``buildtrace``), ``buildkit`` (BuildKit through
+``docker buildx build``, a subprocess, for what needs its session), ``sweeps`` (clean-up by
+label), ``storage``
 (an image's layers as stored), ``bounds`` (what each build may use: its cgroup,
 ``grader.cgroups``) and ``base`` (what they share). Every third-party
 exception is translated at this boundary (habit 4): into ``EngineError``/``EngineUnavailable``,

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from grader.engine.buildgrpc import grpc_build
 from grader.engine.buildtrace import Malformed, PlainLog, decode
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release
 from grader.errors import BuildTimedOut, EngineError
@@ -136,15 +137,49 @@ def api_build(
     target: str | None = None,
     cgroup_parent: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """Build with BuildKit through the API (``api``: docker-py's ``APIClient``, whose request
-    helpers are used); the image id and the builder's error (one of them None).
+    """Build with BuildKit without the CLI (``api``: docker-py's ``APIClient``): through
+    BuildKit's gRPC API when a cgroup parent is to be given (``grader.engine.buildgrpc``: the
+    engine is then on this machine), else ``POST /build?version=2``; the image id and the
+    builder's error (one of them None).
 
     Raises:
         BuildTimedOut: the build did not finish within ``timeout_s`` (it is cancelled).
         EngineError: the engine failed or gave no image.
     """
-    own = {LABEL_SUBMISSION: labels[LABEL_SUBMISSION]} if LABEL_SUBMISSION in labels else {}
     body, name = _body(context, dockerfile)
+    key = id(body)
+
+    def register(cancel: Callable[[], None] | None) -> None:
+        with _running_lock:
+            if cancel is None:
+                _running.pop(key, None)
+            else:
+                _running[key] = (base_url, cancel)
+
+    args = (name, labels, timeout_s, text, on_sent, target, cgroup_parent, register)
+    try:
+        if cgroup_parent and base_url.startswith("unix://"):
+            return grpc_build(base_url.removeprefix("unix://"), body, *args)
+        return _posted(api, body, *args)
+    finally:
+        body.close()
+
+
+def _posted(
+    api: Any,
+    body: IO[bytes],
+    name: str,
+    labels: Mapping[str, str],
+    timeout_s: float,
+    text: CappedText,
+    on_sent: Callable[[], None],
+    target: str | None,
+    cgroup_parent: str | None,
+    register: Callable[[Callable[[], None] | None], None],
+) -> tuple[str | None, str | None]:
+    """``POST /build?version=2`` with ``body`` (``cgroup_parent`` is sent, the engine may
+    ignore it: Engine 26 does)."""
+    own = {LABEL_SUBMISSION: labels[LABEL_SUBMISSION]} if LABEL_SUBMISSION in labels else {}
     params: dict[str, str] = {
         "version": "2",
         "dockerfile": name,
@@ -160,58 +195,52 @@ def api_build(
     image_id: str | None = None
     error: str | None = None
     printer = PlainLog()
-    key = id(body)
     try:
-        try:
-            response = api._post(
-                api._url("/build"),
-                params=params,
-                data=body,
-                headers={"Content-Type": "application/x-tar"},
-                stream=True,
-                timeout=max(1, int(timeout_s)),
-            )
-            api._raise_for_status(response)
-        except docker.errors.APIError as exc:
-            raise EngineError(f"build: {exc.explanation or exc}") from exc
-        except TRANSIENT as exc:
+        response = api._post(
+            api._url("/build"),
+            params=params,
+            data=body,
+            headers={"Content-Type": "application/x-tar"},
+            stream=True,
+            timeout=max(1, int(timeout_s)),
+        )
+        api._raise_for_status(response)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"build: {exc.explanation or exc}") from exc
+    except TRANSIENT as exc:
+        release(exc)
+        raise EngineError(f"build: {type(exc).__name__}: {exc}") from exc
+    close = _closer(api, response)
+
+    def expire() -> None:
+        timed_out.set()
+        close()
+
+    timer = threading.Timer(max(1.0, timeout_s), expire)
+    timer.daemon = True
+    register(close)
+    timer.start()
+    on_sent()
+    try:
+        for chunk in api._stream_helper(response, decode=True):
+            if chunk.get("id") == "moby.buildkit.trace":
+                with contextlib.suppress(Malformed):
+                    text.add(printer.feed(decode(str(chunk.get("aux", "")))))
+            elif chunk.get("id") == "moby.image.id" and isinstance(chunk.get("aux"), dict):
+                image_id = str(chunk["aux"].get("ID") or "") or None
+            elif "error" in chunk:
+                error = str(chunk["error"]).strip()
+            elif "stream" in chunk:
+                text.add(str(chunk["stream"]))
+    except (*TRANSIENT, *READ_TIMEOUTS, OSError, ValueError) as exc:
+        if not timed_out.is_set() and not isinstance(exc, READ_TIMEOUTS):
             release(exc)
             raise EngineError(f"build: {type(exc).__name__}: {exc}") from exc
-        close = _closer(api, response)
-
-        def expire() -> None:
-            timed_out.set()
-            close()
-
-        timer = threading.Timer(max(1.0, timeout_s), expire)
-        timer.daemon = True
-        with _running_lock:
-            _running[key] = (base_url, close)
-        timer.start()
-        on_sent()
-        try:
-            for chunk in api._stream_helper(response, decode=True):
-                if chunk.get("id") == "moby.buildkit.trace":
-                    with contextlib.suppress(Malformed):
-                        text.add(printer.feed(decode(str(chunk.get("aux", "")))))
-                elif chunk.get("id") == "moby.image.id" and isinstance(chunk.get("aux"), dict):
-                    image_id = str(chunk["aux"].get("ID") or "") or None
-                elif "error" in chunk:
-                    error = str(chunk["error"]).strip()
-                elif "stream" in chunk:
-                    text.add(str(chunk["stream"]))
-        except (*TRANSIENT, *READ_TIMEOUTS, OSError, ValueError) as exc:
-            if not timed_out.is_set() and not isinstance(exc, READ_TIMEOUTS):
-                release(exc)
-                raise EngineError(f"build: {type(exc).__name__}: {exc}") from exc
-            timed_out.set()
-        finally:
-            timer.cancel()
-            with _running_lock:
-                _running.pop(key, None)
-            close()
+        timed_out.set()
     finally:
-        body.close()
+        timer.cancel()
+        register(None)
+        close()
     if timed_out.is_set():
         raise BuildTimedOut(timeout_s, text.text())
     if error is not None:

@@ -1,7 +1,9 @@
 """Building with BuildKit: ``docker buildx build`` run as a subprocess against one engine.
 
-docker-py only speaks the classic builder's ``/build``; BuildKit is reached through the
-machine's Docker CLI and its buildx plugin, with ``DOCKER_HOST`` set to the engine's address.
+Most BuildKit builds go without the CLI (``grader.engine.buildapi``); this is for those that
+need its session (a secret or ssh mount), and for an engine that does not build with BuildKit
+by default, through the machine's Docker CLI and its buildx plugin, with ``DOCKER_HOST`` set
+to the engine's address.
 The progress is read as plain text (the report's build log stays human-readable), the image id
 from ``--metadata-file``. A timeout kills the CLI's whole process group: the engine sees the
 session close and cancels the build, RUN step included.

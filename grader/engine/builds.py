@@ -87,12 +87,7 @@ class Builds(EngineBase):
         if self._buildkit_api is None:
             self._buildkit_api = available(self.api)
             log.info("engine %s: BuildKit through the API: %s", self.base_url, self._buildkit_api)
-        # BuildKit by the API; the CLI too when a cgroup parent is to be given (the API takes
-        # none): its plugin is enough, ``docker buildx inspect`` costs 0.3 s to start
-        needs_cli = self._cgroup_refusal() is None
-        if self._buildkit_api and (not needs_cli or has_buildx()):
-            return "buildkit"
-        if offers_buildkit(self.base_url):
+        if self._buildkit_api or offers_buildkit(self.base_url):
             return "buildkit"
         if requested == "buildkit":
             detail = "this engine or the Docker CLI offers no BuildKit (buildx plugin missing?)"
@@ -250,10 +245,8 @@ class Builds(EngineBase):
             bounds = bounds_under(limits, group)
         if bounds.missing:
             self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
-        # the API takes no cgroup parent (Engine 26: builder-next ignores ``cgroupparent``)
         path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
-        cli = not self._buildkit_api or bounds.cgroup_parent is not None
-        cli = cli or (needs_session(path) and offers_buildkit(self.base_url))
+        cli = not self._buildkit_api or (needs_session(path) and has_buildx())
         run = buildx_build if cli else partial(api_build, self.api)
         log.info("build of %s: BuildKit through %s", context.name, "the CLI" if cli else "the API")
         try:

@@ -132,6 +132,21 @@ def _log(data: bytes) -> VertexLog:
     return VertexLog(vertex, at, msg)
 
 
+def status_of(data: bytes) -> Status:
+    """The ``StatusResponse`` in ``data`` (pure).
+
+    Raises:
+        Malformed: not a protobuf message.
+    """
+    vertexes, logs = [], []
+    for number, _, value in fields(data):
+        if number == 1 and isinstance(value, bytes):
+            vertexes.append(_vertex(value))
+        elif number == 3 and isinstance(value, bytes):
+            logs.append(_log(value))
+    return Status(tuple(vertexes), tuple(logs))
+
+
 def decode(aux: str) -> Status:
     """The status in a trace message's ``aux`` (pure).
 
@@ -142,13 +157,7 @@ def decode(aux: str) -> Status:
         data = base64.b64decode(aux, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Malformed(str(exc)) from exc
-    vertexes, logs = [], []
-    for number, _, value in fields(data):
-        if number == 1 and isinstance(value, bytes):
-            vertexes.append(_vertex(value))
-        elif number == 3 and isinstance(value, bytes):
-            logs.append(_log(value))
-    return Status(tuple(vertexes), tuple(logs))
+    return status_of(data)
 
 
 @dataclass

@@ -1,13 +1,25 @@
-"""BuildKit's protobuf status read without a schema and written as the CLI's plain log."""
+"""BuildKit's protobuf status read without a schema and written as the CLI's plain log; the
+gRPC Solve request and its framing."""
 
 from __future__ import annotations
 
 import base64
+import struct
 
 import pytest
 
 from grader import buildkit_log
-from grader.engine.buildtrace import Malformed, PlainLog, Status, Vertex, VertexLog, decode
+from grader.engine.buildgrpc import _exporter_response, _messages, frontend_attrs, solve_request
+from grader.engine.buildtrace import (
+    Malformed,
+    PlainLog,
+    Status,
+    Vertex,
+    VertexLog,
+    decode,
+    fields,
+)
+from grader.labels import LABEL, LABEL_SUBMISSION
 
 # Real ``moby.buildkit.trace`` messages of Engine 26.1 (POST /build?version=2): one vertex
 # announced, started, then completed.
@@ -59,3 +71,34 @@ def test_the_plain_log_reads_as_the_cli_s() -> None:
     assert "#3 0.500 Collecting flask\n#3 Done\n#3 ERROR: exit code: 1\n" in text
     assert printer.failed == ["[3/3] RUN pip install flask"]
     assert steps[0].seconds == 0.0 and steps[1].seconds == 0.0
+
+
+def test_the_solve_request_is_what_the_cli_asks() -> None:
+    labels = {LABEL: "run@host:1", LABEL_SUBMISSION: "ana", "other": "x"}
+    attrs = frontend_attrs("http://127.0.0.1:9/t", "Dockerfile", labels, "build", "/g/b1")
+    assert attrs == {
+        "context": "http://127.0.0.1:9/t",
+        "filename": "Dockerfile",
+        "image-resolve-mode": "default",
+        f"label:{LABEL}": "run@host:1",
+        f"label:{LABEL_SUBMISSION}": "ana",
+        "target": "build",
+        "cgroup-parent": "/g/b1",
+    }
+    request = list(fields(solve_request("ref1", {"a": "1", "b": "2"})))
+    assert [(n, v) for n, _, v in request[:3]] == [
+        (1, b"ref1"),
+        (3, b"moby"),
+        (6, b"dockerfile.v0"),
+    ]
+    entries = [entry for n, _, entry in request if n == 7 and isinstance(entry, bytes)]
+    pairs = [{k: v for k, _, v in fields(entry)} for entry in entries]
+    assert pairs == [{1: b"a", 2: b"1"}, {1: b"b", 2: b"2"}]
+
+
+def test_grpc_messages_are_cut_at_their_length() -> None:
+    response = b"\x0a\x0b\x0a\x01k\x12\x06sha256"  # ExporterResponse {"k": "sha256"}
+    framed = b"\0" + struct.pack(">I", len(response)) + response
+    found, rest = _messages(framed + framed[:3])
+    assert found == [response] and rest == framed[:3]
+    assert _exporter_response(found[0]) == {"k": "sha256"}
