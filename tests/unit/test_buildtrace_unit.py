@@ -94,6 +94,7 @@ def test_the_solve_request_is_what_the_cli_asks() -> None:
     entries = [entry for n, _, entry in request if n == 7 and isinstance(entry, bytes)]
     pairs = [{k: v for k, _, v in fields(entry)} for entry in entries]
     assert pairs == [{1: b"a", 2: b"1"}, {1: b"b", 2: b"2"}]
+    assert request[-1] == (11, 0, 1)  # Internal: no build history record to wait for
 
 
 def test_grpc_messages_are_cut_at_their_length() -> None:
