@@ -33,7 +33,7 @@ from grader.labels import LABEL_SUBMISSION, image_labels
 from grader.logcap import CappedText
 
 CONTROL = "/moby.buildkit.v1.Control"
-_bodies: dict[str, IO[bytes]] = {}
+_bodies: dict[str, tuple[IO[bytes], threading.Lock]] = {}
 _server: http.server.ThreadingHTTPServer | None = None
 _server_lock = threading.Lock()
 
@@ -84,25 +84,27 @@ def frontend_attrs(
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves a registered context once, to whoever knows its path (the engine)."""
+    """Serves a registered context, while its build runs, to whoever knows its path (the
+    engine); one request at a time per context (they share the file's position)."""
 
     def do_GET(self) -> None:
         with _server_lock:
-            body = _bodies.pop(self.path.lstrip("/"), None)
-        if body is None:
+            served = _bodies.get(self.path.lstrip("/"))
+        if served is None:
             self.send_error(404)
             return
-        body.seek(0, 2)
-        self.send_response(200)
-        self.send_header("Content-Length", str(body.tell()))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.end_headers()
-        body.seek(0)
-        with contextlib.suppress(OSError):
+        body, lock = served
+        with lock, contextlib.suppress(OSError, ValueError):  # closed: the build was cancelled
+            body.seek(0, 2)
+            self.send_response(200)
+            self.send_header("Content-Length", str(body.tell()))
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            body.seek(0)
             shutil.copyfileobj(body, self.wfile)
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the engine's one request is no news."""
+        """Quiet: the engine's requests are no news."""
 
 
 @contextlib.contextmanager
@@ -115,7 +117,7 @@ def served(body: IO[bytes]) -> Iterator[str]:
             _server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
             _server.daemon_threads = True
             threading.Thread(target=_server.serve_forever, daemon=True).start()
-        _bodies[token] = body
+        _bodies[token] = (body, threading.Lock())
         port = _server.server_address[1]
     try:
         yield f"http://127.0.0.1:{port}/{token}"

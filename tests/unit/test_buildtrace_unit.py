@@ -4,12 +4,21 @@ gRPC Solve request and its framing."""
 from __future__ import annotations
 
 import base64
+import io
 import struct
+import urllib.error
+import urllib.request
 
 import pytest
 
 from grader import buildkit_log
-from grader.engine.buildgrpc import _exporter_response, _messages, frontend_attrs, solve_request
+from grader.engine.buildgrpc import (
+    _exporter_response,
+    _messages,
+    frontend_attrs,
+    served,
+    solve_request,
+)
 from grader.engine.buildtrace import (
     Malformed,
     PlainLog,
@@ -103,3 +112,17 @@ def test_grpc_messages_are_cut_at_their_length() -> None:
     found, rest = _messages(framed + framed[:3])
     assert found == [response] and rest == framed[:3]
     assert _exporter_response(found[0]) == {"k": "sha256"}
+
+
+def test_a_context_is_served_while_its_build_runs_and_then_never() -> None:
+    body = io.BytesIO(b"the context tar")
+    with served(body) as url:
+        assert url.startswith("http://127.0.0.1:")
+        for _ in range(2):  # BuildKit may ask again
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert answer.read() == b"the context tar"
+        wrong = url.rsplit("/", 1)[0] + "/guessed"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(wrong, timeout=10)
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(url, timeout=10)
