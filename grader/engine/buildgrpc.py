@@ -16,7 +16,6 @@ Closing the connection cancels the build in the engine.
 from __future__ import annotations
 
 import contextlib
-import http.server
 import secrets
 import shutil
 import socket
@@ -34,7 +33,7 @@ from grader.logcap import CappedText
 
 CONTROL = "/moby.buildkit.v1.Control"
 _bodies: dict[str, tuple[IO[bytes], threading.Lock]] = {}
-_server: http.server.ThreadingHTTPServer | None = None
+_server: Any = None
 _server_lock = threading.Lock()
 
 
@@ -83,28 +82,37 @@ def frontend_attrs(
     return attrs
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves a registered context, while its build runs, to whoever knows its path (the
-    engine); one request at a time per context (they share the file's position)."""
+def _start_server() -> Any:
+    """The HTTP server of this process's contexts, started (``http.server``: loaded now)."""
+    import http.server
 
-    def do_GET(self) -> None:
-        with _server_lock:
-            served = _bodies.get(self.path.lstrip("/"))
-        if served is None:
-            self.send_error(404)
-            return
-        body, lock = served
-        with lock, contextlib.suppress(OSError, ValueError):  # closed: the build was cancelled
-            body.seek(0, 2)
-            self.send_response(200)
-            self.send_header("Content-Length", str(body.tell()))
-            self.send_header("Content-Type", "application/octet-stream")
-            self.end_headers()
-            body.seek(0)
-            shutil.copyfileobj(body, self.wfile)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        """Serves a registered context, while its build runs, to whoever knows its path (the
+        engine); one request at a time per context (they share the file's position)."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the engine's requests are no news."""
+        def do_GET(self) -> None:
+            with _server_lock:
+                served = _bodies.get(self.path.lstrip("/"))
+            if served is None:
+                self.send_error(404)
+                return
+            body, lock = served
+            with lock, contextlib.suppress(OSError, ValueError):  # closed: the build was cancelled
+                body.seek(0, 2)
+                self.send_response(200)
+                self.send_header("Content-Length", str(body.tell()))
+                self.send_header("Content-Type", "application/octet-stream")
+                self.end_headers()
+                body.seek(0)
+                shutil.copyfileobj(body, self.wfile)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the engine's requests are no news."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 @contextlib.contextmanager
@@ -114,9 +122,7 @@ def served(body: IO[bytes]) -> Iterator[str]:
     token = secrets.token_urlsafe(24)
     with _server_lock:
         if _server is None:
-            _server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            _server.daemon_threads = True
-            threading.Thread(target=_server.serve_forever, daemon=True).start()
+            _server = _start_server()
         _bodies[token] = (body, threading.Lock())
         port = _server.server_address[1]
     try:
