@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+import grader
 from grader import __version__
 from grader.facts import Submission
 from grader.lab import LabSpec, rubric_dir
@@ -39,7 +40,7 @@ def grader_digest() -> str:
     """The grader's version and a digest of its own code and data (the package, its message
     catalogues and labs, the rubric): a change to any of them regrades, whatever the version
     says. Computed once per process."""
-    package = Path(__file__).parent
+    package = Path(grader.__file__).parent
     files = [*package.rglob("*.py"), *package.rglob("*.toml"), *rubric_dir().glob("*.py")]
     return code_digest(__version__, files)
 
