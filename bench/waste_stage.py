@@ -13,13 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from grader import diagnoses
 from grader.engine import Engine
-from grader.lab import choose_lab
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.labs.spec import choose_lab
+from grader.stages import diagnostics as diagnoses
 
 DEFAULT = ["tp6-ok", "tp6bis-ok"]
 

@@ -1,19 +1,37 @@
 """The Docker engine, the only part of the grader that imports the Docker SDK (``sdk``).
 
 ``Engine`` (``client``) is made of parts, each a module: ``builds`` (which builder; the classic
-builder's stream, a build sent ahead by ``grader.headstart`` adopted), ``buildkit`` (BuildKit
+builder's stream, a build sent ahead by ``grader.engine.headstart`` adopted), ``buildkit`` (BuildKit
 through ``docker buildx build``, a subprocess), ``sweeps`` (clean-up by label), ``storage``
 (an image's layers as stored), ``bounds`` (what each build may use: its cgroup,
-``grader.cgroups``) and ``base`` (what they share). Every third-party
+``grader.engine.cgroups``) and ``base`` (what they share). Every third-party
 exception is translated at this boundary (habit 4): into ``EngineError``/``EngineUnavailable``,
 or a stage outcome (``BuildTimedOut``) when the cause is the submission.
 """
 
-from grader.engine.bounds import BuildBounds, BuildLimits
-from grader.engine.builds import MACHINE_FAULTS, BuildOutcome
-from grader.engine.client import Engine
-from grader.engine.sdk import NO_ENGINE
-from grader.engine.storage import OverlayLayout
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from grader.engine.bounds import BuildBounds, BuildLimits
+    from grader.engine.builds import MACHINE_FAULTS, BuildOutcome
+    from grader.engine.client import Engine
+    from grader.engine.sdk import NO_ENGINE
+    from grader.engine.storage import OverlayLayout
+
+# Where each name lives, imported on first use: the package's light modules (``cgroups``,
+# ``headstart``, ``dockerignore``, ``faults``) stay importable without the Docker SDK.
+_HOMES = {
+    "BuildBounds": "bounds",
+    "BuildLimits": "bounds",
+    "MACHINE_FAULTS": "builds",
+    "BuildOutcome": "builds",
+    "Engine": "client",
+    "NO_ENGINE": "sdk",
+    "OverlayLayout": "storage",
+}
 
 __all__ = [
     "MACHINE_FAULTS",
@@ -24,3 +42,13 @@ __all__ = [
     "Engine",
     "OverlayLayout",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The engine's names, from their module on first use (``from grader.engine import Engine``)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'grader.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"grader.engine.{home}"), name)
+    globals()[name] = value
+    return value

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from grader import diagnoses
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.facts import WasteFacts
-from grader.lab import choose_lab
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
-from grader.waste import image_waste
+from grader.labs.spec import choose_lab
+from grader.stages import diagnostics as diagnoses
+from grader.stages.waste import image_waste
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -15,13 +15,14 @@ import pytest
 from checks.test_image import test_layer_cache as layer_cache_check
 from checks.test_image import test_waste as waste_check
 from checks.test_run import test_stop_signal as stop_signal_check
-from grader import cache_probe, diagnoses, layers
-from grader.checkparams import StopSignalParams, WasteParams
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
 from grader.errors import ContainerExited
 from grader.facts import CacheFacts, CacheStep, Offender, StartResult, StopFacts, WasteFacts
-from grader.lab import load_lab, load_lab_file
-from grader.rubric import FEEDBACK_KEY, Grade
+from grader.grading.rubric import FEEDBACK_KEY, Grade
+from grader.labs.params import StopSignalParams, WasteParams
+from grader.labs.spec import load_lab, load_lab_file
+from grader.stages import cache_probe, layers
+from grader.stages import diagnostics as diagnoses
 
 CODE_FIRST = """\
 FROM python:3.11-slim

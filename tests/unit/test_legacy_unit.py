@@ -1,4 +1,5 @@
-"""Reports written before schema_version 2 load converted (grader/legacy.py): reuse, --regrade.
+"""Reports written before schema_version 2 load converted (grader/report/legacy.py): reuse,
+--regrade.
 
 The fixtures in reports_v1/ are real report.json files written by the grader at e9e7693, before
 the statuses of issue 16: tp6-copy-no-slash (a broken build: every later check "failed" with a
@@ -12,10 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from grader.legacy import not_run_key, upgrade, upgrade_check
-from grader.regrade import compare
-from grader.results import CheckResult, Status, SubmissionReport
-from grader.reuse import previous_report, reusable
+from grader.classrun.reuse import previous_report, reusable
+from grader.facts.results import CheckResult, Status, SubmissionReport
+from grader.report.legacy import not_run_key, upgrade, upgrade_check
+from grader.report.regrade import compare
 
 V1 = Path(__file__).parent / "reports_v1"
 

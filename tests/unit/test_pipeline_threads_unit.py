@@ -1,4 +1,4 @@
-"""grader/pipeline.py under threads: a stage read from several threads at once runs once."""
+"""grader/grading/pipeline.py under threads: a stage read from several threads at once runs once."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from grader import pipeline as pipeline_module
 from grader.errors import EngineUnavailable
-from grader.lab import load_lab
+from grader.grading import pipeline as pipeline_module
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.labs.spec import load_lab
 
 
 def _no_engine() -> Any:

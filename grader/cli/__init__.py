@@ -1,0 +1,1 @@
+"""The command line: ``grade``'s arguments, what it runs, its progress display."""

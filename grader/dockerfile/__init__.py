@@ -1,0 +1,1 @@
+"""The Dockerfile read without Docker: parsed, resolved, linted, its mistakes."""

@@ -1,0 +1,1 @@
+"""One submission graded: the pipeline, the pytest session, the rubric, verdicts."""
