@@ -33,6 +33,7 @@ from grader.engine import Engine
 from grader.errors import EngineUnavailable, LabFileError, SubmissionRejected, UsageError
 from grader.facts import Submission
 from grader.facts.results import SubmissionReport, assemble
+from grader.grading.legacy import read_report
 from grader.grading.settings import Options, Settings
 from grader.grading.verdicts import error_report, rejected_report
 from grader.intake.outcomes import IntakeFailed, intake_report
@@ -145,7 +146,7 @@ class QueueRun:
         job, answer = sent.job, sent.result.get(propagate=False)
         tracebacks, engine = "", ""
         if isinstance(answer, dict) and "report" in answer:
-            report = SubmissionReport.from_dict(answer["report"])
+            report = read_report(answer["report"])
             report = dataclasses.replace(report, reuse_key=job.key)
             tracebacks, engine = str(answer.get("tracebacks", "")), str(answer.get("engine", ""))
         else:

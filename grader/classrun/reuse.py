@@ -15,6 +15,7 @@ from grader import __version__
 from grader.classrun.secret import reuse_secret
 from grader.facts import Submission
 from grader.facts.results import Status, SubmissionReport
+from grader.grading.legacy import read_report
 from grader.grading.settings import Options
 from grader.labs.spec import LabSpec, rubric_dir
 from grader.report import submission_dir
@@ -84,7 +85,7 @@ def previous_report(output: Path, name: str) -> SubmissionReport | None:
     """The report an earlier run left in ``output`` (written atomically), or None."""
     path = submission_dir(output, name) / "report.json"
     try:
-        return SubmissionReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return read_report(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

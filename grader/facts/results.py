@@ -8,7 +8,7 @@ from typing import Any
 
 SCHEMA_VERSION = 2
 """Version of report.json: 2 added ``not_run`` (with ``blocked_by``) and ``advice``; reports
-without a version (1) are converted on load (``grader/report/legacy.py``)."""
+without a version (1) are converted on load by ``grader.grading.legacy.read_report``."""
 
 
 class Status(StrEnum):
@@ -155,11 +155,8 @@ class SubmissionReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmissionReport:
-        """Inverse of :meth:`to_dict`; a report of an earlier schema is converted first."""
-        if data.get("schema_version", 1) < SCHEMA_VERSION:
-            from grader.report.legacy import upgrade  # late: legacy reads the message catalogues
-
-            data = upgrade(data)
+        """Inverse of :meth:`to_dict`, as written today; a report.json that may be older is read
+        by ``grader.grading.legacy.read_report``, which converts it first."""
         return cls(
             submission=data["submission"],
             lab=data["lab"],

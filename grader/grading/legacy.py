@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-from grader.facts.results import SCHEMA_VERSION
+from grader.facts.results import SCHEMA_VERSION, SubmissionReport
 from grader.grading.verdicts import owners_of
 from grader.i18n import LANGS, catalogue
 
@@ -61,3 +61,10 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     )
     checks = [upgrade_check(c, read) for c in data.get("checks", [])]
     return {**data, "schema_version": SCHEMA_VERSION, "checks": checks}
+
+
+def read_report(data: dict[str, Any]) -> SubmissionReport:
+    """A report.json mapping of any schema version as today's report (version 1 converted)."""
+    if data.get("schema_version", 1) < SCHEMA_VERSION:
+        data = upgrade(data)
+    return SubmissionReport.from_dict(data)
