@@ -15,12 +15,13 @@ import os
 import sys
 import typing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.classrun.batch import run_class
 from grader.classrun.merge import merge as merge_shards
 from grader.classrun.shards import Shard
 from grader.classrun.workers import EnginePool, default_jobs
-from grader.cli.progress import delta_lines, progress_for
+from grader.cli.progress import PlainProgress, delta_lines
 from grader.engine import Engine
 from grader.engine.headstart import HeadStart
 from grader.errors import GraderError, UsageError
@@ -30,6 +31,9 @@ from grader.intake.sources import IntakeOptions, parse_deadline
 from grader.labs.params import PARAMS
 from grader.labs.spec import builtin_labs, load_lab_file
 from grader.report.classroom import append_result_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +195,14 @@ def merge(args: argparse.Namespace) -> int:
         return exc.exit_code
     print(f"{len(reports)} reports joined in {args.output}/ from {len(args.folders)} shards")
     return 0
+
+
+def progress_for(console: Console | None = None) -> PlainProgress:
+    """The live display when stdout (or ``console``) is a terminal, else the plain lines; off
+    a terminal, ``rich`` is not even loaded (it costs start-up time)."""
+    if console is None and not sys.stdout.isatty():
+        return PlainProgress()
+    from grader.cli.live import LiveProgress, terminal_console
+
+    console = console or terminal_console()
+    return LiveProgress(console) if console.is_terminal else PlainProgress()

@@ -1,23 +1,20 @@
-"""What a class run shows in the terminal: a live display on a terminal (``grader.cli.live``), plain
-lines elsewhere.
+"""What a class run shows off a terminal: one plain line per graded submission, regrade lines.
 
-On a terminal (``rich``): submissions done/total, elapsed time and each worker's current
-step, with one line per graded submission printed above it. When stdout is not a terminal
-(CI, tests, a pipe): only the plain lines, one per graded submission, as they are graded.
+On a terminal, the live display (``grader.cli.live``, ``rich``) builds on these lines:
+submissions done/total, elapsed time and each worker's current step, with one line per graded
+submission printed above it. When stdout is not a terminal (CI, tests, a pipe): only the plain
+lines, one per graded submission, as they are graded. ``grader.cli.command.progress_for``
+picks one of the two.
 """
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from grader.classrun.batch import Graded, Listener
 from grader.facts.results import Status
 from grader.report.regrade import Delta
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 
 def safe(text: str) -> str:
@@ -74,14 +71,3 @@ class PlainProgress(Listener):
         """Print its line."""
         sys.stdout.write(graded_line(graded) + "\n")
         sys.stdout.flush()
-
-
-def progress_for(console: Console | None = None) -> PlainProgress:
-    """The live display when stdout (or ``console``) is a terminal, else the plain lines; off
-    a terminal, ``rich`` is not even loaded (it costs start-up time)."""
-    if console is None and not sys.stdout.isatty():
-        return PlainProgress()
-    from grader.cli.live import LiveProgress, terminal_console
-
-    console = console or terminal_console()
-    return LiveProgress(console) if console.is_terminal else PlainProgress()

@@ -9,8 +9,9 @@ import pytest
 from rich.console import Console
 
 from grader.classrun.batch import Graded
+from grader.cli.command import progress_for
 from grader.cli.live import LiveProgress
-from grader.cli.progress import PlainProgress, delta_lines, graded_line, progress_for
+from grader.cli.progress import PlainProgress, delta_lines, graded_line
 from grader.facts.results import CheckResult, Status, SubmissionReport, assemble
 from grader.report.regrade import compare
 
