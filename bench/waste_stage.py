@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from grader.engine import Engine
+from grader.grading import diagnostics as diagnoses
 from grader.grading.pipeline import Pipeline
 from grader.grading.settings import Options
 from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
 from grader.labs.spec import choose_lab
-from grader.stages import diagnostics as diagnoses
 
 DEFAULT = ["tp6-ok", "tp6bis-ok"]
 

@@ -1,1 +1,1 @@
-"""One submission's Docker stages: build, image, run, probe, registry, diagnostics."""
+"""One submission's Docker stages: build, image, run, probe, registry, stop, waste, cache."""

@@ -11,12 +11,12 @@ import pytest
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.facts import WasteFacts
+from grader.grading import diagnostics as diagnoses
 from grader.grading.pipeline import Pipeline
 from grader.grading.settings import Options
 from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
 from grader.labs.spec import choose_lab
-from grader.stages import diagnostics as diagnoses
 from grader.stages.waste import image_waste
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -18,11 +18,11 @@ from checks.test_run import test_stop_signal as stop_signal_check
 from grader.dockerfile.parse import parse_text
 from grader.errors import ContainerExited
 from grader.facts import CacheFacts, CacheStep, Offender, StartResult, StopFacts, WasteFacts
+from grader.grading import diagnostics as diagnoses
 from grader.grading.rubric import FEEDBACK_KEY, Grade
 from grader.labs.params import StopSignalParams, WasteParams
 from grader.labs.spec import load_lab, load_lab_file
 from grader.stages import cache_probe, layers
-from grader.stages import diagnostics as diagnoses
 
 CODE_FIRST = """\
 FROM python:3.11-slim

@@ -7,11 +7,22 @@ here reads the stages it needs through the pipeline (so they run at most once) a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
 
 from grader.dockerfile.instructions import resolve_base, show
+from grader.engine import Engine
 from grader.errors import ContainerExited
-from grader.facts import CacheFacts, StopFacts, WasteFacts
+from grader.facts import (
+    BuildResult,
+    CacheFacts,
+    DockerfileFacts,
+    StartResult,
+    StopFacts,
+    Submission,
+    WasteFacts,
+)
+from grader.grading.settings import Settings
 from grader.intake.submission import read_dev_dependencies
 from grader.labs.params import LayerCacheParams, StopSignalParams, WasteParams
 from grader.labs.spec import LabSpec
@@ -19,11 +30,40 @@ from grader.stages import runtime, stopping
 from grader.stages.cache_probe import probe_cache
 from grader.stages.waste import image_waste
 
-if TYPE_CHECKING:
-    from grader.grading.pipeline import Pipeline
-
 log = logging.getLogger(__name__)
 P = TypeVar("P")
+
+
+class BuiltStages(Protocol):
+    """What the image's diagnoses read of a submission's ``Pipeline`` (each stage run once).
+
+    A protocol, not the ``Pipeline`` class: the pipeline calls these functions, so they must
+    not import it back."""
+
+    @property
+    def lab(self) -> LabSpec: ...
+    @property
+    def submission(self) -> Submission: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+    @property
+    def options(self) -> Settings: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def dockerfile(self) -> DockerfileFacts: ...
+    @property
+    def build(self) -> BuildResult: ...
+    @property
+    def build_slot(self) -> int: ...
+
+
+class RunningStages(BuiltStages, Protocol):
+    """What the timed stop reads besides: the started container."""
+
+    @property
+    def start(self) -> StartResult: ...
+
 
 PRE_STOP: dict[str, tuple[str, ...]] = {
     "runtime": ("image.user_non_root", "image.exposed_port"),
@@ -41,7 +81,7 @@ def params_of(lab: LabSpec, check_id: str, default: type[P]) -> P:
     return spec.params if spec and isinstance(spec.params, default) else default()
 
 
-def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts, str | None]:
+def probe_layer_cache(pipeline: BuiltStages, timeout_s: float) -> tuple[CacheFacts, str | None]:
     """Rebuild after a one-line app change; the facts and the rebuilt image (to remove).
 
     Raises:
@@ -62,7 +102,7 @@ def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts,
     )
 
 
-def timed_stop(pipeline: Pipeline) -> StopFacts:
+def timed_stop(pipeline: RunningStages) -> StopFacts:
     """Gather what needs the running container, then stop it as ``docker stop`` would, timed
     (without waiting the grace when PID 1 shows the outcome: ``grader.stages.stopping``).
 
@@ -90,7 +130,7 @@ def timed_stop(pipeline: Pipeline) -> StopFacts:
     )
 
 
-def waste(pipeline: Pipeline, fast: bool = True) -> WasteFacts:
+def waste(pipeline: BuiltStages, fast: bool = True) -> WasteFacts:
     """The layer table and the student's wasted bytes (``fast``: see ``image_waste``).
 
     Raises:
