@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/mypy bench
+	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 clean:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import grader
 from grader.engine import cgroups
 from grader.errors import LabFileError, UsageError
 from grader.labs.params import PARAMS
 
-LABS_DIR = Path(grader.__file__).parent / "labs"
+LABS_DIR = Path(__file__).parent
 CHECK_KEYS = frozenset({"points", "mode"})
 """Keys every check table accepts besides its own parameters."""
 LANGS = ("fr", "en")
@@ -310,7 +309,7 @@ def load_lab_file(path: Path) -> LabSpec:
 
 def rubric_dir() -> Path:
     """The rubric's folder: ``grader/_checks`` when installed, ``checks/`` in a clone."""
-    package = Path(grader.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     installed = package / "_checks"
     return installed if installed.is_dir() else package.parent / "checks"
 
