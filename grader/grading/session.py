@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Graded:
+class BeingGraded:
     """What the session knows about one submission while its checks run."""
 
     submission: Submission
@@ -92,7 +92,9 @@ class GradingSession:
     ) -> None:
         ready = prepared or {}  # pipelines whose stages a batch worker already ran
         self.graded = {
-            s.name: Graded(s, lab, ready.get(s.name) or Pipeline(s, lab, engine, labels, options))
+            s.name: BeingGraded(
+                s, lab, ready.get(s.name) or Pipeline(s, lab, engine, labels, options)
+            )
             for s, lab in submissions
         }
         self.options = options
@@ -157,7 +159,7 @@ class GradingSession:
         item: pytest.Item,
         call: pytest.CallInfo[None],
         report: pytest.TestReport,
-        graded: Graded,
+        graded: BeingGraded,
         max_score: float,
         check_id: str,
     ) -> CheckResult:
@@ -202,7 +204,7 @@ class GradingSession:
         """Close one submission's pipeline (container removed, its log kept)."""
         self.graded[submission.name].pipeline.close()
 
-    def assemble(self, graded: Graded) -> SubmissionReport:
+    def assemble(self, graded: BeingGraded) -> SubmissionReport:
         """The report of one submission; a check that never ran is an error, never dropped."""
         pipeline = graded.pipeline
         checks = []
