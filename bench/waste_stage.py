@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from grader.engine import Engine
-from grader.grading import diagnostics as diagnoses
+from grader.grading import diagnostics
 from grader.grading.pipeline import Pipeline
 from grader.grading.settings import Options
 from grader.intake.submission import load_submission
@@ -44,7 +44,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 for fast in (False, True):
                     started = time.perf_counter()
-                    methods[fast] = diagnoses.waste(pipeline, fast=fast).method
+                    methods[fast] = diagnostics.waste(pipeline, fast=fast).method
                     times[fast].append(time.perf_counter() - started)
             for fast in (False, True):
                 median, best = statistics.median(times[fast]), min(times[fast])

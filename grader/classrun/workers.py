@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader.engine import Engine
-from grader.grading.pipeline import Pipeline
+from grader.grading.pipeline import STAGE_INPUTS, Pipeline
 from grader.labs.spec import LabSpec, rubric_dir
 
 FIXTURE_STAGES = {
@@ -29,8 +29,8 @@ FIXTURE_STAGES = {
     "runtime_or_none": "runtime",
     "build_context": "context",
 }
-"""Fixtures that read a stage under another name; any other fixture named like a
-``Pipeline`` property reads that property."""
+"""Fixtures that read a stage under another name; any other fixture named like a stage
+``Pipeline`` declares (``STAGE_INPUTS``) reads that stage."""
 MAX_DEFAULT_JOBS = 4
 
 
@@ -72,7 +72,7 @@ def stage_names(fixtures: Sequence[str]) -> list[str]:
     stages: list[str] = []
     for name in fixtures:
         stage = FIXTURE_STAGES.get(name, name)
-        if isinstance(getattr(Pipeline, stage, None), property) and stage not in stages:
+        if stage in STAGE_INPUTS and stage not in stages:
             stages.append(stage)
     return stages
 

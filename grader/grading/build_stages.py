@@ -10,7 +10,7 @@ import threading
 from grader.dockerfile.mistakes import mask_secret_values
 from grader.errors import BuildFailed, StageFailed
 from grader.facts import BuildResult, CacheFacts, ImageFacts, SizeFacts, WasteFacts
-from grader.grading import diagnostics as diagnoses
+from grader.grading import diagnostics
 from grader.grading.static_stages import StaticStages
 from grader.intake.submission import safe_file
 from grader.labs.params import SecretsParams
@@ -135,7 +135,7 @@ class BuildStages(StaticStages):
         ok, value = self._cache.get("build", (False, None))
         return ([value.image_id] if ok else []) + self._extra_images
 
-    # -- diagnoses on the real image and container (added; their work is in diagnoses.py) ----
+    # -- diagnoses on the real image and container (their work is in diagnostics.py) ----
 
     @property
     def layer_cache(self) -> CacheFacts:
@@ -149,7 +149,7 @@ class BuildStages(StaticStages):
     def _layer_cache(self) -> CacheFacts:
         _ = self.build  # the first build fills the cache the probe relies on
         timeout = self._bounded(self.options.build_timeout_s)
-        facts, image_id = diagnoses.probe_layer_cache(self, timeout)
+        facts, image_id = diagnostics.probe_layer_cache(self, timeout)
         if image_id is not None:
             self._extra_images.append(image_id)
         return facts
@@ -161,4 +161,4 @@ class BuildStages(StaticStages):
         Raises:
             BuildFailed (and whatever ``build`` raises), EngineError.
         """
-        return self._once("waste", lambda: diagnoses.waste(self))
+        return self._once("waste", lambda: diagnostics.waste(self))

@@ -22,6 +22,35 @@ from grader.stages.registry import Reference
 log = logging.getLogger(__name__)
 
 
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "engine": (),
+    "dockerfile": (),
+    "lint": ("dockerfile",),
+    "context": ("dockerfile",),
+    "isolation": ("engine",),
+    "build": ("engine", "dockerfile", "isolation"),
+    "image": ("engine", "build"),
+    "sizes": ("engine", "dockerfile", "build", "image"),
+    "layer_cache": ("engine", "dockerfile", "build"),
+    "waste": ("engine", "dockerfile", "build"),
+    "start": ("engine", "build", "isolation"),
+    "container": ("start",),
+    "runtime": ("engine", "start"),
+    "dev_packages": ("engine", "image", "start"),
+    "root_probe": ("container",),
+    "missing_probe": ("container",),
+    "stop": ("engine", "start", "runtime", "dev_packages", "root_probe", "missing_probe"),
+    "declaration": (),
+    "reference": ("declaration",),
+    "registry_status": ("reference",),
+    "registry_probe": ("engine", "isolation", "reference", "registry_status"),
+}
+"""Each stage of ``Pipeline`` and the stages it reads (each computed once, then cached): the
+stages a worker may compute ahead (``grader.classrun.workers``), and what each one waits for.
+``stop`` reads the container's stages first, when the lab has a check reading them
+(``diagnostics.PRE_STOP``). A unit test holds this table to what the stages' code reads."""
+
+
 class Pipeline(RunStages):
     """Grades one submission lazily: a check that needs only the Dockerfile never builds."""
 

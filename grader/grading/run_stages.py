@@ -14,7 +14,7 @@ from grader.facts import (
     StopFacts,
     outside_port,
 )
-from grader.grading import diagnostics as diagnoses
+from grader.grading import diagnostics
 from grader.grading.build_stages import BuildStages
 from grader.intake.submission import read_dev_dependencies
 from grader.stages import image, run, runtime
@@ -151,4 +151,4 @@ class RunStages(BuildStages):
         Raises:
             ContainerExited (and whatever ``start`` raises), EngineError.
         """
-        return self._once("stop", lambda: diagnoses.timed_stop(self))
+        return self._once("stop", lambda: diagnostics.timed_stop(self))

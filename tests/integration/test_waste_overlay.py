@@ -11,7 +11,7 @@ import pytest
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.facts import WasteFacts
-from grader.grading import diagnostics as diagnoses
+from grader.grading import diagnostics
 from grader.grading.pipeline import Pipeline
 from grader.grading.settings import Options
 from grader.intake.submission import load_submission
@@ -72,7 +72,7 @@ def test_overlay_folders_and_docker_save_agree(
     assert lab is not None
     pipeline = Pipeline(load_submission(root, name), lab, lambda: engine, labels, Options())
     fast = pipeline.waste
-    saved = diagnoses.waste(pipeline, fast=False)
+    saved = diagnostics.waste(pipeline, fast=False)
     expected = _fast_method(engine, pipeline.build.image_id or "")
     assert (fast.method, saved.method) == (expected, "docker save")
     assert fast.analysed and fast.added_bytes > 0
