@@ -45,6 +45,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy bench
 	$(BIN)/lint-imports
+	sh scripts/commit-subjects.sh $(BIN)/gitlint
 	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 clean:
