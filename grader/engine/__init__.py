@@ -6,7 +6,9 @@ through ``docker buildx build``, a subprocess), ``sweeps`` (clean-up by label), 
 (an image's layers as stored), ``bounds`` (what each build may use: its cgroup,
 ``grader.engine.cgroups``) and ``base`` (what they share). Every third-party
 exception is translated at this boundary (habit 4): into ``EngineError``/``EngineUnavailable``,
-or a stage outcome (``BuildTimedOut``) when the cause is the submission.
+or a stage outcome (``BuildTimedOut``) when the cause is the submission. Its light modules
+need no SDK: ``cgroups``, ``headstart`` (a build sent over the socket with the standard library),
+``dockerignore`` (docker-py's context matcher), ``faults``. May import errors, labels, facts.
 """
 
 from __future__ import annotations

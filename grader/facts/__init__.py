@@ -2,7 +2,8 @@
 
 One module per step of the flow (``submission``, ``dockerfile``, ``image``, ``container``);
 the results of a grading are in ``results``. Every name is re-exported here: checks and
-stages import ``from grader.facts import ...``.
+stages import ``from grader.facts import ...``. ``logcap`` bounds long text. The bottom
+layer: imports no other part of the grader.
 """
 
 from grader.facts.container import (

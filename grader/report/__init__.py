@@ -1,4 +1,9 @@
-"""Exporters registry (name -> "module:function"); ``write_all`` writes a report atomically."""
+"""Exporters registry (name -> "module:function"); ``write_all`` writes a report atomically.
+
+The reports of one submission (json, md, html, junit, gradescope, prairielearn) and of a class
+(summary.csv, gradebook.csv, summary.md, the index.html dashboard, ``regrade`` deltas). May
+import intake (integrity pairs), labs, engine, facts, i18n; grading and classrun import it.
+"""
 
 from __future__ import annotations
 
