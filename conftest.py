@@ -2,8 +2,10 @@
 
 ``pytest checks/ --submission path/to/my-tp6 --lab tp6`` (or with no path) from a clone of the
 grader works before ``pip install -e .``: this folder is put on ``sys.path`` and the plugin is
-loaded from here. Once installed, the ``pytest11`` entry point has loaded it already, under the
-same name, and listing it here changes nothing.
+registered from here. Once installed, the ``pytest11`` entry point has registered it already,
+under the same name, and this changes nothing. Not ``pytest_plugins``: a student's
+``pytest --lab tp6`` with an editable install reads this file as a conftest of the rubric's
+folder, below their own rootdir, where pytest refuses ``pytest_plugins``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # pytest's default import mode did it; --import-mode=importlib not
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["grader.plugin"]
+PLUGIN = "grader.plugin"
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register the plugin when no entry point did (pytest then adds its options too)."""
+    if pluginmanager.get_plugin(PLUGIN) is None:
+        import grader.plugin
+
+        pluginmanager.register(grader.plugin, PLUGIN)
 
 
 def pytest_configure(config: pytest.Config) -> None:
