@@ -44,6 +44,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/mypy bench
+	$(BIN)/lint-imports
+	sh scripts/commit-subjects.sh $(BIN)/gitlint
 	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 clean:

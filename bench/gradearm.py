@@ -72,7 +72,7 @@ def startup_seconds(grade: Path, times: int = 3, flag: str = "--version") -> flo
     """A fixed start-up cost of the grader: the median wall time of ``grade FLAG``.
 
     ``--version``: the command line alone, what a single submission's run costs before its
-    build is sent (grader.headstart); ``--list-labs``: the whole grader loaded, what a class
+    build is sent (grader.engine.headstart); ``--list-labs``: the whole grader loaded, what a class
     run costs before its first build (a single submission's run overlaps it with its build).
     """
     seconds = []

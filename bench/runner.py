@@ -16,8 +16,8 @@ from bench.gradearm import Capabilities, GradeRun, check_statuses, grade_argv, r
 from bench.listen import listen_to_probe
 from bench.stats import difference, median, ratio
 from grader.errors import GraderError
-from grader.lab import choose_lab
-from grader.submission import load_submission
+from grader.intake.submission import load_submission
+from grader.labs.spec import choose_lab
 
 CLASS_JOBS = (1, 2, 4)
 """The parallelism levels of the class runs (grade -j N against xargs -P N)."""

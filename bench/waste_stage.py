@@ -13,13 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from grader import diagnoses
 from grader.engine import Engine
-from grader.lab import choose_lab
+from grader.grading import diagnostics
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.labs.spec import choose_lab
 
 DEFAULT = ["tp6-ok", "tp6bis-ok"]
 
@@ -44,7 +44,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 for fast in (False, True):
                     started = time.perf_counter()
-                    methods[fast] = diagnoses.waste(pipeline, fast=fast).method
+                    methods[fast] = diagnostics.waste(pipeline, fast=fast).method
                     times[fast].append(time.perf_counter() - started)
             for fast in (False, True):
                 median, best = statistics.median(times[fast]), min(times[fast])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from grader.diagnose import diagnose
 from grader.errors import BuildFailed, BuildTimedOut
 from grader.facts import BuildResult, DockerfileFacts
-from grader.logcap import tail_lines
-from grader.rubric import Grade, check
+from grader.facts.logcap import tail_lines
+from grader.grading.known_breakages import diagnose
+from grader.grading.rubric import Grade, check
 
 
 @check("build.succeeds")

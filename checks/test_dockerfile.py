@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import re
 
-from grader.checkparams import (
-    BaseImageParams,
-    BuildChecksParams,
-    DepsFirstParams,
-    DockerignoreParams,
-    LabelParams,
-    LintParams,
-    NpmCiParams,
-    PinnedBaseParams,
-    ProductionDepsParams,
-    StagesParams,
-    WorkdirParams,
+from grader.dockerfile.instructions import (
+    brings,
+    brings_other_than,
+    first_index,
+    resolve_base,
+    show,
+    whole_stage_copy,
 )
-from grader.dockerfile import image_repository
-from grader.dockerfile_resolve import (
+from grader.dockerfile.lint import at_least, graded_by
+from grader.dockerfile.mistakes import (
+    build_stage_labels,
+    heavy_entries,
+    npm_install_from_manifest,
+    size_text,
+    unpinned_bases,
+)
+from grader.dockerfile.parse import image_repository
+from grader.dockerfile.resolve import (
     Install,
     copy_origin,
     feeding_stages,
@@ -38,25 +41,22 @@ from grader.facts import (
     Stage,
     Submission,
 )
+from grader.grading.rubric import Grade, check
 from grader.i18n import t
-from grader.instructions import (
-    brings,
-    brings_other_than,
-    first_index,
-    resolve_base,
-    show,
-    whole_stage_copy,
+from grader.labs.params import (
+    BaseImageParams,
+    BuildChecksParams,
+    DepsFirstParams,
+    DockerignoreParams,
+    LabelParams,
+    LintParams,
+    NpmCiParams,
+    PinnedBaseParams,
+    ProductionDepsParams,
+    StagesParams,
+    WorkdirParams,
 )
-from grader.lab import LabSpec
-from grader.lint import at_least, graded_by
-from grader.mistakes import (
-    build_stage_labels,
-    heavy_entries,
-    npm_install_from_manifest,
-    size_text,
-    unpinned_bases,
-)
-from grader.rubric import Grade, check
+from grader.labs.spec import LabSpec
 
 
 @check("dockerfile.present")

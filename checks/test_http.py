@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from grader.checkparams import NotFoundParams, StatusParams, TextParams
 from grader.facts import ProbeResult
-from grader.rubric import Grade, check, excerpt, text_matches
+from grader.grading.rubric import Grade, check, excerpt, text_matches
+from grader.labs.params import NotFoundParams, StatusParams, TextParams
 
 
 @check("http.root_status")

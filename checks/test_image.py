@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 import shlex
 
-from grader.checkparams import (
-    EntrypointParams,
-    ExposeParams,
-    SecretsParams,
-    UserParams,
-    WasteParams,
-)
-from grader.dockerfile import image_repository
-from grader.dockerfile_resolve import last_of
+from grader.dockerfile.instructions import resolve_base, show
+from grader.dockerfile.mistakes import describe_secret, secrets
+from grader.dockerfile.parse import image_repository
+from grader.dockerfile.resolve import last_of
 from grader.facts import (
     CacheFacts,
     DevPackages,
@@ -23,11 +18,16 @@ from grader.facts import (
     SizeFacts,
     WasteFacts,
 )
+from grader.grading.rubric import Grade, check
 from grader.i18n import t
-from grader.instructions import resolve_base, show
-from grader.lab import LabSpec
-from grader.mistakes import describe_secret, secrets
-from grader.rubric import Grade, check
+from grader.labs.params import (
+    EntrypointParams,
+    ExposeParams,
+    SecretsParams,
+    UserParams,
+    WasteParams,
+)
+from grader.labs.spec import LabSpec
 
 SHELL = ("/bin/sh", "-c")
 SHELLS = ("sh", "bash", "ash", "dash", "zsh")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from grader.checkparams import TextParams
 from grader.facts import Declaration, ProbeResult
-from grader.lab import LabSpec
-from grader.rubric import Grade, check, excerpt, text_matches
+from grader.grading.rubric import Grade, check, excerpt, text_matches
+from grader.labs.params import TextParams
+from grader.labs.spec import LabSpec
 
 
 @check("registry.pushed")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from grader.checkparams import StopSignalParams
-from grader.diagnose import diagnose
 from grader.facts import DockerfileFacts, StartResult, StopFacts
-from grader.logcap import key_line
-from grader.rubric import Grade, check
+from grader.facts.logcap import key_line
+from grader.grading.known_breakages import diagnose
+from grader.grading.rubric import Grade, check
+from grader.labs.params import StopSignalParams
 
 
 @check("run.starts")

@@ -15,11 +15,11 @@ def __getattr__(name: str) -> Any:
     """``grade_submission`` and ``load_lab``, imported on first use: ``import grader`` (and so
     every ``grader.*`` module, the command line first) stays free of pytest and Docker."""
     if name == "grade_submission":
-        from grader.single import grade_submission
+        from grader.grading.single import grade_submission
 
         return grade_submission
     if name == "load_lab":
-        from grader.lab import load_lab
+        from grader.labs.spec import load_lab
 
         return load_lab
     raise AttributeError(f"module 'grader' has no attribute {name!r}")

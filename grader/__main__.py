@@ -1,5 +1,5 @@
 """``python -m grader`` runs the command line."""
 
-from grader.cli import main_entry
+from grader.cli.entry import main_entry
 
 main_entry()

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from grader.results import Feedback
+from grader.facts.results import Feedback
 
 MESSAGES_DIR = Path(__file__).parent / "messages"
 LANGS = ("fr", "en")

@@ -3,7 +3,8 @@
 Every object the grader creates carries ``LABEL``; containers also carry the run id, the owner
 (``<host>:<pid>``) and the submission, images one label valued ``<run>@<owner>``. Clean-ups
 remove objects by these labels, never by name. Kept apart from ``grader.engine`` (which loads
-docker-py): the command line reads them before it loads anything heavy (``grader.headstart``).
+docker-py): the command line reads them before it loads anything heavy
+(``grader.engine.headstart``).
 """
 
 from __future__ import annotations

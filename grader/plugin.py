@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.dockerfile.stated import stated_image
 from grader.engine import Engine
 from grader.errors import (
     BuildFailed,
@@ -40,14 +41,13 @@ from grader.facts import (
     Submission,
     WasteFacts,
 )
-from grader.lab import LabSpec, choose_lab, rubric_dir
+from grader.grading.pipeline import Pipeline
+from grader.grading.rubric import STATED_KEY, Grade
+from grader.grading.session import GradingSession, check_id_of
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import new_run_labels
-from grader.pipeline import Pipeline
-from grader.rubric import STATED_KEY, Grade
-from grader.session import GradingSession, check_id_of
-from grader.settings import Options
-from grader.stated import stated_image
-from grader.submission import load_submission
+from grader.labs.spec import LabSpec, choose_lab, rubric_dir
 
 SESSION_KEY = pytest.StashKey[GradingSession]()
 VALUE_OPTIONS = frozenset(

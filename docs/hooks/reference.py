@@ -1,7 +1,7 @@
 """MkDocs hook: the lab-file reference, generated from the code at every ``mkdocs build``.
 
 A page that holds one of the markers below gets it replaced by tables drawn from the grader
-itself (``grader.checkparams.PARAMS``, ``grader.lab``'s dataclasses, the built-in lab files),
+itself (``grader.labs.params.PARAMS``, ``grader.labs.spec``'s dataclasses, the built-in lab files),
 so the reference cannot drift from what the loader accepts:
 
 - ``<!-- reference:labs -->``: each built-in lab's checks, points and mode;
@@ -19,9 +19,9 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from grader import lab as lab_module
-from grader.checkparams import PARAMS
-from grader.lab import builtin_labs, load_lab_file
+from grader.labs import spec as lab_module
+from grader.labs.params import PARAMS
+from grader.labs.spec import builtin_labs, load_lab_file
 
 
 def _cell(value: object) -> str:

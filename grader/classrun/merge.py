@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.classrun.reuse import previous_report
 from grader.classrun.shards import SHARD_FILE
 from grader.errors import UsageError
+from grader.facts.results import SubmissionReport
 from grader.report import write_class
-from grader.results import SubmissionReport
-from grader.reuse import previous_report
 
 
 @dataclass(frozen=True)

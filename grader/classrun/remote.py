@@ -23,24 +23,25 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from grader.batch import ClassResult, previous_reports, shard_of, write_deltas
-from grader.build import ignore_patterns
 from grader.classrun import tasks
+from grader.classrun.batch import ClassResult, previous_reports, shard_of, write_deltas
+from grader.classrun.jobs import Graded, Job, Listener, labs_of, locate, with_identity
 from grader.classrun.payload import folder_bytes, pack
+from grader.classrun.reuse import grader_digest
 from grader.classrun.shards import Shard
 from grader.engine import Engine
 from grader.errors import EngineUnavailable, LabFileError, SubmissionRejected, UsageError
 from grader.facts import Submission
+from grader.facts.results import SubmissionReport, assemble
+from grader.grading.legacy import read_report
+from grader.grading.settings import Options, Settings
+from grader.grading.verdicts import error_report, rejected_report
 from grader.intake.outcomes import IntakeFailed, intake_report
 from grader.intake.sources import IntakeOptions, Source, open_class
-from grader.jobs import Graded, Job, Listener, labs_of, locate, with_identity
-from grader.lab import LabSpec, builtin_labs, load_lab
-from grader.regrade import compare_class
+from grader.labs.spec import LabSpec, builtin_labs, load_lab
 from grader.report import format_exception, write_all, write_class, write_grader_log
-from grader.results import SubmissionReport, assemble
-from grader.reuse import grader_digest
-from grader.settings import Options, Settings
-from grader.verdicts import error_report, rejected_report
+from grader.report.regrade import compare_class
+from grader.stages.build import ignore_patterns
 
 POLL_S = 0.2
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class QueueRun:
         job, answer = sent.job, sent.result.get(propagate=False)
         tracebacks, engine = "", ""
         if isinstance(answer, dict) and "report" in answer:
-            report = SubmissionReport.from_dict(answer["report"])
+            report = read_report(answer["report"])
             report = dataclasses.replace(report, reuse_key=job.key)
             tracebacks, engine = str(answer.get("tracebacks", "")), str(answer.get("engine", ""))
         else:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import UsageError
+from grader.facts.results import SubmissionReport
 from grader.report import write_atomic
-from grader.results import SubmissionReport
 
 SHARD_FILE = "shard.json"
 """What a shard writes next to its reports: ``{"shard": K, "of": N, "class": [names]}``."""

@@ -20,15 +20,15 @@ from typing import Any
 
 from celery import Celery, Task
 
+from grader.classrun.cleanup import Cleanup
+from grader.classrun.jobs import Job, Listener, Run
 from grader.classrun.payload import unpack
-from grader.cleanup import Cleanup
+from grader.classrun.reuse import grader_digest
+from grader.classrun.workers import EnginePool
 from grader.errors import EngineError
+from grader.grading.settings import Options
 from grader.intake.sources import Source
-from grader.jobs import Job, Listener, Run
 from grader.labels import LABEL_RUN, new_run_labels
-from grader.reuse import grader_digest
-from grader.settings import Options
-from grader.workers import EnginePool
 
 QUEUE = "grader"
 """The one queue every worker consumes; priorities order it (``SINGLE`` before ``CLASS``)."""

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 from grader import __version__
 from grader.classrun import tasks
+from grader.classrun.jobs import warm_up
+from grader.classrun.reuse import grader_digest
+from grader.classrun.workers import default_jobs
 from grader.engine import Engine
 from grader.errors import EngineUnavailable
-from grader.jobs import warm_up
-from grader.reuse import grader_digest
-from grader.workers import default_jobs
 
 
 def parser() -> argparse.ArgumentParser:

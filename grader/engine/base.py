@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from grader.engine.headstart import HeadStart
 from grader.engine.sdk import docker, tolerated, translated
-from grader.headstart import HeadStart
 from grader.labels import LABEL
 
 log = logging.getLogger("grader.engine")
@@ -20,7 +20,7 @@ class EngineBase:
     _storage: dict[str, Any] | None
     _head: HeadStart | None
     missing_bounds: tuple[str, ...] = ()
-    """Build bounds this engine's builds ran without (``grader.cgroups.BuildBounds``)."""
+    """Build bounds this engine's builds ran without (``grader.engine.cgroups.BuildBounds``)."""
 
     def is_local(self) -> bool:
         """True when the engine runs on this machine (its /proc is ours)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grader import cgroups
-from grader.cgroups import BuildGroup
+from grader.engine import cgroups
+from grader.engine.cgroups import BuildGroup
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class BuildLimits:
     """CPU time, in cores."""
 
     def as_tuple(self) -> cgroups.Limits:
-        """The limits as ``grader.cgroups`` takes them."""
+        """The limits as ``grader.engine.cgroups`` takes them."""
         return (self.memory_bytes, self.pids, self.cpus)
 
 

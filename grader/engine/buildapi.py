@@ -30,8 +30,8 @@ from grader.engine.buildgrpc import grpc_build
 from grader.engine.buildtrace import Malformed, PlainLog, decode
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release
 from grader.errors import BuildTimedOut, EngineError
+from grader.facts.logcap import CappedText
 from grader.labels import LABEL_SUBMISSION, image_labels
-from grader.logcap import CappedText
 
 SESSION_MOUNT = re.compile(rb"--mount=\S*\btype=(secret|ssh)\b", re.IGNORECASE)
 """A RUN mount BuildKit serves from the client's session."""

@@ -28,8 +28,8 @@ from urllib.parse import unquote
 
 from grader.engine.buildtrace import Malformed, PlainLog, fields, status_of
 from grader.errors import BuildTimedOut, EngineError
+from grader.facts.logcap import CappedText
 from grader.labels import LABEL_SUBMISSION, image_labels
-from grader.logcap import CappedText
 
 CONTROL = "/moby.buildkit.v1.Control"
 _bodies: dict[str, tuple[IO[bytes], threading.Lock]] = {}

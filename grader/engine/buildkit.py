@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import IO, Literal
 
 from grader.errors import BuildTimedOut, EngineError, ToolError
+from grader.facts.logcap import CappedText
 from grader.labels import LABEL_SUBMISSION, image_labels
-from grader.logcap import CappedText
 
 log = logging.getLogger("grader.engine")
 

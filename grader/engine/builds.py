@@ -12,18 +12,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from grader import cgroups
-from grader.cgroups import BuildGroup
+from grader.engine import cgroups
 from grader.engine.base import EngineBase, log
 from grader.engine.bounds import BuildBounds, BuildLimits, bounds_under, stopped_by
 from grader.engine.buildapi import api_build, available, needs_session
 from grader.engine.buildkit import Builder, buildx_build, has_buildx, offers_buildkit
+from grader.engine.cgroups import BuildGroup
+from grader.engine.faults import registry_named, registry_trouble
+from grader.engine.headstart import HeadStart, Refused
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
 from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable, ToolError
-from grader.faults import registry_named, registry_trouble
-from grader.headstart import HeadStart, Refused
+from grader.facts.logcap import CappedText
 from grader.labels import image_labels
-from grader.logcap import CappedText
 
 MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
 """Build errors that come from the machine, not from the student's Dockerfile."""

@@ -5,7 +5,7 @@
 are read (a protobuf wire decoder for them, no schema): each vertex's name, cached, started,
 completed and error, and the logs of its processes. ``PlainLog`` writes them the way BuildKit's
 own plain printer does (``#5 [2/4] RUN pip install ...``, ``#5 0.412 Collecting``,
-``#5 DONE 3.1s``, ``#5 CACHED``, ``#5 ERROR: ...``), which ``grader.buildkit_log`` reads.
+``#5 DONE 3.1s``, ``#5 CACHED``, ``#5 ERROR: ...``), which ``grader.stages.buildkit_log`` reads.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from grader.engine.sdk import (
 from grader.engine.storage import Storage
 from grader.engine.sweeps import Sweeps
 from grader.errors import EngineError, EngineUnavailable
-from grader.logcap import CappedText
+from grader.facts.logcap import CappedText
 
 
 class Engine(Builds, Sweeps, Storage, Networks):

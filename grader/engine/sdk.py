@@ -45,8 +45,8 @@ import docker.utils.build  # noqa: E402
 import requests.exceptions  # noqa: E402
 import urllib3.exceptions  # noqa: E402
 
+from grader.engine.headstart import Refused  # noqa: E402
 from grader.errors import EngineError  # noqa: E402
-from grader.headstart import Refused  # noqa: E402
 
 NO_ENGINE = "no Docker engine: start Docker or run make grade as root"
 MIN_API_VERSION = "1.24"
@@ -60,7 +60,7 @@ TRANSIENT = (
 BUILD_BOUND_KEYS = ("cpuperiod", "cpuquota", "cgroupparent")
 """``POST /build`` takes these (API 1.24+) besides the four ``container_limits`` keys docker-py
 knows; its ``build()`` passes ``container_limits`` to the query as they are, once it knows them
-(``grader.cgroups.BuildBounds.api_params``): its own build logic (.dockerignore, a Dockerfile
+(``grader.engine.cgroups.BuildBounds.api_params``): its own build logic (.dockerignore, a Dockerfile
 outside the context, proxies, credentials) is kept rather than copied."""
 cast(list[str], docker.constants.CONTAINER_LIMITS_KEYS).extend(
     k for k in BUILD_BOUND_KEYS if k not in docker.constants.CONTAINER_LIMITS_KEYS
@@ -94,7 +94,7 @@ def translated(action: str) -> Iterator[None]:
         yield
     except docker.errors.APIError as exc:
         raise EngineError(f"{action}: {exc.explanation or exc}") from exc
-    except Refused as exc:  # the same, for a build sent ahead (grader.headstart)
+    except Refused as exc:  # the same, for a build sent ahead (grader.engine.headstart)
         raise EngineError(f"{action}: {exc.message or exc}") from exc
     except TRANSIENT as exc:
         release(exc)

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.lab import LabSpec
-from grader.submission import (
+from grader.intake.submission import (
     DECLARATION,
     IGNORED_DIRS,
     SKIPPED_FOLDERS,
@@ -20,6 +19,7 @@ from grader.submission import (
     inside,
     safe_file,
 )
+from grader.labs.spec import LabSpec
 
 MAX_DEPTH = 5
 """Deepest folder looked at, below the submission's root."""

@@ -6,10 +6,10 @@ which folder and commit were graded."""
 from __future__ import annotations
 
 from grader.errors import SubmissionError
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.i18n import FIELDS, t
 from grader.intake.identity import Identity
-from grader.lab import LabSpec
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.labs.spec import LabSpec
 
 
 class IntakeFailed(SubmissionError):

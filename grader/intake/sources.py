@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.facts.results import Status
 from grader.intake import git, moodle, roster, zips
 from grader.intake.discover import is_repository
 from grader.intake.identity import Identity
 from grader.intake.names import Named, name_unique
 from grader.intake.outcomes import IntakeFailed
+from grader.intake.submission import resolve
 from grader.intake.urls import repo_name
-from grader.lab import LabSpec
-from grader.results import Status
-from grader.submission import resolve
+from grader.labs.spec import LabSpec
 
 CLASS_UNPACKED_LIMIT = 5_000_000_000
 """Most bytes a whole class's export zip may unpack to."""

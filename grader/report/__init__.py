@@ -1,4 +1,9 @@
-"""Exporters registry (name -> "module:function"); ``write_all`` writes a report atomically."""
+"""Exporters registry (name -> "module:function"); ``write_all`` writes a report atomically.
+
+The reports of one submission (json, md, html, junit, gradescope, prairielearn) and of a class
+(summary.csv, gradebook.csv, summary.md, the index.html dashboard, ``regrade`` deltas). May
+import intake (integrity pairs), labs, engine, facts, i18n; grading and classrun import it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from grader.regrade import Delta
-from grader.results import SubmissionReport
+from grader.facts.results import SubmissionReport
+from grader.report.regrade import Delta
 
 EXPORTERS: dict[str, str] = {
     "json": "grader.report.json_report:render",
@@ -88,7 +93,7 @@ def write_class(
 ) -> None:
     """Write the class-level files (summary.csv..., and the dashboard index.html).
 
-    ``deltas`` (a regrade's, from ``grader.regrade``) are shown on the dashboard when given.
+    ``deltas`` (a regrade's, from ``grader.report.regrade``) are shown on the dashboard when given.
     """
     for dotted in CLASS_EXPORTERS.values():
         filename, text = _load(dotted)(reports)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.results import CheckResult, Status, SubmissionReport
+from grader.facts.results import CheckResult, Status, SubmissionReport
 
 log = logging.getLogger(__name__)
 VERSION = 1

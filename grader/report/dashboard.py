@@ -9,13 +9,13 @@ from statistics import median
 from typing import Any
 from urllib.parse import quote
 
+from grader.facts.results import Status, SubmissionReport
 from grader.i18n import t
-from grader.integrity import Fingerprint, Pair, similar_pairs
-from grader.regrade import Delta
+from grader.intake.integrity import Fingerprint, Pair, similar_pairs
 from grader.report.charts import Chart, columns, rows, short
 from grader.report.layout import STOPS, stopped_at
+from grader.report.regrade import Delta
 from grader.report.templating import render as render_template
-from grader.results import Status, SubmissionReport
 
 BUCKETS = 10
 """Score distribution: buckets of 10 % of the maximum."""

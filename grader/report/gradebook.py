@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from grader.facts.results import Status, SubmissionReport
 from grader.report.cells import csv_text
 from grader.report.markdown import escape
-from grader.results import Status, SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:

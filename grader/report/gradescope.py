@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from grader.facts.results import CheckResult, Status, SubmissionReport
 from grader.i18n import t
-from grader.results import CheckResult, Status, SubmissionReport
 
 PASSING = (Status.PASSED, Status.ADVICE)
 """Gradescope knows only passed and failed: advice (max_score 0) reads as passed, with the

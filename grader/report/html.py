@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.facts.logcap import tail_lines
+from grader.facts.results import SubmissionReport
 from grader.i18n import t
-from grader.logcap import tail_lines
 from grader.report.layout import layout
 from grader.report.templating import render as render_template
-from grader.results import SubmissionReport
 
 LOG_LINES = 40
 """Lines of each log shown (the whole bounded log is in build.log / container.log)."""

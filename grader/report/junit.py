@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from grader.facts.results import CheckResult, Status, SubmissionReport
 from grader.i18n import t
-from grader.results import CheckResult, Status, SubmissionReport
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters XML 1.0 forbids anywhere in a document (most C0 controls, lone surrogates,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport
 from grader.i18n import t
-from grader.results import CheckResult, Feedback, Status, SubmissionReport
 
 STOPS = ("no_dockerfile", "build", "start", "http", "all_passed")
 """Where a submission can stop, in the order of the flow (the dashboard's chart)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from grader.facts.logcap import tail_lines
+from grader.facts.results import CheckResult, Status, SubmissionReport
 from grader.i18n import t
-from grader.logcap import tail_lines
 from grader.report.layout import Blocked, layout
-from grader.results import CheckResult, Status, SubmissionReport
 
 ICONS = {
     Status.PASSED: "✅",

@@ -3,9 +3,9 @@ worksheet" (written when the class came from a Moodle export)."""
 
 from __future__ import annotations
 
+from grader.facts.results import SubmissionReport
 from grader.i18n import t
 from grader.report.cells import csv_text
-from grader.results import SubmissionReport
 
 FILENAME = "moodle-grades.csv"
 COLUMNS = ("Identifier", "Full name", "Email address", "Grade", "Maximum grade",

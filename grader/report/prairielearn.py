@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from grader.facts.results import SubmissionReport
 from grader.report.gradescope import output
-from grader.results import SubmissionReport
 
 
 def render(report: SubmissionReport) -> tuple[str, str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from grader.facts.results import SubmissionReport
 from grader.report.cells import csv_text
-from grader.results import SubmissionReport
 
 
 def render(reports: list[SubmissionReport]) -> tuple[str, str]:

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from grader import cgroups
-from grader.cli import main
-from grader.engine import Engine
+from grader.cli.entry import main
+from grader.engine import Engine, cgroups
 from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 
-from grader import cgroups
-from grader.engine import Engine
+from grader.engine import Engine, cgroups
 from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

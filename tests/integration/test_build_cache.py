@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from grader.cli import main
+from grader.cli.entry import main
 from grader.engine import Engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

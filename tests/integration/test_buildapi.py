@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from grader import buildkit_log
-from grader.build import failing_step
-from grader.dockerfile import parse_dockerfile
+from grader.dockerfile.parse import parse_dockerfile
 from grader.engine import Engine
 from grader.engine.buildapi import api_build, needs_session
 from grader.errors import BuildTimedOut
+from grader.facts.logcap import CappedText
 from grader.labels import LABEL, new_run_labels
-from grader.logcap import CappedText
+from grader.stages import buildkit_log
+from grader.stages.build import failing_step
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

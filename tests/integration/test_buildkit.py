@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import Bounds, build_image
-from grader.dockerfile import parse_dockerfile
+from grader.dockerfile.parse import parse_dockerfile
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.errors import BuildFailed, BuildTimedOut, ClassicBuilderCannot
 from grader.facts import Submission
+from grader.intake.submission import load_submission
 from grader.labels import new_run_labels
-from grader.submission import load_submission
+from grader.stages.build import Bounds, build_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 CGROUP_ROOT = Path("/sys/fs/cgroup")

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from junitparser import Error, Failure, JUnitXml
 
-from grader.lab import load_lab
+from grader.labs.spec import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

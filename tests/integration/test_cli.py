@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import main
+from grader.cli.entry import main
 
 
 def test_unknown_lab_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from private_engine import PrivateEngine
 
-from grader.batch import Graded, grade_class
+from grader.classrun.batch import Graded, grade_class
 from grader.engine import Engine
+from grader.grading.settings import Options
 from grader.labels import LABEL
-from grader.settings import Options
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.lab import load_lab
+from grader.labs.spec import load_lab
 
 BIN = Path(sys.executable).parent
 LAB = Path("examples/labs/hello-node.toml")

@@ -1,4 +1,5 @@
-"""The build sent ahead (grader/headstart.py) on the real engine: adopted by the pipeline, the
+"""The build sent ahead (grader/engine/headstart.py) on the real engine: adopted by the
+pipeline, the
 same image docker-py builds, the same verdicts as a class run, and cancelled and removed when
 the pipeline never asks for it."""
 
@@ -16,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from grader import headstart
-from grader.cli import main
-from grader.engine import Engine
+from grader.cli.entry import main
+from grader.engine import Engine, headstart
 from grader.engine.bounds import BuildLimits
-from grader.headstart import HeadStart
+from grader.engine.headstart import HeadStart
 from grader.labels import LABEL_RUN, new_run_labels
 from tests.integration.conftest import tp6_lab_with
 

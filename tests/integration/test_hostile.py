@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from grader.cli import main
+from grader.cli.entry import main
 from grader.engine import Engine
 from grader.labels import LABEL, LABEL_OWNER, LABEL_SUBMISSION, owner_of
 

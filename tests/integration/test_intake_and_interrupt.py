@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from grader.cli import main
+from grader.cli.entry import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 BIN = Path(sys.executable).parent

@@ -327,7 +327,7 @@ def test_sigterm_mid_run_and_a_dead_run_leave_no_network_or_rule(
 
     # a run killed outright (no clean-up of its own): the next run's sweep removes its
     # network and rules, and only those of dead runs
-    from grader.isolation import isolate
+    from grader.stages.isolation import isolate
 
     owner = f"{socket.gethostname()}:{_dead_pid()}"
     labels = {LABEL: "1", LABEL_RUN: os.urandom(6).hex(), LABEL_OWNER: owner}

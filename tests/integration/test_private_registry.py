@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from grader import registry
 from grader.engine import Engine
 from grader.errors import PullFailed, RegistryUnreachable
 from grader.labels import new_run_labels
+from grader.stages import registry
 from tests.integration.conftest import free_port, registry_server
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

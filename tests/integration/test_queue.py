@@ -18,12 +18,12 @@ from redis_server import Worker, redis_server
 from test_engine_faults import offline_submission
 from test_throughput import PARALLEL, golden
 
-from grader.batch import ClassResult
 from grader.classrun import tasks
+from grader.classrun.batch import ClassResult
+from grader.classrun.jobs import Graded, Listener
 from grader.classrun.remote import run_queued
 from grader.engine import Engine
-from grader.jobs import Graded, Listener
-from grader.settings import Options
+from grader.grading.settings import Options
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MAIN = "unix:///var/run/docker.sock"

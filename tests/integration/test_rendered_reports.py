@@ -12,10 +12,10 @@ from urllib.parse import unquote
 import pytest
 from browser import Node, external_urls, parse, rendered, screenshot
 
-from grader.integrity import fingerprint
-from grader.regrade import compare
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.intake.integrity import fingerprint
 from grader.report import write_all, write_class
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.report.regrade import compare
 
 MARKUP = '<script>document.title="owned"</script><img src=x onerror=alert(1)>'
 COPY_A = 'FROM python:3.11-slim AS s\nWORKDIR /srv/zz\nRUN pip install gevent==23.9.1 flask-cors==4.0.0\nRUN groupadd -g 1501 q && useradd -u 1501 -g q -M q\nUSER q\nENTRYPOINT ["gunicorn", "--worker-class", "gevent", "app:app"]\n'  # noqa: E501

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import Bounds, build_image
-from grader.dockerfile import parse_dockerfile
+from grader.dockerfile.parse import parse_dockerfile
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
+from grader.intake.submission import load_submission
 from grader.labels import LABEL, new_run_labels
-from grader.run import Sandbox, start, wait_ready
-from grader.submission import load_submission
+from grader.stages.build import Bounds, build_image
+from grader.stages.run import Sandbox, start, wait_ready
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -10,11 +10,11 @@ from private_engine import PrivateEngine
 from test_engine_faults import offline_submission
 from test_throughput import golden
 
-from grader.batch import Graded, Listener, run_class
+from grader.classrun.batch import Graded, Listener, run_class
+from grader.classrun.workers import EnginePool
 from grader.engine import Engine
+from grader.grading.settings import Options
 from grader.labels import LABEL
-from grader.settings import Options
-from grader.workers import EnginePool
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import Bounds, build_image
-from grader.dockerfile import parse_dockerfile
+from grader.dockerfile.parse import parse_dockerfile
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.errors import StartRefused
+from grader.intake.submission import load_submission
 from grader.labels import new_run_labels
-from grader.run import Sandbox, start
-from grader.submission import load_submission
+from grader.stages.build import Bounds, build_image
+from grader.stages.run import Sandbox, start
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from grader.cli import main
+from grader.cli.entry import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 STATED = ("dockerfile.label_maintainer", "image.user_non_root", "image.entrypoint_exec_form")

@@ -14,16 +14,17 @@ from types import FrameType
 
 import pytest
 
-from grader import runtime, secret
-from grader.cli import main
+from grader.classrun import secret
+from grader.classrun.reuse import grader_digest
+from grader.cli.entry import main
 from grader.engine import Engine
 from grader.engine.capped import FILE_LIMIT
 from grader.facts import DevPackages
+from grader.facts.results import CheckResult, Status, assemble
+from grader.grading.settings import Options
+from grader.intake.submission import files_hash
 from grader.labels import new_run_labels
-from grader.results import CheckResult, Status, assemble
-from grader.reuse import grader_digest
-from grader.settings import Options
-from grader.submission import files_hash
+from grader.stages import runtime
 
 pytestmark = [pytest.mark.docker]
 

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from grader import diagnoses
 from grader.engine import Engine
 from grader.engine.bounds import BuildLimits
 from grader.facts import WasteFacts
-from grader.lab import choose_lab
+from grader.grading import diagnostics
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import LABEL_RUN, new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
-from grader.waste import image_waste
+from grader.labs.spec import choose_lab
+from grader.stages.waste import image_waste
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ def test_overlay_folders_and_docker_save_agree(
     assert lab is not None
     pipeline = Pipeline(load_submission(root, name), lab, lambda: engine, labels, Options())
     fast = pipeline.waste
-    saved = diagnoses.waste(pipeline, fast=False)
+    saved = diagnostics.waste(pipeline, fast=False)
     expected = _fast_method(engine, pipeline.build.image_id or "")
     assert (fast.method, saved.method) == (expected, "docker save")
     assert fast.analysed and fast.added_bytes > 0

@@ -24,7 +24,7 @@ from bench.listen import owned_by, parse_tcp, watch
 from bench.runner import app_port, arm_order, floor_ratio, summarise
 from bench.stats import difference, evaluate, median, ratio, total
 from bench.table import listen_cell, render
-from grader.submission import load_submission
+from grader.intake.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = sorted(p for p in (ROOT / "submissions").iterdir() if p.is_dir())

@@ -1,12 +1,12 @@
-"""grader/build.py: which step failed, on which Dockerfile line, and what it printed."""
+"""grader/stages/build.py: which step failed, on which Dockerfile line, and what it printed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from grader.build import failing_step, stage_image_id
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
 from grader.facts import DockerfileFacts
+from grader.stages.build import failing_step, stage_image_id
 
 DOCKERFILE = """\
 FROM python:3.11-slim

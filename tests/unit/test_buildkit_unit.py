@@ -7,10 +7,8 @@ from typing import cast
 
 import pytest
 
-from grader import build, buildkit_log
-from grader.builder_syntax import buildkit_features, needed_stages, unused_stage_at
-from grader.cache_probe import buildkit_step_facts, install_matcher
-from grader.dockerfile import parse_text
+from grader.dockerfile.builder_syntax import buildkit_features, needed_stages, unused_stage_at
+from grader.dockerfile.parse import parse_text
 from grader.engine import BuildOutcome, Engine
 from grader.engine.bounds import BuildLimits
 from grader.engine.buildkit import buildx_build, buildx_command, error_line, offers_buildkit
@@ -22,11 +20,13 @@ from grader.errors import (
     RegistryUnreachable,
 )
 from grader.facts import DockerfileFacts
-from grader.lab import load_lab, load_lab_file
-from grader.logcap import CappedText
-from grader.results import Status
-from grader.settings import Options, Settings
-from grader.verdicts import error_cause, stage_feedback
+from grader.facts.logcap import CappedText
+from grader.facts.results import Status
+from grader.grading.settings import Options, Settings
+from grader.grading.verdicts import error_cause, stage_feedback
+from grader.labs.spec import load_lab, load_lab_file
+from grader.stages import build, buildkit_log
+from grader.stages.cache_probe import buildkit_step_facts, install_matcher
 
 # Excerpts of real `docker buildx build --progress=plain` output (Engine 26.1, buildx 0.13.1).
 CACHED_REBUILD = """\

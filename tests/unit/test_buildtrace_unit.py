@@ -11,7 +11,6 @@ import urllib.request
 
 import pytest
 
-from grader import buildkit_log
 from grader.engine.buildgrpc import (
     _exporter_response,
     _messages,
@@ -29,6 +28,7 @@ from grader.engine.buildtrace import (
     fields,
 )
 from grader.labels import LABEL, LABEL_SUBMISSION
+from grader.stages import buildkit_log
 
 # Real ``moby.buildkit.trace`` messages of Engine 26.1 (POST /build?version=2): one vertex
 # announced, started, then completed.

@@ -1,4 +1,4 @@
-"""grader/cgroups.py and the bounds around it: sizes, the build API's parameters, a build's
+"""grader/engine/cgroups.py and the bounds around it: sizes, the build API's parameters, a build's
 group on a cgroup tree laid out as the kernel's (a folder), which bound a build ran into, the
 sweep of dead processes' groups, and the lab's and command line's build limits."""
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups
-from grader.cgroups import BuildGroup
-from grader.cli import parser
+from grader.cli.entry import parser
+from grader.engine import cgroups
 from grader.engine.bounds import BuildBounds, BuildLimits, stopped_by
+from grader.engine.cgroups import BuildGroup
 from grader.errors import LabFileError
-from grader.lab import load_lab_file
-from grader.settings import Options, Settings
+from grader.grading.settings import Options, Settings
+from grader.labs.spec import load_lab_file
 
 LIMITS = (256 << 20, 128, 1.5)
 

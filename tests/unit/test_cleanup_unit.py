@@ -1,12 +1,12 @@
-"""grader/cleanup.py: when this run's images are listed, and what the end removes."""
+"""grader/classrun/cleanup.py: when this run's images are listed, and what the end removes."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from grader.cleanup import Cleanup
-from grader.workers import EnginePool
+from grader.classrun.cleanup import Cleanup
+from grader.classrun.workers import EnginePool
 
 
 class FakeEngine:

@@ -1,10 +1,10 @@
-"""grader/cli.py: the class-run flags parse as documented; a bad -j is a usage error."""
+"""grader/cli/entry.py: the class-run flags parse as documented; a bad -j is a usage error."""
 
 from __future__ import annotations
 
 import pytest
 
-from grader.cli import main, parser
+from grader.cli.entry import main, parser
 
 
 def test_class_run_flags() -> None:

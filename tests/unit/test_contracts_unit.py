@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import grader
-from grader.checkparams import PARAMS
+from grader.labs.params import PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = ROOT / "grader"
@@ -100,7 +100,7 @@ def test_only_probe_and_registry_make_http_requests() -> None:
     sdk.py may only catch the exceptions the Docker SDK leaks from its transport (DESIGN's
     boundary table), nothing else from requests/urllib3."""
     sdk = "grader/engine/sdk.py"
-    assert importers("requests") == [sdk, "grader/probe.py", "grader/registry.py"]
+    assert importers("requests") == [sdk, "grader/stages/probe.py", "grader/stages/registry.py"]
     transport = {
         m for m in imported_modules(ROOT / sdk) if m.split(".")[0] in ("requests", "urllib3")
     }

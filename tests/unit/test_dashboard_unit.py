@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.i18n import LANGS, catalogue
-from grader.regrade import compare
 from grader.report import dashboard, html
 from grader.report.charts import columns, rows, short
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.report.regrade import compare
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "grader" / "report"

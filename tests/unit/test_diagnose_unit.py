@@ -1,4 +1,5 @@
-"""grader/diagnose.py and known_breakages.toml: each pattern on a real log excerpt, completeness."""
+"""grader/grading/known_breakages.py and known_breakages.toml: each pattern on a real log
+excerpt, completeness."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.diagnose import CATALOGUE, catalogue, diagnose, parse_catalogue
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
 from grader.facts import DockerfileFacts
+from grader.grading.known_breakages import CATALOGUE, catalogue, diagnose, parse_catalogue
 
 LOGS_DIR = Path(__file__).parent / "logs"
 """Real log excerpts, one per catalogue entry, named ``<entry id>.<build|run>.log``: the grader's

@@ -15,13 +15,14 @@ import pytest
 from checks.test_image import test_layer_cache as layer_cache_check
 from checks.test_image import test_waste as waste_check
 from checks.test_run import test_stop_signal as stop_signal_check
-from grader import cache_probe, diagnoses, layers
-from grader.checkparams import StopSignalParams, WasteParams
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
 from grader.errors import ContainerExited
 from grader.facts import CacheFacts, CacheStep, Offender, StartResult, StopFacts, WasteFacts
-from grader.lab import load_lab, load_lab_file
-from grader.rubric import FEEDBACK_KEY, Grade
+from grader.grading import diagnostics
+from grader.grading.rubric import FEEDBACK_KEY, Grade
+from grader.labs.params import StopSignalParams, WasteParams
+from grader.labs.spec import load_lab, load_lab_file
+from grader.stages import cache_probe, layers
 
 CODE_FIRST = """\
 FROM python:3.11-slim
@@ -411,18 +412,18 @@ class FakePipeline:
 
 def test_the_stop_waits_for_the_stages_that_need_the_running_container() -> None:
     pipeline = FakePipeline("tp6")
-    facts = diagnoses.timed_stop(pipeline)  # type: ignore[arg-type]
+    facts = diagnostics.timed_stop(pipeline)  # type: ignore[arg-type]
     assert pipeline.calls == ["runtime", "root_probe", "missing_probe", "stop 5"]
     assert facts.killed and facts.pid1 == "/bin/sh -c gunicorn app:app" and facts.grace_s == 5
     bis = FakePipeline("tp6bis")
-    diagnoses.timed_stop(bis)  # type: ignore[arg-type]
+    diagnostics.timed_stop(bis)  # type: ignore[arg-type]
     assert bis.calls == ["runtime", "dev_packages", "root_probe", "stop 5"]
 
 
 def test_a_container_that_already_exited_is_not_stopped() -> None:
     pipeline = FakePipeline("tp6", running=False)
     with pytest.raises(ContainerExited):
-        diagnoses.timed_stop(pipeline)  # type: ignore[arg-type]
+        diagnostics.timed_stop(pipeline)  # type: ignore[arg-type]
     assert not any(c.startswith("stop") for c in pipeline.calls)
 
 

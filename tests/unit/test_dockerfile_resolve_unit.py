@@ -1,4 +1,4 @@
-"""grader/dockerfile_resolve.py and the checks that read a Dockerfile through it (issue 16.1):
+"""grader/dockerfile/resolve.py and the checks that read a Dockerfile through it (issue 16.1):
 correct Dockerfiles of unusual shapes score, the student's mistakes still fail."""
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from checks.test_dockerfile import (
 )
 from checks.test_image import test_entrypoint_exec_form as exec_form_check
 from checks.test_image import test_user_non_root as user_check
-from grader import cache_probe
-from grader.dockerfile import parse_text
-from grader.dockerfile_resolve import (
+from grader.dockerfile.parse import parse_text
+from grader.dockerfile.resolve import (
     base_image,
     brings,
     brings_other_than,
@@ -44,8 +43,9 @@ from grader.dockerfile_resolve import (
     substitute,
 )
 from grader.facts import DockerfileFacts, ImageFacts, Submission
-from grader.lab import load_lab
-from grader.rubric import Grade
+from grader.grading.rubric import Grade
+from grader.labs.spec import load_lab
+from grader.stages import cache_probe
 
 TP6 = load_lab("tp6")
 TP6BIS = load_lab("tp6bis")

@@ -1,4 +1,4 @@
-"""grader/dockerfile.py: parsing, forms, flags, stages, lines, image references, rejects."""
+"""grader/dockerfile/parse.py: parsing, forms, flags, stages, lines, image references, rejects."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.dockerfile import (
+from grader.dockerfile.parse import (
     MAX_BYTES,
     image_repository,
     instruction_for_step,

@@ -1,4 +1,5 @@
-"""grader/dockerignore.py gives the files docker-py sends, pattern by pattern: each pattern set
+"""grader/engine/dockerignore.py gives the files docker-py sends, pattern by pattern: each
+pattern set
 below is run through docker-py's own ``exclude_paths`` and through the port, on a tree made
 to tell apart folders, exceptions, ``**``, ``..``, character classes and letter case."""
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import docker.utils.build
 import pytest
 
-from grader import dockerignore, headstart
+from grader.engine import dockerignore, headstart
 
 PATTERNS = [
     [],

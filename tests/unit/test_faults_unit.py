@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from grader import registry
-from grader.build import build_failure
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
 from grader.engine.builds import _pull_failure
+from grader.engine.faults import base_image_trouble, package_index_unreachable, registry_trouble
 from grader.errors import BuildFailed, NetworkUnavailable, PullFailed, RegistryUnreachable
-from grader.faults import base_image_trouble, package_index_unreachable, registry_trouble
-from grader.registry import Reference
-from grader.verdicts import error_cause
+from grader.grading.verdicts import error_cause
+from grader.stages import registry
+from grader.stages.build import build_failure
+from grader.stages.registry import Reference
 
 HUB_DNS = (
     'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on '

@@ -1,4 +1,4 @@
-"""grader/headstart.py: when a build is sent ahead, that it is the request docker-py sends
+"""grader/engine/headstart.py: when a build is sent ahead, that it is the request docker-py sends
 (same query, headers and tar, byte for byte), and how its answer is read.
 
 The engine here is a small unix-socket HTTP server that records what it is sent and answers
@@ -19,9 +19,12 @@ import docker
 import docker.utils.build
 import pytest
 
-from grader import cgroups, headstart
-from grader.engine import sdk  # noqa: F401  (docker-py then takes the build bounds)
-from grader.headstart import HeadStart, Refused
+from grader.engine import (
+    cgroups,
+    headstart,
+    sdk,  # noqa: F401  (docker-py then takes the build bounds)
+)
+from grader.engine.headstart import HeadStart, Refused
 from grader.labels import image_labels, new_run_labels
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from grader import i18n
-from grader.checkparams import PARAMS
+from grader.facts.results import Feedback
 from grader.i18n import FIELDS, LANGS, catalogue, feedback, placeholders, t
-from grader.results import Feedback
+from grader.labs.params import PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = sorted((ROOT / "checks").glob("*.py"))
@@ -100,7 +100,7 @@ def rubric_calls() -> list[tuple[str, str, str, frozenset[str]]]:
 def verdict_keys() -> set[str]:
     """Every ``not_run.*`` / ``error.*`` key literal in verdicts.py and batch.py."""
     keys = set()
-    for name in ("verdicts.py", "batch.py", "session.py"):
+    for name in ("grading/verdicts.py", "classrun/batch.py", "grading/session.py"):
         tree = ast.parse((ROOT / "grader" / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -112,7 +112,7 @@ def verdict_keys() -> set[str]:
 
 def fb_calls() -> list[tuple[str, frozenset[str]]]:
     """(key, keyword names) of every ``_fb("<key>", ...)`` call in verdicts.py."""
-    tree = ast.parse((ROOT / "grader" / "verdicts.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "grader" / "grading" / "verdicts.py").read_text(encoding="utf-8"))
     calls = []
     for node in ast.walk(tree):
         if (

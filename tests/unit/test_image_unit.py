@@ -1,4 +1,4 @@
-"""grader/image.py: uid resolution, exposed ports, normalising ``docker image inspect``."""
+"""grader/stages/image.py: uid resolution, exposed ports, normalising ``docker image inspect``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grader.image import (
+from grader.stages.image import (
     exposed_ports,
     facts_from_inspect,
     needs_passwd,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.facts.results import Status
 from grader.intake import git
 from grader.intake.outcomes import IntakeFailed
 from grader.intake.sources import IntakeOptions, arrive, open_class
 from grader.intake.urls import is_git_url, repo_name
-from grader.results import Status
 
 ROOT = Path(__file__).resolve().parents[2]
 

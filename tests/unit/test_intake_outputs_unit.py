@@ -8,11 +8,11 @@ import csv
 import json
 from pathlib import Path
 
+from grader.classrun.jobs import with_identity
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.intake.identity import Identity
-from grader.jobs import with_identity
 from grader.report import write_class
 from grader.report.classroom import append_result_line
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 
 
 def sample(name: str, lang: str = "fr", **facts: object) -> SubmissionReport:

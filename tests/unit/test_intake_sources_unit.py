@@ -15,7 +15,7 @@ from grader.intake import moodle
 from grader.intake.discover import discover, is_repository
 from grader.intake.sources import IntakeOptions, Source, arrive, open_class
 from grader.intake.zips import extract_zip
-from grader.lab import load_lab
+from grader.labs.spec import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 TP6_OK = ROOT / "submissions" / "tp6-ok"

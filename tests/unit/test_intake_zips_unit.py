@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SubmissionRejected
+from grader.intake.submission import inside, load_submission, read_declaration, safe_file
 from grader.intake.zips import extract_zip
-from grader.submission import inside, load_submission, read_declaration, safe_file
 
 
 def make_zip(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = None) -> Path:

@@ -1,4 +1,5 @@
-"""grader/integrity.py: a disguised copy is flagged; independent work and given files are not."""
+"""grader/intake/integrity.py: a disguised copy is flagged; independent work and given files
+are not."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import LabFileError
-from grader.integrity import (
+from grader.intake.integrity import (
     Fingerprint,
     code_tokens,
     compute,
@@ -15,7 +16,7 @@ from grader.integrity import (
     fingerprint,
     similar_pairs,
 )
-from grader.lab import load_lab, load_lab_file
+from grader.labs.spec import load_lab, load_lab_file
 
 ALICE_DOCKERFILE = """\
 FROM python:3.11-slim AS base

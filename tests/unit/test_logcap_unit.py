@@ -1,10 +1,10 @@
-"""grader/logcap.py: bounded logs (head + tail), ANSI removal, tails and key lines."""
+"""grader/facts/logcap.py: bounded logs (head + tail), ANSI removal, tails and key lines."""
 
 from __future__ import annotations
 
 import re
 
-from grader.logcap import CappedText, cap, key_line, tail_lines
+from grader.facts.logcap import CappedText, cap, key_line, tail_lines
 
 MARKER = re.compile(r"\n\[\.\.\. (\d+) characters cut \.\.\.\]\n")
 

@@ -1,4 +1,5 @@
-"""grader/mistakes.py and grader/context.py: pinned bases, secrets, npm install, labels, context."""
+"""grader/dockerfile/mistakes.py and grader/stages/context.py: pinned bases, secrets, npm
+install, labels, context."""
 
 from __future__ import annotations
 
@@ -6,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.context import context_facts, measure
-from grader.dockerfile import parse_text
-from grader.facts import DockerfileFacts
-from grader.lab import load_lab_file
-from grader.mistakes import (
+from grader.dockerfile.mistakes import (
     build_stage_labels,
     describe_secret,
     heavy_entries,
@@ -20,7 +17,11 @@ from grader.mistakes import (
     size_text,
     unpinned_bases,
 )
-from grader.submission import load_submission
+from grader.dockerfile.parse import parse_text
+from grader.facts import DockerfileFacts
+from grader.intake.submission import load_submission
+from grader.labs.spec import load_lab_file
+from grader.stages.context import context_facts, measure
 
 NAMES = ["PASSWORD", "PASSWD", "TOKEN", "SECRET", "API_KEY", "APIKEY", "ACCESS_KEY"]
 HEAVY = ["node_modules", ".git", ".venv", "venv", "__pycache__"]

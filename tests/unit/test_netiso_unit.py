@@ -11,8 +11,8 @@ import pytest
 
 from grader.engine import firewall
 from grader.engine.firewall import Guard
-from grader.isolation import ELSEWHERE, NO_FIREWALL, REMOTE, Isolation, note
-from grader.runtime import app_sockets, parse_proc_net_tcp
+from grader.stages.isolation import ELSEWHERE, NO_FIREWALL, REMOTE, Isolation, note
+from grader.stages.runtime import app_sockets, parse_proc_net_tcp
 
 LISTING = """-P INPUT ACCEPT
 -N DOCKER-USER

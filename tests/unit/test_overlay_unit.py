@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import layers, overlay
+from grader.stages import layers, overlay
 
 XATTR = "trusted.overlay.opaque"
 

@@ -1,4 +1,4 @@
-"""grader/page_text.py and http.root_text on real answers of a server on 127.0.0.1 (issue
+"""grader/stages/page_text.py and http.root_text on real answers of a server on 127.0.0.1 (issue
 16.2): the page is read as a browser shows it, well beyond its first 4 kB."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from checks.test_http import test_root_text as root_text_check
-from grader import probe
-from grader.lab import load_lab
-from grader.page_text import html_text, is_html, page_text
-from grader.rubric import Grade
+from grader.grading.rubric import Grade
+from grader.labs.spec import load_lab
+from grader.stages import probe
+from grader.stages.page_text import html_text, is_html, page_text
 
 CSS = "<style>" + "body { color: #333; margin: 0 auto; }\n" * 200 + "</style>"
 PAGES = {

@@ -1,4 +1,4 @@
-"""grader/pipeline.py under threads: a stage read from several threads at once runs once."""
+"""The pipeline under threads: a stage read from several threads at once runs once."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from grader import pipeline as pipeline_module
 from grader.errors import EngineUnavailable
-from grader.lab import load_lab
+from grader.grading import pipeline as pipeline_module
+from grader.grading import static_stages
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
 from grader.labels import new_run_labels
-from grader.pipeline import Pipeline
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.labs.spec import load_lab
 
 
 def _no_engine() -> Any:
@@ -27,7 +28,7 @@ def test_a_stage_read_by_many_threads_runs_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
-    real = pipeline_module.parse_dockerfile
+    real = static_stages.parse_dockerfile
     calls: list[str] = []
 
     def slow_parse(path: Path) -> Any:
@@ -35,7 +36,7 @@ def test_a_stage_read_by_many_threads_runs_once(
         time.sleep(0.05)  # wide open window for a second thread to enter
         return real(path)
 
-    monkeypatch.setattr(pipeline_module, "parse_dockerfile", slow_parse)
+    monkeypatch.setattr(static_stages, "parse_dockerfile", slow_parse)
     pipe = Pipeline(
         load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()
     )
@@ -80,7 +81,7 @@ def test_stages_that_do_not_depend_on_each_other_run_at_once(
     (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
     read = threading.Event()
     real_parse, real_declaration = (
-        pipeline_module.parse_dockerfile,
+        static_stages.parse_dockerfile,
         pipeline_module.read_declaration,
     )
 
@@ -92,7 +93,7 @@ def test_stages_that_do_not_depend_on_each_other_run_at_once(
         read.set()
         return real_declaration(root)
 
-    monkeypatch.setattr(pipeline_module, "parse_dockerfile", parse_after_read)
+    monkeypatch.setattr(static_stages, "parse_dockerfile", parse_after_read)
     monkeypatch.setattr(pipeline_module, "read_declaration", declaration)
     pipe = Pipeline(
         load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()

@@ -1,4 +1,4 @@
-"""grader/probe.py against a real HTTP server on 127.0.0.1 (port 0, in a thread)."""
+"""grader/stages/probe.py against a real HTTP server on 127.0.0.1 (port 0, in a thread)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from grader import probe
 from grader.errors import ProbeFailed
+from grader.stages import probe
 
 
 class Handler(BaseHTTPRequestHandler):

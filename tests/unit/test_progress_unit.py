@@ -1,4 +1,4 @@
-"""grader/progress.py: the plain line per submission, the regrade lines, the live table."""
+"""grader/cli/progress.py: the plain line per submission, the regrade lines, the live table."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader.batch import Graded
-from grader.live import LiveProgress
-from grader.progress import PlainProgress, delta_lines, graded_line, progress_for
-from grader.regrade import compare
-from grader.results import CheckResult, Status, SubmissionReport, assemble
+from grader.classrun.batch import Graded
+from grader.cli.command import progress_for
+from grader.cli.live import LiveProgress
+from grader.cli.progress import PlainProgress, delta_lines, graded_line
+from grader.facts.results import CheckResult, Status, SubmissionReport, assemble
+from grader.report.regrade import compare
 
 
 def _report(name: str, text: Status, score_max: float = 3.0) -> SubmissionReport:

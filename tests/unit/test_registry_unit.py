@@ -1,4 +1,4 @@
-"""grader/registry.py: reference parsing, and manifest_status against a real HTTP registry.
+"""grader/stages/registry.py: reference parsing, and manifest_status against a real HTTP registry.
 
 The registry is a ``ThreadingHTTPServer`` on 127.0.0.1 (port 0, in a thread); loopback
 registries are spoken to over plain HTTP, so ``127.0.0.1:PORT/...`` references reach it.
@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from grader import registry
 from grader.errors import RegistryUnreachable
-from grader.registry import HUB, Reference, parse_reference
+from grader.stages import registry
+from grader.stages.registry import HUB, Reference, parse_reference
 
 TOKEN = "abc"
 SERVICE = "registry.test"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from grader.regrade import CheckChange, compare, compare_class
-from grader.results import CheckResult, Status, SubmissionReport, assemble
+from grader.facts.results import CheckResult, Status, SubmissionReport, assemble
+from grader.report.regrade import CheckChange, compare, compare_class
 
 
 def _report(name: str, **statuses: Status) -> SubmissionReport:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.report import json_report, markdown, summary_csv, write_all, write_atomic, write_class
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -232,8 +232,8 @@ def test_write_atomic_failure_of_a_non_text_object(tmp_path: Path) -> None:
 
 
 def test_html_report_escapes_everything_the_student_controls() -> None:
+    from grader.facts.results import CheckResult, Feedback, Status, assemble
     from grader.report import html as html_report
-    from grader.results import CheckResult, Feedback, Status, assemble
 
     script, img = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
     fb = Feedback(summary="The page does not show the text.", found=f'"{img}"', evidence=img)

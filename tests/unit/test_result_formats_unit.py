@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 from junitparser import Error, Failure, JUnitXml
 
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.report import gradebook, gradescope, html, junit, prairielearn, write_all, write_class
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 
 SCHEMAS = Path(__file__).parent / "schemas"
 

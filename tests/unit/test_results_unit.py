@@ -1,10 +1,10 @@
-"""grader/results.py: JSON round-trips, score sums, status lookup, feedback as text."""
+"""grader/facts/results.py: JSON round-trips, score sums, status lookup, feedback as text."""
 
 from __future__ import annotations
 
 import json
 
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 
 FB = Feedback(
     summary="The page answers with status 500.",

@@ -1,4 +1,4 @@
-"""grader/reuse.py and the report's reuse key: what makes a previous report reusable."""
+"""grader/classrun/reuse.py and the report's reuse key: what makes a previous report reusable."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from grader import __version__
+from grader.classrun.reuse import code_digest, grader_digest, previous_report, reusable, reuse_key
+from grader.facts.results import CheckResult, Status, SubmissionReport, assemble
+from grader.grading.settings import Options
 from grader.report import write_all
-from grader.results import CheckResult, Status, SubmissionReport, assemble
-from grader.reuse import code_digest, grader_digest, previous_report, reusable, reuse_key
-from grader.settings import Options
 
 
 def _report(status: Status = Status.PASSED, key: str = "k1") -> SubmissionReport:

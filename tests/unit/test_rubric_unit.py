@@ -1,4 +1,5 @@
-"""grader/rubric.py pure helpers: text matching, COPY/ADD sources, stage aliases, excerpts."""
+"""grader/grading/rubric.py pure helpers: text matching, COPY/ADD sources, stage aliases,
+excerpts."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.dockerfile import parse_text
+from grader.dockerfile.instructions import brings, first_index, resolve_base, show, sources
+from grader.dockerfile.parse import parse_text
 from grader.facts import DockerfileFacts, Instruction
-from grader.instructions import brings, first_index, resolve_base, show, sources
-from grader.rubric import excerpt, normalize, text_matches
+from grader.grading.rubric import excerpt, normalize, text_matches
 
 
 def parse(text: str) -> DockerfileFacts:

@@ -1,9 +1,9 @@
-"""grader/run.py: the sandbox options and the 'unreachable' verdict on listening sockets."""
+"""grader/stages/run.py: the sandbox options and the 'unreachable' verdict on listening sockets."""
 
 from __future__ import annotations
 
 from grader.facts import Socket
-from grader.run import Sandbox, _port, _unreachable, sandbox_options
+from grader.stages.run import Sandbox, _port, _unreachable, sandbox_options
 
 
 def test_default_sandbox_options() -> None:

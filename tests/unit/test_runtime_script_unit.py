@@ -1,11 +1,11 @@
-"""grader/runtime.py: the one-session presence script, run by a real shell."""
+"""grader/stages/runtime.py: the one-session presence script, run by a real shell."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from grader.runtime import presence_script
+from grader.stages.runtime import presence_script
 
 
 def test_presence_script_lists_the_regular_files_only(tmp_path: Path) -> None:

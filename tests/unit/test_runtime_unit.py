@@ -1,4 +1,4 @@
-"""grader/runtime.py + facts.Socket: listening sockets from /proc/net/tcp{,6} text; PID 1's
+"""grader/stages/runtime.py + facts.Socket: listening sockets from /proc/net/tcp{,6} text; PID 1's
 command line and uid from its /proc folder, or from the engine's top."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.facts import Socket
-from grader.runtime import MainProcess, command_line, parse_proc_net_tcp, process_uid
+from grader.stages.runtime import MainProcess, command_line, parse_proc_net_tcp, process_uid
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.engine import Engine
-from grader.lab import load_lab
-from grader.session import GradingSession
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.grading.session import GradingSession
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
+from grader.labs.spec import load_lab
 
 
 def _no_engine() -> Engine:
@@ -34,10 +34,10 @@ def test_a_check_that_never_ran_is_an_error_in_the_labs_language(tmp_path: Path)
 def test_no_secret_value_reaches_a_report_through_facts_or_feedback() -> None:
     from functools import partial
 
-    from grader.checkparams import SecretsParams
-    from grader.mistakes import mask_secret_values
-    from grader.results import CheckResult, Feedback, Status
-    from grader.session import masked, masked_check
+    from grader.dockerfile.mistakes import mask_secret_values
+    from grader.facts.results import CheckResult, Feedback, Status
+    from grader.grading.session import masked, masked_check
+    from grader.labs.params import SecretsParams
 
     p = SecretsParams()
     mask = partial(mask_secret_values, fragments=p.names, allowed=p.allowed)

@@ -78,7 +78,7 @@ def test_a_payload_keeps_files_and_modes_and_respects_the_cap(tmp_path: Path) ->
 
 def test_files_over_the_cap_are_sent_as_their_build_context(tmp_path: Path) -> None:
     from grader.classrun.remote import files_to_send
-    from grader.submission import load_submission
+    from grader.intake.submission import load_submission
 
     folder = tmp_path / "sub"
     (folder / "data").mkdir(parents=True)

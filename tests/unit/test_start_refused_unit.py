@@ -8,8 +8,8 @@ import pytest
 from checks.test_run import test_starts as starts_check
 from grader.errors import StartRefused
 from grader.facts import StartResult
-from grader.rubric import Grade
-from grader.run import engine_message, refused_by_image, refused_result
+from grader.grading.rubric import Grade
+from grader.stages.run import engine_message, refused_by_image, refused_result
 
 PREFIX = (
     "start container: failed to create task for container: failed to create shim task: "

@@ -1,6 +1,6 @@
 """What ``grade`` loads before it can send its first build (issue 6: start-up is on every
 submission's critical path): the command line sends the build of a single submission with the
-standard library alone (``grader.headstart``); the heavy libraries the checks, reports and
+standard library alone (``grader.engine.headstart``); the heavy libraries the checks, reports and
 live display need are loaded later, while the first build runs (``jobs.warm_up``), or never
 (paramiko)."""
 
@@ -15,9 +15,22 @@ import pytest
 from grader.engine import Engine
 from grader.errors import EngineUnavailable
 
-LATER = ("pytest", "jinja2", "rich", "testinfra", "paramiko", "grader.single", "grader.session")
+LATER = (
+    "pytest",
+    "jinja2",
+    "rich",
+    "testinfra",
+    "paramiko",
+    "grader.grading.single",
+    "grader.grading.session",
+)
 AFTER_THE_HEAD_START = ("docker", "requests", "urllib3", "typing", "dataclasses", "logging")
-AFTER_THE_HEAD_START += ("grader.engine", "grader.command", "grader.batch", "grader.facts")
+AFTER_THE_HEAD_START += (
+    "grader.engine.client",
+    "grader.cli.command",
+    "grader.classrun.batch",
+    "grader.facts",
+)
 
 
 def loaded_after(statement: str, modules: tuple[str, ...] = LATER) -> list[str]:
@@ -30,18 +43,31 @@ def loaded_after(statement: str, modules: tuple[str, ...] = LATER) -> list[str]:
 
 
 def test_the_command_line_loads_the_standard_library_alone_before_its_head_start() -> None:
-    assert loaded_after("import grader.cli", AFTER_THE_HEAD_START) == []
+    assert loaded_after("import grader.cli.entry", AFTER_THE_HEAD_START) == []
     # and what it loads after it is everything a class run needs, still none of LATER
-    assert "grader.batch" in loaded_after("import grader.command", AFTER_THE_HEAD_START)
+    assert "grader.classrun.batch" in loaded_after(
+        "import grader.cli.command", AFTER_THE_HEAD_START
+    )
 
 
 def test_the_command_line_and_a_class_run_load_none_of_them() -> None:
-    assert loaded_after("import grader.cli, grader.batch, grader.engine, grader.pipeline") == []
+    assert (
+        loaded_after(
+            "import grader.cli.entry, grader.classrun.batch, grader.engine, grader.grading.pipeline"
+        )
+        == []
+    )
 
 
 def test_the_warm_up_loads_what_the_checks_and_reports_need() -> None:
-    loaded = loaded_after("import grader.jobs; grader.jobs.warm_up()")
-    assert set(loaded) == {"pytest", "jinja2", "testinfra", "grader.single", "grader.session"}
+    loaded = loaded_after("import grader.classrun.jobs; grader.classrun.jobs.warm_up()")
+    assert set(loaded) == {
+        "pytest",
+        "jinja2",
+        "testinfra",
+        "grader.grading.single",
+        "grader.grading.session",
+    }
 
 
 def test_an_ssh_engine_still_gets_docker_pys_ssh_adapter() -> None:

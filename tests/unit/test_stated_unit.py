@@ -1,4 +1,5 @@
-"""grader/stated.py and on_build_failure: the image's configuration as the Dockerfile states it."""
+"""grader/dockerfile/stated.py and on_build_failure: the image's configuration as the
+Dockerfile states it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.dockerfile import parse_text
+from grader.dockerfile.parse import parse_text
+from grader.dockerfile.stated import stated_image
 from grader.errors import LabFileError
-from grader.lab import builtin_labs, load_lab, load_lab_file
-from grader.stated import stated_image
+from grader.labs.spec import builtin_labs, load_lab, load_lab_file
 
 
 def stated(text: str):  # type: ignore[no-untyped-def]

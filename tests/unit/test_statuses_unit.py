@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+from grader.cli.progress import graded_line
 from grader.errors import (
     BuildFailed,
     ContextRejected,
@@ -18,8 +19,16 @@ from grader.errors import (
     SubmissionRejected,
     SubmissionTimedOut,
 )
-from grader.lab import load_lab
-from grader.progress import graded_line
+from grader.facts.results import (
+    SCHEMA_VERSION,
+    CheckResult,
+    Feedback,
+    Status,
+    SubmissionReport,
+    assemble,
+)
+from grader.grading.verdicts import rejected_report, result, stage_verdict
+from grader.labs.spec import load_lab
 from grader.report import (
     dashboard,
     gradebook,
@@ -32,15 +41,6 @@ from grader.report import (
     summary_csv,
 )
 from grader.report.layout import Blocked, layout, stopped_at
-from grader.results import (
-    SCHEMA_VERSION,
-    CheckResult,
-    Feedback,
-    Status,
-    SubmissionReport,
-    assemble,
-)
-from grader.verdicts import rejected_report, result, stage_verdict
 
 SCHEMAS = Path(__file__).parent / "schemas"
 BUILD_FB = Feedback(summary="Not run: the image does not build.", found="COPY failed", fix="x")
@@ -313,7 +313,7 @@ def test_the_dashboard_charts_where_each_submission_stopped() -> None:
 
 
 def test_the_terminal_line_lists_each_status_apart() -> None:
-    from grader.batch import Graded
+    from grader.classrun.batch import Graded
 
     line = graded_line(Graded(report(), 1.0, Path("r/alice")))  # type: ignore[arg-type]
     assert line.split("(1.0 s)")[1].split() == [

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from checks.test_run import test_stop_signal as stop_signal_check
-from grader import stopping
-from grader.checkparams import StopSignalParams
 from grader.facts import StopFacts
-from grader.rubric import Grade
-from grader.stopping import SETTLE_S, parse_status, parse_ticks, signal_number, watch
+from grader.grading.rubric import Grade
+from grader.labs.params import StopSignalParams
+from grader.stages import stopping
+from grader.stages.stopping import SETTLE_S, parse_status, parse_ticks, signal_number, watch
 
 # /proc/<pid>/status of a Node app without a SIGTERM listener, before and after SIGTERM
 NODE_BEFORE = (

@@ -1,4 +1,4 @@
-"""grader/submission.py: finding the Dockerfile, expanding PATHs, hashing a submission."""
+"""grader/intake/submission.py: finding the Dockerfile, expanding PATHs, hashing a submission."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.submission import files_hash, find_dockerfile, load_submission, resolve
+from grader.intake.submission import files_hash, find_dockerfile, load_submission, resolve
 
 
 def touch(path: Path, text: str = "x\n") -> Path:

@@ -13,18 +13,19 @@ from typing import Any
 
 import pytest
 
-from grader import cache_probe, submission
+from grader.classrun.reuse import key_of
+from grader.classrun.watchdog import watch
 from grader.engine.bounds import BuildLimits
 from grader.engine.capped import capped
 from grader.errors import ProbeFailed
-from grader.lab import load_lab
+from grader.grading.pipeline import Pipeline
+from grader.grading.settings import Options
+from grader.intake import submission
+from grader.intake.submission import files_hash, load_submission
 from grader.labels import new_run_labels
-from grader.pipeline import Pipeline
-from grader.probe import get
-from grader.reuse import key_of
-from grader.settings import Options
-from grader.submission import files_hash, load_submission
-from grader.watchdog import watch
+from grader.labs.spec import load_lab
+from grader.stages import cache_probe
+from grader.stages.probe import get
 
 
 @pytest.fixture

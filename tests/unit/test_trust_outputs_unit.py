@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.facts.results import CheckResult, Feedback, Status, SubmissionReport, assemble
 from grader.intake.names import name_all, plain_name
+from grader.intake.submission import resolve
 from grader.report import gradebook, junit, summary_csv
 from grader.report.cells import safe_cell
-from grader.results import CheckResult, Feedback, Status, SubmissionReport, assemble
-from grader.submission import resolve
 
 CONTROL = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r") + "\ufffe\udcff"
 

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from grader import registry
 from grader.errors import RegistryUnreachable
-from grader.registry import parse_reference
-from grader.registry_trust import HUB, credentials_for, may_follow
+from grader.stages import registry
+from grader.stages.registry import parse_reference
+from grader.stages.registry_trust import HUB, credentials_for, may_follow
 
 
 @dataclass

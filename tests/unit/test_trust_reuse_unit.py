@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import secret
-from grader.lab import load_lab
-from grader.results import CheckResult, Status, assemble
-from grader.reuse import grader_digest, key_of, reached_through, reusable
-from grader.settings import Options
-from grader.submission import load_submission
+from grader.classrun import secret
+from grader.classrun.reuse import grader_digest, key_of, reached_through, reusable
+from grader.facts.results import CheckResult, Status, assemble
+from grader.grading.settings import Options
+from grader.intake.submission import load_submission
+from grader.labs.spec import load_lab
 
 
 def student_key(sub_root: Path, lab_text: bytes, options: Options) -> str:

@@ -1,4 +1,5 @@
-"""grader/verdicts.py: why a stage failed, told to the student; errors are not their fault."""
+"""grader/grading/verdicts.py: why a stage failed, told to the student; errors are not their
+fault."""
 
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ from grader.errors import (
     ToolError,
 )
 from grader.facts import Socket
-from grader.i18n import t
-from grader.results import Status
-from grader.verdicts import (
+from grader.facts.results import Status
+from grader.grading.verdicts import (
     describe,
     error_cause,
     never_ready_feedback,
     result,
     stage_feedback,
 )
+from grader.i18n import t
 
 LOG = "[INFO] Starting gunicorn\n[INFO] Listening at: http://127.0.0.1:8000\n"
 

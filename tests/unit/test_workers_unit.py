@@ -1,4 +1,5 @@
-"""grader/workers.py: which stages a lab's checks need, and the least-loaded engine choice."""
+"""grader/classrun/workers.py: which stages a lab's checks need, and the least-loaded engine
+choice."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from grader.engine import Engine
-from grader.lab import load_lab
-from grader.pipeline import Pipeline
-from grader.workers import (
+from grader.classrun.workers import (
     EnginePool,
     check_fixtures,
     default_jobs,
@@ -21,6 +19,9 @@ from grader.workers import (
     stage_names,
     stages_for,
 )
+from grader.engine import Engine
+from grader.grading.pipeline import Pipeline
+from grader.labs.spec import load_lab
 
 RUBRIC = """
 @check("http.root_text")
