@@ -15,6 +15,7 @@ the rest of the grader passes them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import sys
@@ -253,6 +254,37 @@ def _read_events(path: Path) -> dict[str, int]:
     return {k: int(v) for k, _, v in (line.partition(" ") for line in lines) if v.isdigit()}
 
 
+LOCKS = Path("/run/lock")
+"""Where the lock files live that say which grading processes use a shared parent (``bk-*``:
+``grader.engine.runbounds``, BuildKit's RUN containers)."""
+
+
+def lock_path(relative: str) -> Path:
+    """The lock file of the shared group ``relative`` (under the hierarchies)."""
+    return LOCKS / f"{relative.replace('/', '+')}.lock"
+
+
+def lock_alone(fd: int) -> bool:
+    """True when no other process holds the lock file open as ``fd`` (now held exclusive)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _remove_unused(folder: Path) -> bool:
+    """Remove the shared group ``folder`` unless a grading process holds its lock."""
+    try:
+        fd = os.open(lock_path(f"{ROOT}/{folder.name}"), os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return _remove_tree(folder)  # never locked
+    try:
+        return lock_alone(fd) and _remove_tree(folder)
+    finally:
+        os.close(fd)
+
+
 def sweep_dead(fs: Path = CGROUP_FS) -> int:
     """Remove the groups of grading processes that are gone; how many process folders went."""
     removed = 0
@@ -263,6 +295,9 @@ def sweep_dead(fs: Path = CGROUP_FS) -> int:
         for folder in root.iterdir():
             if folder.name.startswith("slot-"):  # shared: gone once no build runs in it
                 removed += _remove_tree(folder)
+                continue
+            if folder.name.startswith("bk-"):  # BuildKit's parent: kept while a run uses it
+                removed += _remove_unused(folder)
                 continue
             match = re.fullmatch(r"p(\d+)-(\d+)", folder.name)
             if match is None or _start_time(int(match.group(1))) == match.group(2):

@@ -16,6 +16,7 @@ from grader.cgroups import BuildGroup
 from grader.engine.base import EngineBase, log
 from grader.engine.bounds import BuildBounds, BuildLimits, bounds_under, stopped_by
 from grader.engine.buildkit import Builder, buildx_build, offers_buildkit
+from grader.engine.runbounds import bounded_runs
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
 from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable, ToolError
 from grader.faults import registry_named, registry_trouble
@@ -218,40 +219,39 @@ class Builds(EngineBase):
         target: str | None,
         slot: int | None,
     ) -> BuildOutcome:
-        """A BuildKit build (``docker buildx build``) whose RUN steps run under a cgroup of
-        their own (``--cgroup-parent``); without one, BuildKit's RUN steps have no bound at all
-        (buildx takes no memory or CPU limit), which the run and the reports say."""
+        """A BuildKit build (``docker buildx build``) whose RUN containers are each bounded
+        on their own under a cgroup parent that never changes (``runbounds``: BuildKit's cache
+        stays shared); without one, BuildKit's RUN steps have no bound at all (buildx takes no
+        memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
-        group, why = None, self._cgroup_refusal()
-        if why is None:
-            try:
-                group = BuildGroup(limits.as_tuple(), slot=slot)
-            except OSError as exc:
-                why = f"no cgroup could be made ({exc})"
-        if group is None:  # buildx takes no memory or CPU limit: a cgroup parent is all
-            bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
-            cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
-        else:
-            bounds = bounds_under(limits, group)
-        if bounds.missing:
-            self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
-        try:
+        with contextlib.ExitStack() as stack:
+            runs, why = None, self._cgroup_refusal()
+            if why is None:
+                try:
+                    runs = stack.enter_context(bounded_runs(limits.as_tuple()))
+                except OSError as exc:
+                    why = f"no cgroup could be made ({exc})"
+            if runs is None:  # buildx takes no memory or CPU limit: a cgroup parent is all
+                bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
+                cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
+            else:
+                bounds = BuildBounds(limits, runs.parent, runs.missing)
+            if bounds.missing:
+                self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
             image_id, error = buildx_build(
                 self.base_url, context, dockerfile, labels, timeout_s, text, on_sent,
-                target, bounds.cgroup_parent,
+                target, bounds.cgroup_parent, runs.add_host if runs else None,
             )  # fmt: skip
             if error and any(s in error.lower() for s in MACHINE_FAULTS):
                 raise EngineError(f"build: {error}")
             seconds = time.monotonic() - started
-            stopped = stopped_by(group, error)
+            stopped = stopped_by(runs, error)
+            if runs is not None:
+                memory, pids = runs.peaks()
+                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
             return BuildOutcome(
                 image_id, text.text(), error, seconds, bounds, stopped, builder="buildkit"
             )
-        finally:
-            if group is not None:
-                memory, pids = group.peaks()
-                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
-                group.remove()
 
     def _build(
         self,
