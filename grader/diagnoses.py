@@ -58,7 +58,6 @@ def probe_layer_cache(pipeline: Pipeline, timeout_s: float) -> tuple[CacheFacts,
         timeout_s,
         pipeline.options.build_limits,
         pipeline.options.builder,
-        pipeline.build_slot,
     )
 
 

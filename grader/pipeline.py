@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader import build, cgroups, diagnoses, image, isolation, lint, registry, run, runtime
+from grader import build, diagnoses, image, isolation, lint, registry, run, runtime
 from grader import probe as http
 from grader.checkparams import SecretsParams
 from grader.context import context_facts
@@ -98,8 +98,6 @@ class Pipeline:
         """One lock per stage: two threads never compute a stage twice, and stages that do
         not depend on each other run at once (stages form a DAG: no deadlock)."""
         self._locks_lock = threading.Lock()
-        self._slot: int | None = None
-        self._slot_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
         self.builder: str | None = None
@@ -198,7 +196,6 @@ class Pipeline:
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
                 builder=self.builder,
-                slot=self.build_slot,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
             step = self.mask(exc.step) if exc.step else exc.step
@@ -367,7 +364,6 @@ class Pipeline:
                 o.log_limit,
                 build.Bounds(o.build_limits, o.image_limit_bytes),
                 builder=o.builder,
-                slot=self.build_slot,
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)
@@ -473,21 +469,8 @@ class Pipeline:
         """The build context Docker is sent (once the Dockerfile is known to be usable)."""
         return self._once("context", lambda: context_facts(self.submission, self.dockerfile))
 
-    @property
-    def build_slot(self) -> int:
-        """The build slot all this submission's builds run in (``cgroups.Slots``: its
-        builds' cgroup parent, the same name from run to run), held until ``close``."""
-        with self._slot_lock:
-            if self._slot is None:
-                self._slot = cgroups.SLOTS.acquire()
-            return self._slot
-
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""
-        with self._slot_lock:
-            if self._slot is not None:
-                cgroups.SLOTS.release(self._slot)
-                self._slot = None
         if self._container_id is not None:
             try:
                 self.container_log = self.engine.logs(self._container_id, self.options.log_limit)

@@ -112,17 +112,14 @@ class Builds(EngineBase):
             return "a rootless engine"
         return cgroups.usable()
 
-    def build_bounds(
-        self, limits: BuildLimits, slot: int | None = None
-    ) -> tuple[BuildGroup | None, BuildBounds]:
-        """The bounds of one build: a cgroup of its own when this engine can take one (the
-        caller removes it; named after ``slot`` when given: ``cgroups.Slots``), else the
-        per-RUN limits only, said once on stderr (and kept in ``missing_bounds``, for the
-        reports' notes)."""
+    def build_bounds(self, limits: BuildLimits) -> tuple[BuildGroup | None, BuildBounds]:
+        """The bounds of one classic build: a cgroup of its own when this engine can take
+        one (the caller removes it), else the per-RUN limits only, said once on stderr (and
+        kept in ``missing_bounds``, for the reports' notes)."""
         why = self._cgroup_refusal()
         if why is None:
             try:
-                group = BuildGroup(limits.as_tuple(), slot=slot)
+                group = BuildGroup(limits.as_tuple())
                 return group, bounds_under(limits, group)
             except OSError as exc:
                 why = f"no cgroup could be made ({exc})"
@@ -143,15 +140,13 @@ class Builds(EngineBase):
         limits: BuildLimits,
         builder: str = "auto",
         target: str | None = None,
-        slot: int | None = None,
     ) -> BuildOutcome:
-        """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (a cgroup
-        of its own, removed after: BuildKit runs its RUN steps under it with
-        ``--cgroup-parent``, the classic builder with ``cgroupparent``), keeping a bounded log
+        """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (the
+        classic builder: a cgroup of its own, ``cgroupparent``, removed after; BuildKit: each
+        RUN container bounded on its own, ``grader.engine.runbounds``), keeping a bounded log
         (in ``text`` when given: e.g. a log that times each line, for the layer-cache probe);
         ``on_sent`` is called once the engine has the context and the build runs. ``target``:
-        the stage to stop at; ``slot``: the submission's build slot (BuildKit's cgroup parent
-        is then the same for all its builds, and its cache is shared: ``cgroups.Slots``).
+        the stage to stop at.
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
@@ -162,7 +157,7 @@ class Builds(EngineBase):
         started = time.monotonic()
         if self.builder_for(builder) == "buildkit":
             return self._buildkit(context, dockerfile, labels, timeout_s, text, on_sent,
-                                  limits, target, slot)  # fmt: skip
+                                  limits, target)  # fmt: skip
         head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
@@ -217,7 +212,6 @@ class Builds(EngineBase):
         on_sent: Callable[[], None],
         limits: BuildLimits,
         target: str | None,
-        slot: int | None,
     ) -> BuildOutcome:
         """A BuildKit build (``docker buildx build``) whose RUN containers are each bounded
         on their own under a cgroup parent that never changes (``runbounds``: BuildKit's cache

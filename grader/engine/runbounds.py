@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import select
 import threading
@@ -33,7 +34,6 @@ from grader.cgroups import (
     CFS_PERIOD_US,
     CGROUP_FS,
     LIMITED,
-    LOCKS,
     MEMORY_SLACK,
     ROOT,
     Limits,
@@ -90,6 +90,8 @@ class RunWatcher:
         self.parent = buildkit_parent(limits)
         self.relative = self.parent.lstrip("/")
         self.groups: dict[str, RunGroup] = {}
+        self.swap = (fs / "memory" / "memory.memsw.limit_in_bytes").exists()
+        """Swap is counted (the memory limits include it)."""
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -116,7 +118,7 @@ class RunWatcher:
         group = self.fs / "memory" / self.relative
         total, current = memory * builds, _read_int(group / "memory.limit_in_bytes") or 0
         names = ["memory.limit_in_bytes"]
-        if (self.fs / "memory" / "memory.memsw.limit_in_bytes").exists():  # swap counted
+        if self.swap:
             names.append("memory.memsw.limit_in_bytes")  # never below memory.limit_in_bytes
         if current >= UNLIMITED:  # new: lowered, memory first
             for name in names:
@@ -137,7 +139,7 @@ class RunWatcher:
         try:
             if hierarchy == "memory":
                 _write(group / "memory.limit_in_bytes", memory)
-                if (group / "memory.memsw.limit_in_bytes").exists():
+                if self.swap:
                     _write(group / "memory.memsw.limit_in_bytes", memory)
                 run.oom_fd = _oom_eventfd(group)
             elif hierarchy == "pids":
@@ -269,30 +271,30 @@ def _oom_eventfd(group: Path) -> int | None:
 
 def _lock_shared(relative: str) -> int:
     """A shared lock that says this process uses the parent (held until ``_lock_alone``)."""
-    LOCKS.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path(relative), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path = lock_path(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd
 
 
+_builds = itertools.count(1)
+
+
 class RunBuild:
     """One BuildKit build's view of the RUN groups the watcher bounded while it ran."""
-
-    _count = 0
 
     def __init__(self, watcher: RunWatcher) -> None:
         self.watcher = watcher
         self.limits = watcher.limits
         self.parent = watcher.parent
         """The cgroup parent to send the build with (``--cgroup-parent``, ``cgroupparent``)."""
-        RunBuild._count += 1
-        token = (os.getpid() << 12 | RunBuild._count & 0xFFF) % 0xFFFFFE + 1
+        token = (os.getpid() << 12 | next(_builds) & 0xFFF) % 0xFFFFFE + 1
         self.marker = f"127.{token >> 16 & 255}.{token >> 8 & 255}.{token & 255}"
         self.add_host = f"{HOST}:{self.marker}"
         """The host to add to the build's RUN containers (``--add-host``, ``extrahosts``)."""
-        self.missing = (
-            () if (watcher.fs / "memory" / "memory.memsw.limit_in_bytes").exists() else ("swap",)
-        )
+        self.missing: tuple[str, ...] = () if watcher.swap else ("swap",)
+        """Bounds not enforced (as ``BuildBounds.missing``)."""
         self.start = time.monotonic()
         self.end: float | None = None
 
