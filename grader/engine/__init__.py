@@ -4,7 +4,8 @@
 builder's stream, a build sent ahead by ``grader.headstart`` adopted), ``buildkit`` (BuildKit
 through ``docker buildx build``, a subprocess), ``sweeps`` (clean-up by label), ``storage``
 (an image's layers as stored), ``bounds`` (what each build may use: its cgroup,
-``grader.cgroups``) and ``base`` (what they share). Every third-party
+``grader.cgroups``), ``runbounds`` (BuildKit's RUN containers bounded one by one under a
+shared parent) and ``base`` (what they share). Every third-party
 exception is translated at this boundary (habit 4): into ``EngineError``/``EngineUnavailable``,
 or a stage outcome (``BuildTimedOut``) when the cause is the submission.
 """
