@@ -95,6 +95,8 @@ class RunWatcher:
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        """Written by ``close``: the watcher stops without waiting for its next poll."""
         self._lockfile = _lock_shared(self.relative)
         self._inotify = INotify()
         self._watches: dict[int, str] = {}
@@ -153,7 +155,7 @@ class RunWatcher:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            fds = [self._inotify.fileno()]
+            fds = [self._inotify.fileno(), self._wake]
             with self._lock:
                 live = [g for g in self.groups.values() if g.gone is None]
             fds += [g.oom_fd for g in live if g.oom_fd is not None]
@@ -238,6 +240,7 @@ class RunWatcher:
         """Stop watching; remove the parent (every hierarchy) unless another grading process
         still uses it. True when nothing of this process is left."""
         self._stop.set()
+        os.eventfd_write(self._wake, 1)
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.join()
@@ -245,6 +248,7 @@ class RunWatcher:
             for run in self.groups.values():
                 self._close(run)
         self._inotify.close()
+        os.close(self._wake)
         gone = True
         if lock_alone(self._lockfile):  # no other grading process uses the parent
             gone = all(
