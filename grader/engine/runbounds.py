@@ -339,8 +339,13 @@ def bounded_runs(limits: Limits, fs: Path = CGROUP_FS) -> Iterator[RunBuild]:
     key = (fs, buildkit_parent(limits))
     with _watchers_lock:
         watcher, users = _watchers.get(key) or (RunWatcher(limits, fs), 0)
+        try:
+            watcher.backstop(users + 1)
+        except OSError:
+            if not users:
+                watcher.close()
+            raise
         _watchers[key] = (watcher, users + 1)
-        watcher.backstop(users + 1)
     build = RunBuild(watcher)
     try:
         yield build
@@ -360,7 +365,7 @@ def _write(path: Path, value: int) -> None:
 
 
 def _raise(path: Path, value: int) -> None:
-    """Write ``value`` unless the file already holds more."""
+    """Write ``value`` unless the file already holds a limit at least as high."""
     current = _read_int(path)
     if current is None or current < 0 or current < value or current >= UNLIMITED:
         _write(path, value)
