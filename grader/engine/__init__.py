@@ -7,7 +7,8 @@ builder's stream, a build sent ahead by ``grader.engine.headstart`` adopted), ``
 ``buildkit`` (BuildKit through ``docker buildx build``, a subprocess, for what needs its
 session), ``sweeps`` (clean-up by label), ``storage``
 (an image's layers as stored), ``bounds`` (what each build may use: its cgroup,
-``grader.engine.cgroups``) and ``base`` (what they share). Every third-party
+``grader.engine.cgroups``), ``runbounds`` (BuildKit's RUN containers bounded one by one
+under a shared parent) and ``base`` (what they share). Every third-party
 exception is translated at this boundary (habit 4): into ``EngineError``/``EngineUnavailable``,
 or a stage outcome (``BuildTimedOut``) when the cause is the submission. Its light modules
 need no SDK: ``cgroups``, ``headstart`` (a build sent over the socket with the standard library),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from grader.engine import cgroups
 from grader.engine.cgroups import BuildGroup
@@ -53,7 +54,14 @@ def bounds_under(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
     return BuildBounds(limits, group.parent, () if group.memsw else ("swap",))
 
 
-def stopped_by(group: BuildGroup | None, error: str | None) -> str | None:
+class Watched(Protocol):
+    """What tells which bound a build reached: its ``BuildGroup``, or its BuildKit RUN
+    containers (``grader.engine.runbounds.RunBuild``)."""
+
+    def at_limit(self) -> frozenset[str]: ...
+
+
+def stopped_by(group: Watched | None, error: str | None) -> str | None:
     """The bound that stopped a failed build: the group's use at a limit (a memory limit
     reached only counts with a step killed), or a kill when no group tells."""
     if not error:

@@ -136,11 +136,13 @@ def api_build(
     on_sent: Callable[[], None] = lambda: None,
     target: str | None = None,
     cgroup_parent: str | None = None,
+    add_host: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Build with BuildKit without the CLI (``api``: docker-py's ``APIClient``): through
     BuildKit's gRPC API when a cgroup parent is to be given (``grader.engine.buildgrpc``: the
     engine is then on this machine), else ``POST /build?version=2``; the image id and the
-    builder's error (one of them None).
+    builder's error (one of them None). ``add_host`` (``name:address``, as ``--add-host``)
+    goes only with a cgroup parent: it is how ``runbounds`` tells whose RUN container it is.
 
     Raises:
         BuildTimedOut: the build did not finish within ``timeout_s`` (it is cancelled).
@@ -159,7 +161,7 @@ def api_build(
     args = (name, labels, timeout_s, text, on_sent, target, cgroup_parent, register)
     try:
         if cgroup_parent and base_url.startswith("unix://"):
-            return grpc_build(base_url.removeprefix("unix://"), body, *args)
+            return grpc_build(base_url.removeprefix("unix://"), body, *args, add_host=add_host)
         return _posted(api, body, *args)
     finally:
         body.close()

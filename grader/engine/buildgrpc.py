@@ -70,6 +70,7 @@ def frontend_attrs(
     labels: Mapping[str, str],
     target: str | None,
     cgroup_parent: str | None,
+    add_host: str | None = None,
 ) -> dict[str, str]:
     """What ``docker buildx build`` gives the Dockerfile frontend for the same build (pure)."""
     own = {LABEL_SUBMISSION: labels[LABEL_SUBMISSION]} if LABEL_SUBMISSION in labels else {}
@@ -79,6 +80,9 @@ def frontend_attrs(
         attrs["target"] = target
     if cgroup_parent:
         attrs["cgroup-parent"] = cgroup_parent
+    if add_host:  # the CLI's --add-host name:address, as the frontend reads it: name=address
+        name, _, address = add_host.partition(":")
+        attrs["add-hosts"] = f"{name}={address}"
     return attrs
 
 
@@ -167,6 +171,7 @@ def grpc_build(
     target: str | None,
     cgroup_parent: str | None,
     register: Callable[[Callable[[], None] | None], None],
+    add_host: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Build through BuildKit's gRPC API; the image id and the builder's error (one None).
     ``register`` is given a function that cancels the build (from any thread), then None.
@@ -207,7 +212,7 @@ def grpc_build(
     register(cancel)
     try:
         with served(body) as url:
-            attrs = frontend_attrs(url, dockerfile, labels, target, cgroup_parent)
+            attrs = frontend_attrs(url, dockerfile, labels, target, cgroup_parent, add_host)
             calls.solve = call("Solve", solve_request(ref, attrs))
             calls.status = call("Status", _text(1, ref))
             sock.sendall(conn.data_to_send())

@@ -122,6 +122,7 @@ def buildx_command(
     metadata: Path,
     target: str | None = None,
     cgroup_parent: str | None = None,
+    add_host: str | None = None,
 ) -> list[str]:
     """The ``docker buildx build`` command line of one build (pure)."""
     path = Path(dockerfile)
@@ -137,6 +138,8 @@ def buildx_command(
         command += ["--target", target]
     if cgroup_parent:
         command += ["--cgroup-parent", cgroup_parent]
+    if add_host:
+        command += ["--add-host", add_host]
     return [*command, str(context)]
 
 
@@ -167,6 +170,7 @@ def buildx_build(
     on_sent: Callable[[], None] = lambda: None,
     target: str | None = None,
     cgroup_parent: str | None = None,
+    add_host: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Build with BuildKit; the image id and the builder's error (one of them None).
 
@@ -181,7 +185,9 @@ def buildx_build(
         raise ToolError("docker buildx", "no docker command on PATH")
     with tempfile.TemporaryDirectory(prefix="grader-buildx-") as tmp:
         metadata = Path(tmp) / "metadata.json"
-        command = buildx_command(cli, context, dockerfile, labels, metadata, target, cgroup_parent)
+        command = buildx_command(
+            cli, context, dockerfile, labels, metadata, target, cgroup_parent, add_host
+        )
         errors: list[str] = []
         try:
             proc = subprocess.Popen(

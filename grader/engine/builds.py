@@ -20,6 +20,7 @@ from grader.engine.buildkit import Builder, buildx_build, has_buildx, offers_bui
 from grader.engine.cgroups import BuildGroup
 from grader.engine.faults import registry_named, registry_trouble
 from grader.engine.headstart import HeadStart, Refused
+from grader.engine.runbounds import bounded_runs
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
 from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreachable, ToolError
 from grader.facts.logcap import CappedText
@@ -120,17 +121,14 @@ class Builds(EngineBase):
             return "a rootless engine"
         return cgroups.usable()
 
-    def build_bounds(
-        self, limits: BuildLimits, slot: int | None = None
-    ) -> tuple[BuildGroup | None, BuildBounds]:
-        """The bounds of one build: a cgroup of its own when this engine can take one (the
-        caller removes it; named after ``slot`` when given: ``cgroups.Slots``), else the
-        per-RUN limits only, said once on stderr (and kept in ``missing_bounds``, for the
-        reports' notes)."""
+    def build_bounds(self, limits: BuildLimits) -> tuple[BuildGroup | None, BuildBounds]:
+        """The bounds of one classic build: a cgroup of its own when this engine can take
+        one (the caller removes it), else the per-RUN limits only, said once on stderr (and
+        kept in ``missing_bounds``, for the reports' notes)."""
         why = self._cgroup_refusal()
         if why is None:
             try:
-                group = BuildGroup(limits.as_tuple(), slot=slot)
+                group = BuildGroup(limits.as_tuple())
                 return group, bounds_under(limits, group)
             except OSError as exc:
                 why = f"no cgroup could be made ({exc})"
@@ -151,15 +149,13 @@ class Builds(EngineBase):
         limits: BuildLimits,
         builder: str = "auto",
         target: str | None = None,
-        slot: int | None = None,
     ) -> BuildOutcome:
-        """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (a cgroup
-        of its own, removed after: BuildKit runs its RUN steps under it with
-        ``--cgroup-parent``, the classic builder with ``cgroupparent``), keeping a bounded log
+        """Build ``context`` with ``builder`` (see ``builder_for``) under ``limits`` (the
+        classic builder: a cgroup of its own, ``cgroupparent``, removed after; BuildKit: each
+        RUN container bounded on its own, ``grader.engine.runbounds``), keeping a bounded log
         (in ``text`` when given: e.g. a log that times each line, for the layer-cache probe);
         ``on_sent`` is called once the engine has the context and the build runs. ``target``:
-        the stage to stop at; ``slot``: the submission's build slot (BuildKit's cgroup parent
-        is then the same for all its builds, and its cache is shared: ``cgroups.Slots``).
+        the stage to stop at.
 
         Raises:
             BuildTimedOut: the build did not finish within ``timeout_s``.
@@ -170,7 +166,7 @@ class Builds(EngineBase):
         started = time.monotonic()
         if self.builder_for(builder) == "buildkit":
             return self._buildkit(context, dockerfile, labels, timeout_s, text, on_sent,
-                                  limits, target, slot)  # fmt: skip
+                                  limits, target)  # fmt: skip
         head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
@@ -225,47 +221,47 @@ class Builds(EngineBase):
         on_sent: Callable[[], None],
         limits: BuildLimits,
         target: str | None,
-        slot: int | None,
     ) -> BuildOutcome:
         """A BuildKit build (through the API, or ``docker buildx build`` for a Dockerfile that
-        needs the CLI's session: ``buildapi.needs_session``) whose RUN steps run under a cgroup
-        of their own (``cgroupparent``); without one, BuildKit's RUN steps have no bound at all
+        needs the CLI's session: ``buildapi.needs_session``) whose RUN containers are each
+        bounded on their own under a cgroup parent that never changes (``runbounds``:
+        BuildKit's cache stays shared); without one, BuildKit's RUN steps have no bound at all
         (it takes no memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
-        group, why = None, self._cgroup_refusal()
-        if why is None:
-            try:
-                group = BuildGroup(limits.as_tuple(), slot=slot)
-            except OSError as exc:
-                why = f"no cgroup could be made ({exc})"
-        if group is None:  # buildx takes no memory or CPU limit: a cgroup parent is all
-            bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
-            cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
-        else:
-            bounds = bounds_under(limits, group)
-        if bounds.missing:
-            self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
-        path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
-        cli = not self._buildkit_api or (needs_session(path) and has_buildx())
-        run = buildx_build if cli else partial(api_build, self.api)
-        log.info("build of %s: BuildKit through %s", context.name, "the CLI" if cli else "the API")
-        try:
+        with contextlib.ExitStack() as stack:
+            runs, why = None, self._cgroup_refusal()
+            if why is None:
+                try:
+                    runs = stack.enter_context(bounded_runs(limits.as_tuple()))
+                except OSError as exc:
+                    why = f"no cgroup could be made ({exc})"
+            if runs is None:  # BuildKit takes no memory or CPU limit: a cgroup parent is all
+                bounds = BuildBounds(limits, None, ("memory", "pids", "cpu"))
+                cgroups.warn_once(bounds.missing, f"{why}; BuildKit is bounded only by a cgroup")
+            else:
+                bounds = BuildBounds(limits, runs.parent, runs.missing)
+            if bounds.missing:
+                self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
+            path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
+            cli = not self._buildkit_api or (needs_session(path) and has_buildx())
+            run = buildx_build if cli else partial(api_build, self.api)
+            log.info(
+                "build of %s: BuildKit through %s", context.name, "the CLI" if cli else "the API"
+            )
             image_id, error = run(
                 self.base_url, context, dockerfile, labels, timeout_s, text, on_sent,
-                target, bounds.cgroup_parent,
+                target, bounds.cgroup_parent, runs.add_host if runs else None,
             )  # fmt: skip
             if error and any(s in error.lower() for s in MACHINE_FAULTS):
                 raise EngineError(f"build: {error}")
             seconds = time.monotonic() - started
-            stopped = stopped_by(group, error)
+            stopped = stopped_by(runs, error)
+            if runs is not None:
+                memory, pids = runs.peaks()
+                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
             return BuildOutcome(
                 image_id, text.text(), error, seconds, bounds, stopped, builder="buildkit"
             )
-        finally:
-            if group is not None:
-                memory, pids = group.peaks()
-                log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)
-                group.remove()
 
     def _build(
         self,

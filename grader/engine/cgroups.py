@@ -3,9 +3,11 @@
 Every build of a submission runs under a cgroup parent the grader creates (cgroup v1, the
 engine's ``cgroupfs`` driver): ``/docker-lab-grader/p<pid>-<start>/b<n>-<hex>``, named after
 the grading process so that the groups of a run that died are swept (``sweep_dead``). The
-classic builder puts every RUN container under it (``POST /build?cgroupparent=``), BuildKit
-too (``docker buildx build --cgroup-parent``, Engine 26). Docker creates the group in every
-other hierarchy; ``BuildGroup.remove`` removes it from all of them, children first.
+classic builder puts every RUN container under it (``POST /build?cgroupparent=``). Docker
+creates the group in every other hierarchy; ``BuildGroup.remove`` removes it from all of them,
+children first. BuildKit's builds share one parent instead (its cache keys count the parent),
+each RUN container bounded on its own: ``grader.engine.runbounds``; the lock files here say
+which grading processes use such a shared parent.
 
 Standard library only, and none of its slower modules (no dataclasses): ``grader.engine.headstart``
 creates the group of the build it sends ahead. ``grader.engine.bounds`` holds the bounds as
@@ -15,10 +17,10 @@ the rest of the grader passes them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -127,21 +129,15 @@ class BuildGroup:
 
     _count = 0
 
-    def __init__(self, limits: Limits, fs: Path = CGROUP_FS, slot: int | None = None) -> None:
-        """Create the group in the limited hierarchies and write its limits. With a ``slot``
-        (see ``Slots``) its name is the slot's, the same in every run: BuildKit counts a RUN
-        step's cgroup parent in its cache key, so a name that changed from build to build
-        would never let a RUN step come from the cache.
+    def __init__(self, limits: Limits, fs: Path = CGROUP_FS) -> None:
+        """Create the group in the limited hierarchies and write its limits.
 
         Raises:
             OSError: the group could not be created or limited.
         """
-        if slot is None:
-            BuildGroup._count += 1
-            name = f"b{BuildGroup._count}-{os.urandom(3).hex()}"
-            self.relative = f"{ROOT}/{_process_dir(os.getpid())}/{name}"
-        else:
-            self.relative = f"{ROOT}/slot-{slot}"
+        BuildGroup._count += 1
+        name = f"b{BuildGroup._count}-{os.urandom(3).hex()}"
+        self.relative = f"{ROOT}/{_process_dir(os.getpid())}/{name}"
         self.fs = fs
         self.limits = limits
         self.memsw = False
@@ -208,32 +204,6 @@ class BuildGroup:
             time.sleep(0.1)
 
 
-class Slots:
-    """Build slots: the lowest number no live submission of this process holds. A
-    submission keeps its slot for all its builds (its layer-cache rebuild hits the cache its
-    main build filled), and consecutive submissions reuse the same few names, so their RUN
-    steps share BuildKit's cache. Two grading processes on one machine may share a slot (and
-    so a bound) at the same moment."""
-
-    def __init__(self) -> None:
-        self._held: set[int] = set()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> int:
-        with self._lock:
-            slot = next(n for n in range(len(self._held) + 1) if n not in self._held)
-            self._held.add(slot)
-            return slot
-
-    def release(self, slot: int) -> None:
-        with self._lock:
-            self._held.discard(slot)
-
-
-SLOTS = Slots()
-"""This process's build slots."""
-
-
 def _write(path: Path, value: int) -> None:
     path.write_text(str(value), encoding="ascii")
 
@@ -253,6 +223,37 @@ def _read_events(path: Path) -> dict[str, int]:
     return {k: int(v) for k, _, v in (line.partition(" ") for line in lines) if v.isdigit()}
 
 
+LOCKS = Path("/run/lock")
+"""Where the lock files live that say which grading processes use a shared parent (``bk-*``:
+``grader.engine.runbounds``, BuildKit's RUN containers)."""
+
+
+def lock_path(relative: str) -> Path:
+    """The lock file of the shared group ``relative`` (under the hierarchies)."""
+    return LOCKS / f"{relative.replace('/', '+')}.lock"
+
+
+def lock_alone(fd: int) -> bool:
+    """True when no other process holds the lock file open as ``fd`` (now held exclusive)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _remove_unused(folder: Path) -> bool:
+    """Remove the shared group ``folder`` unless a grading process holds its lock."""
+    try:
+        fd = os.open(lock_path(f"{ROOT}/{folder.name}"), os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return _remove_tree(folder)  # never locked
+    try:
+        return lock_alone(fd) and _remove_tree(folder)
+    finally:
+        os.close(fd)
+
+
 def sweep_dead(fs: Path = CGROUP_FS) -> int:
     """Remove the groups of grading processes that are gone; how many process folders went."""
     removed = 0
@@ -261,8 +262,11 @@ def sweep_dead(fs: Path = CGROUP_FS) -> int:
         if not root.is_dir():
             continue
         for folder in root.iterdir():
-            if folder.name.startswith("slot-"):  # shared: gone once no build runs in it
+            if folder.name.startswith("slot-"):  # an earlier version's: gone once unused
                 removed += _remove_tree(folder)
+                continue
+            if folder.name.startswith("bk-"):  # BuildKit's parent: kept while a run uses it
+                removed += _remove_unused(folder)
                 continue
             match = re.fullmatch(r"p(\d+)-(\d+)", folder.name)
             if match is None or _start_time(int(match.group(1))) == match.group(2):

@@ -49,7 +49,6 @@ class BuildStages(StaticStages):
                 o.context_limit_bytes,
                 on_sent=self.on_build_sent,
                 builder=self.builder,
-                slot=self.build_slot,
             )
         except BuildFailed as exc:  # the log goes into reports: no secret value in it
             step = self.mask(exc.step) if exc.step else exc.step
@@ -118,7 +117,6 @@ class BuildStages(StaticStages):
                 o.log_limit,
                 build.Bounds(o.build_limits, o.image_limit_bytes),
                 builder=o.builder,
-                slot=self.build_slot,
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)

@@ -54,8 +54,6 @@ class BuiltStages(Protocol):
     def dockerfile(self) -> DockerfileFacts: ...
     @property
     def build(self) -> BuildResult: ...
-    @property
-    def build_slot(self) -> int: ...
 
 
 class RunningStages(BuiltStages, Protocol):
@@ -98,7 +96,6 @@ def probe_layer_cache(pipeline: BuiltStages, timeout_s: float) -> tuple[CacheFac
         timeout_s,
         pipeline.options.build_limits,
         pipeline.options.builder,
-        pipeline.build_slot,
     )
 
 

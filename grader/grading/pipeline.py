@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from grader.engine import cgroups
 from grader.errors import GraderError, NotDeclared
 from grader.facts import Declaration, ProbeResult
 from grader.grading.run_stages import RunStages
@@ -112,10 +111,6 @@ class Pipeline(RunStages):
 
     def close(self) -> None:
         """Keep the container's log, then remove the container; never raises."""
-        with self._slot_lock:
-            if self._slot is not None:
-                cgroups.SLOTS.release(self._slot)
-                self._slot = None
         if self._container_id is not None:
             try:
                 self.container_log = self.engine.logs(self._container_id, self.options.log_limit)

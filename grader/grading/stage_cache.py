@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from grader.engine import Engine, cgroups
+from grader.engine import Engine
 from grader.errors import SubmissionTimedOut
 from grader.facts import Submission
 from grader.grading.settings import Options, Settings
@@ -47,8 +47,6 @@ class StageCache:
         """One lock per stage: two threads never compute a stage twice, and stages that do
         not depend on each other run at once (stages form a DAG: no deadlock)."""
         self._locks_lock = threading.Lock()
-        self._slot: int | None = None
-        self._slot_lock = threading.Lock()
         self.on_stage: Callable[[str], None] = lambda name: None
         """Called with a stage's name when it starts (the class run's progress display)."""
         self.builder: str | None = None
@@ -105,12 +103,3 @@ class StageCache:
             EngineUnavailable: no engine answers.
         """
         return self._once("engine", self._engine_factory)
-
-    @property
-    def build_slot(self) -> int:
-        """The build slot all this submission's builds run in (``cgroups.Slots``: its
-        builds' cgroup parent, the same name from run to run), held until ``close``."""
-        with self._slot_lock:
-            if self._slot is None:
-                self._slot = cgroups.SLOTS.acquire()
-            return self._slot

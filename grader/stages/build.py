@@ -166,10 +166,9 @@ def build_image(
     on_sent: Callable[[], None] = lambda: None,
     *,
     builder: str = "auto",
-    slot: int | None = None,
 ) -> BuildResult:
-    """Build the submission's Dockerfile with its folder as context, bounded (``on_sent``,
-    ``builder`` and ``slot``: see ``Engine.build``).
+    """Build the submission's Dockerfile with its folder as context, bounded (``on_sent``
+    and ``builder``: see ``Engine.build``).
 
     Raises:
         ContextRejected: the build context is larger than ``context_limit``.
@@ -189,7 +188,7 @@ def build_image(
         raise ClassicBuilderCannot(needs)
     outcome = engine.build(
         submission.root, dockerfile, labels, timeout_s, log_limit, on_sent=on_sent,
-        limits=bounds.limits, builder=chosen, slot=slot,
+        limits=bounds.limits, builder=chosen,
     )  # fmt: skip
     result = checked(engine, outcome, facts, bounds)
     log.info("built %s in %.1f s (%s)", submission.name, outcome.seconds, outcome.builder)
@@ -242,7 +241,6 @@ def build_single_stage(
     bounds: Bounds,
     *,
     builder: str = "auto",
-    slot: int | None = None,
 ) -> tuple[BuildResult, str] | None:
     """Build the same app without multi-staging; returns the build and where it came from.
     With BuildKit, a named build stage is built alone (``--target``), from the cache the
@@ -255,7 +253,7 @@ def build_single_stage(
     if own is not None:
         single = dataclasses.replace(submission, dockerfile=own)
         args = (engine, single, None, labels, timeout_s, log_limit, bounds)
-        return build_image(*args, builder=builder, slot=slot), SINGLE_NAME
+        return build_image(*args, builder=builder), SINGLE_NAME
     text = first_stage_text(facts)
     if text is None:
         return None
@@ -264,7 +262,7 @@ def build_single_stage(
     if chosen == "buildkit" and first and submission.dockerfile is not None:
         outcome = engine.build(
             submission.root, str(submission.dockerfile), labels, timeout_s, log_limit,
-            limits=bounds.limits, builder=chosen, target=first, slot=slot,
+            limits=bounds.limits, builder=chosen, target=first,
         )  # fmt: skip
     else:
         with tempfile.TemporaryDirectory(prefix="grader-single-") as tmp:
@@ -273,6 +271,6 @@ def build_single_stage(
             # an absolute path outside the context: docker-py adds the file to the context tar
             outcome = engine.build(
                 submission.root, str(cut), labels, timeout_s, log_limit,
-                limits=bounds.limits, builder=chosen, slot=slot,
+                limits=bounds.limits, builder=chosen,
             )  # fmt: skip
     return checked(engine, outcome, facts, bounds), "build stage"

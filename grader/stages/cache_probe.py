@@ -256,7 +256,6 @@ def probe_cache(
     timeout_s: float,
     limits: BuildLimits,
     builder: str = "auto",
-    slot: int | None = None,
 ) -> tuple[CacheFacts, str | None]:
     """Rebuild a copy after appending one line to the app file with the main build's
     ``builder``; returns the facts and the rebuilt image (to remove).
@@ -288,7 +287,6 @@ def probe_cache(
             log,
             limits=limits,
             builder=builder,
-            slot=slot,
         )
         end = time.monotonic()
     if outcome.builder == "buildkit":

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from grader.engine import Engine, cgroups
+from grader.engine import Engine, cgroups, runbounds
 from tests.integration.conftest import tp6_lab_with
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -64,18 +64,23 @@ def _int(path: Path) -> int | None:
 
 def _poll(pid: int, stop: threading.Event, seen: Seen) -> None:
     """Read the build groups of grading process ``pid`` until ``stop``: its own (``p<pid>-…/b…``,
-    the classic builder's) and the build slots (``slot-<n>``, BuildKit's: stable names, so that
-    its cache holds; this test runs alone on the machine's slots)."""
+    the classic builder's) and BuildKit's RUN containers' (``bk-…/buildkit/<id>``: one parent
+    for every build, so that BuildKit's cache holds, each RUN container bounded on its own;
+    this test runs alone on the machine's BuildKit parents)."""
     fs = cgroups.CGROUP_FS
-    pattern = re.compile(rf"\d+:pids:/{cgroups.ROOT}/(?:p{pid}-\d+/)?((?:b|slot-)[\w-]+)")
-    globs = (f"p{pid}-*/b*", "slot-*")
+    pattern = re.compile(
+        rf"\d+:pids:/{cgroups.ROOT}/(?:p{pid}-\d+/|bk-[\w-]+/{runbounds.RUNS}/)([\w-]+)"
+    )
+    globs = (f"p{pid}-*/b*/", f"bk-*/{runbounds.RUNS}/*/")
     while not stop.is_set():
         for group in (g for pat in globs for g in (fs / "memory" / cgroups.ROOT).glob(pat)):
             limit = _int(group / "memory.memsw.limit_in_bytes")
             peak = _int(group / "memory.memsw.max_usage_in_bytes")
             if limit is not None and peak is not None:
-                old = seen.memory.get(group.name, (limit, 0))[1]
-                seen.memory[group.name] = (limit, max(old, peak))
+                # a RUN container's group is limited a moment after runc makes it, before
+                # its command starts: the limit it ran under is the lowest seen
+                low, old = seen.memory.get(group.name, (limit, 0))
+                seen.memory[group.name] = (min(low, limit), max(old, peak))
         for group in (g for pat in globs for g in (fs / "pids" / cgroups.ROOT).glob(pat)):
             most = max(_int(group / "pids.current") or 0, _int(group / "pids.peak") or 0)
             limit = _int(group / "pids.max")
@@ -128,8 +133,8 @@ def test_hostile_builds_are_held_by_their_bounds(
         poller.join()
     assert grader.returncode == 0, output.decode(errors="replace")[-3000:]
 
-    # the host's view: every build ran in a group of its own (a build from the cache can end
-    # between two polls), none went past its bounds
+    # the host's view: every build (classic) or RUN container (BuildKit) ran in a group of its
+    # own (a build from the cache can end between two polls), none went past its bounds
     assert len(seen.memory) >= 3, seen
     assert all(limit == MEMORY and peak <= MEMORY for limit, peak in seen.memory.values()), seen
     assert any(peak >= MEMORY - (1 << 20) for _, peak in seen.memory.values()), seen
@@ -158,6 +163,7 @@ def test_hostile_builds_are_held_by_their_bounds(
     # nothing left: groups (every hierarchy), build containers and their processes, images
     fs = cgroups.CGROUP_FS
     assert not list(fs.glob(f"*/{cgroups.ROOT}/p{grader.pid}-*")), "cgroups left"
+    assert not list(fs.glob(f"*/{cgroups.ROOT}/bk-256m-{PIDS}p-*")), "BuildKit's parent left"
     assert leftovers() == ([], [])
     images = engine.api.images(all=True)  # the layer under the last step too, untagged
     assert not [i for i in images if i["Size"] > 1.2e9 and i["Created"] >= started - 1]

@@ -209,14 +209,16 @@ def test_the_buildx_command_line() -> None:
     labels = {"org.docker-lab-grader.run": "r1", "org.docker-lab-grader.owner": "h:1"}
     labels["org.docker-lab-grader.submission"] = "alice"
     command = buildx_command(
-        "docker", Path("/s"), "Dockerfile", labels, Path("/t/m.json"), "build", "/grader-x"
-    )
+        "docker", Path("/s"), "Dockerfile", labels, Path("/t/m.json"), "build", "/grader-x",
+        "docker-lab-grader-build:127.0.0.9",
+    )  # fmt: skip
     assert command == [
         "docker", "buildx", "build", "--progress=plain", "--load",
         "--metadata-file", "/t/m.json", "--file", "/s/Dockerfile",
         "--label", "org.docker-lab-grader=r1@h:1",
         "--label", "org.docker-lab-grader.submission=alice",
-        "--target", "build", "--cgroup-parent", "/grader-x", "/s",
+        "--target", "build", "--cgroup-parent", "/grader-x",
+        "--add-host", "docker-lab-grader-build:127.0.0.9", "/s",
     ]  # fmt: skip
     plain = buildx_command("docker", Path("/s"), "/tmp/cut", {}, Path("/m"))
     assert plain[-3:] == ["--file", "/tmp/cut", "/s"]
