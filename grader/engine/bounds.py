@@ -45,6 +45,13 @@ class BuildBounds:
 
 KILLED = re.compile(r"\bcode:? 137\b")
 """A RUN step killed by SIGKILL (either builder's words): the OOM killer when memory is bounded."""
+FORK_REFUSED = re.compile(
+    r"Cannot fork|can't fork|fork: retry|fork: Resource temporarily unavailable"
+    r"|BlockingIOError: \[Errno 11\]|spawn EAGAIN"
+)
+"""A shell's, Python's or Node's words for a fork the kernel refused: with the build's own
+process bound, that bound. BuildKit removes a RUN container's group as soon as its step
+fails, sometimes before the watcher sampled the peak (``grader.engine.runbounds``)."""
 
 
 def bounds_under(limits: BuildLimits, group: BuildGroup | None) -> BuildBounds:
@@ -61,9 +68,10 @@ class Watched(Protocol):
     def at_limit(self) -> frozenset[str]: ...
 
 
-def stopped_by(group: Watched | None, error: str | None) -> str | None:
+def stopped_by(group: Watched | None, error: str | None, log: str = "") -> str | None:
     """The bound that stopped a failed build: the group's use at a limit (a memory limit
-    reached only counts with a step killed), or a kill when no group tells."""
+    reached only counts with a step killed), a fork refused in the failing step's ``log``
+    under a process bound, or a kill when no group tells."""
     if not error:
         return None
     killed = KILLED.search(error) is not None
@@ -72,4 +80,6 @@ def stopped_by(group: Watched | None, error: str | None) -> str | None:
     hit = group.at_limit()
     if killed and "memory" in hit:
         return "memory"
-    return "pids" if "pids" in hit else None
+    if "pids" in hit or FORK_REFUSED.search(log[-4096:]):
+        return "pids"
+    return None

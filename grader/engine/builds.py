@@ -255,7 +255,7 @@ class Builds(EngineBase):
             if error and any(s in error.lower() for s in MACHINE_FAULTS):
                 raise EngineError(f"build: {error}")
             seconds = time.monotonic() - started
-            stopped = stopped_by(runs, error)
+            stopped = stopped_by(runs, error, text.text())
             if runs is not None:
                 memory, pids = runs.peaks()
                 log.info("build of %s: peak %s bytes, %s processes", context.name, memory, pids)

@@ -216,3 +216,16 @@ def test_the_build_flags_are_checked_when_parsed(capsys: pytest.CaptureFixture[s
         with pytest.raises(SystemExit):
             parser().parse_args(["--build-memory", wrong])
         assert "is not a size of at least 64m" in capsys.readouterr().err
+
+
+def test_a_refused_fork_in_the_failing_log_names_the_process_bound(tmp_path: Path) -> None:
+    # BuildKit may remove a RUN container's group before its peak was read: the shell's,
+    # Python's or Node's words for the refused fork then tell which bound stopped the build
+    group = BuildGroup(LIMITS, tree(tmp_path))
+    kernel_files(group)
+    failed = 'process "/bin/sh -c for i in $(seq 3000)" did not complete successfully: exit code: 2'
+    assert stopped_by(group, failed, "#6 0.571 /bin/sh: 0: Cannot fork\n") == "pids"
+    assert stopped_by(group, failed, "#6 0.3 Error: spawn EAGAIN\n") == "pids"
+    assert stopped_by(group, failed, "#6 0.3 npm ERR! missing script: build\n") is None
+    assert stopped_by(group, None, "Cannot fork") is None  # built: nothing stopped it
+    assert stopped_by(None, failed, "Cannot fork") is None  # no process bound was set
