@@ -20,6 +20,8 @@ from typing import Any
 
 from celery import Celery, Task
 
+from grader import cgroups
+from grader.classrun import sweeper
 from grader.classrun.payload import unpack
 from grader.cleanup import Cleanup
 from grader.errors import EngineError
@@ -158,15 +160,17 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
         labels = new_run_labels()
         run = Run(lab_ref, options, root / "out", pool, labels, Listener(), force=True,
                   ahead=True, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[1])  # fmt: skip
+        admitted: Future[Job] = Future()
         try:  # as a class run does: the stages run ahead in a thread, the checks here
-            admitted: Future[Job] = Future()
             with ThreadPoolExecutor(1, thread_name_prefix="grader") as executor:
                 stages = executor.submit(run.prepare, Source(name, folder), admitted)
                 graded = run.finish(admitted.result())
                 stages.result()
         finally:
-            run.cleanup.finish().join()
-            pool.close()
+            cgroups.remove_own()  # now: the slot's next build makes its own
+            job = admitted.result() if admitted.done() and not admitted.exception() else None
+            built = job.pipeline.built_image_ids() if job and job.pipeline else []
+            sweeper.later(pool, labels[LABEL_RUN], built)  # while the slot grades its next
         log = graded.folder / "grader.log"
         return {
             "report": graded.report.to_dict(),

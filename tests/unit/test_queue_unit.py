@@ -26,12 +26,25 @@ def test_the_worker_gives_one_prefetched_task_per_slot() -> None:
 
 
 def test_the_bench_rows_say_whether_each_target_is_met() -> None:
-    run = {"seconds": 10.0, "graded": 4}
+    run = {"seconds": 10.0, "all_s": [10.0, 9.0, 11.0], "graded": 4}
     lines = queue_lines({
-        "slots": 2, "local": run, "one_worker": {"seconds": 10.4, "graded": 4},
+        "slots": 2, "size": 4, "repeat": 3, "local": run,
+        "one_worker": {"seconds": 10.4, "all_s": [10.4, 11.5, 10.1], "graded": 4},
         "two_engines": None, "queue_ratio": 1.04, "queue_target": 1.05,
         "engines_ratio": None, "engines_target": 0.6, "notes": ["no --second-engine"],
     })  # fmt: skip
-    assert "  one worker, -j 2: 10.4 s (4 graded)  ratio 1.04 (ok), target <= 1.05" in lines
+    assert (
+        "  one worker, -j 2: 10.4 s median of [10.4, 11.5, 10.1] (4 graded)  ratio 1.04 (ok),"
+        " target <= 1.05" in lines
+    )
+    assert "  local -j 2: 10.0 s median of [10.0, 9.0, 11.0] (4 graded)" in lines
     assert "  two workers on two engines: -  ratio -, target <= 0.6" in lines
     assert lines[-1] == "  note: no --second-engine"
+
+
+def test_the_bench_rotates_the_queue_arms_so_each_goes_first_in_turn() -> None:
+    from bench.queuearm import arms_order
+
+    arms = ["local", "one", "two"]
+    assert [arms_order(r, arms)[0] for r in range(4)] == ["local", "one", "two", "local"]
+    assert arms_order(1, ["local", "one"]) == ["one", "local"]
