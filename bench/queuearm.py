@@ -163,6 +163,14 @@ def queue_runs(
                 engines: list[str | None] = [None] if arm == "one" else [None, second_engine]
                 with workers(bench, url, slots, engines):
                     runs[arm].append(queued(bench, new_class(), url))
+    for arm, arm_runs in runs.items():
+        wrong = [
+            r for r in arm_runs if len(r.reports) != cfg.class_size or r.exit_code not in (0, 1)
+        ]
+        errors = sum(s["checks_error"] for r in arm_runs if (s := run_summary(r)))
+        if wrong or errors:
+            notes.append(f"{arm}: {len(wrong)} run(s) short of the class or failed, "
+                         f"{errors} check(s) in error: its time is not comparable")  # fmt: skip
     local, one, two = (arm_summary(runs.get(arm, [])) for arm in ("local", "one", "two"))
     return {
         "slots": slots,

@@ -170,7 +170,8 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
             cgroups.remove_own()  # now: the slot's next build makes its own
             job = admitted.result() if admitted.done() and not admitted.exception() else None
             built = job.pipeline.built_image_ids() if job and job.pipeline else []
-            sweeper.later(pool, labels[LABEL_RUN], built)  # while the slot grades its next
+            pool.close()  # cancels this task's builds still running, if any
+            sweeper.later(docker_host, labels[LABEL_RUN], built)  # while the slot grades on
         log = graded.folder / "grader.log"
         return {
             "report": graded.report.to_dict(),
