@@ -123,6 +123,13 @@ def warm_engine(bench: Bench, sources: list[Path], url: str) -> None:
     run_grade(argv, out, on_start=bench.grade_pids.append)
 
 
+def paired_ratio(runs: list[GradeRun], against: list[GradeRun]) -> float | None:
+    """The median of the repeats' own ratios (each run against the other arm's run of the same
+    repeat, made just before or after it): the load of a shared machine drifts less within a
+    repeat than between repeats."""
+    return median([r.seconds / a.seconds for r, a in zip(runs, against, strict=False) if a.seconds])
+
+
 def queue_runs(
     bench: Bench, slots: int, second_engine: str | None, own_engine: bool = True
 ) -> dict[str, Any]:
@@ -182,9 +189,15 @@ def queue_runs(
         "queue_ratio": ratio(one["seconds"], local["seconds"]) if one and local else None,
         "queue_target": QUEUE_TARGET,
         "engines_ratio": ratio(two["seconds"], one["seconds"]) if two and one else None,
+        "paired_queue_ratio": paired_ratio(runs.get("one", []), runs.get("local", [])),
+        "paired_engines_ratio": paired_ratio(runs.get("two", []), runs.get("one", [])),
         "engines_target": ENGINES_TARGET,
         "notes": notes,
     }
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def queue_lines(queue: dict[str, Any]) -> list[str]:
@@ -211,5 +224,8 @@ def queue_lines(queue: dict[str, Any]) -> list[str]:
         f"  two workers on two engines: {seconds(queue['two_engines'])}"
         f"  ratio {verdict(queue['engines_ratio'], queue['engines_target'])}"
         f", target <= {queue['engines_target']}",
+        f"  paired (median of each repeat's own ratio): queue "
+        f"{_x(queue.get('paired_queue_ratio'))}, "
+        f"two engines {_x(queue.get('paired_engines_ratio'))}",
         *(f"  note: {note}" for note in queue["notes"]),
     ]

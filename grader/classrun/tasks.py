@@ -21,7 +21,7 @@ from typing import Any
 from celery import Celery, Task
 
 from grader import cgroups
-from grader.classrun import sweeper
+from grader.classrun import stageslots, sweeper
 from grader.classrun.payload import unpack
 from grader.cleanup import Cleanup
 from grader.errors import EngineError
@@ -161,12 +161,15 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
         run = Run(lab_ref, options, root / "out", pool, labels, Listener(), force=True,
                   ahead=True, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[1])  # fmt: skip
         admitted: Future[Job] = Future()
+        token = stageslots.acquire(os.environ.get(stageslots.VARIABLE))
         try:  # as a class run does: the stages run ahead in a thread, the checks here
             with ThreadPoolExecutor(1, thread_name_prefix="grader") as executor:
                 stages = executor.submit(run.prepare, Source(name, folder), admitted)
+                stages.add_done_callback(lambda _: token.release())  # the tail needs none
                 graded = run.finish(admitted.result())
                 stages.result()
         finally:
+            token.release()
             cgroups.remove_own()  # now: the slot's next build makes its own
             job = admitted.result() if admitted.done() and not admitted.exception() else None
             built = job.pipeline.built_image_ids() if job and job.pipeline else []

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 from bench.queuearm import queue_lines
-from grader.classrun import tasks
+from grader.classrun import stageslots, tasks
 from grader.classrun.worker import celery_argv, parser
 
 
@@ -15,11 +22,11 @@ def test_a_task_id_is_its_reuse_key_and_its_name() -> None:
     assert one != tasks.task_id("j" * 64, "alice")
 
 
-def test_the_worker_gives_one_prefetched_task_per_slot() -> None:
+def test_the_worker_runs_one_process_more_than_its_stage_slots() -> None:
     args = parser().parse_args(["--queue", "redis://h:6379/0", "-j", "3", "--name", "w@h"])
     argv = celery_argv(args, 3)
     assert argv[0] == "worker"
-    for part in ("--concurrency=3", "--pool=prefork", "--prefetch-multiplier=1",
+    for part in ("--concurrency=4", "--pool=prefork", "--prefetch-multiplier=1",
                  f"--queues={tasks.QUEUE}", "--hostname=w@h", "--loglevel=WARNING"):  # fmt: skip
         assert part in argv
     assert tasks.SINGLE < tasks.CLASS  # Redis serves priority 0 first
@@ -48,3 +55,36 @@ def test_the_bench_rotates_the_queue_arms_so_each_goes_first_in_turn() -> None:
     arms = ["local", "one", "two"]
     assert [arms_order(r, arms)[0] for r in range(4)] == ["local", "one", "two", "local"]
     assert arms_order(1, ["local", "one"]) == ["one", "local"]
+
+
+def test_stage_slots_hold_n_tasks_and_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
+    folder = stageslots.make(2)
+    try:
+        first, second = stageslots.acquire(str(folder)), stageslots.acquire(str(folder))
+        third: list[stageslots.Token] = []
+        waiter = threading.Thread(target=lambda: third.append(stageslots.acquire(str(folder))))
+        waiter.start()
+        time.sleep(0.3)
+        assert not third  # both slots held: the third waits
+        first.release()
+        first.release()  # idempotent
+        waiter.join(timeout=5)
+        assert third
+        second.release()
+        third[0].release()
+        # a process killed while holding both slots leaves them free
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sys, time; from grader.classrun import stageslots as s; "
+            f"t = [s.acquire({str(folder)!r}) for _ in range(2)]; print('held', flush=True); "
+            "time.sleep(60)")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+        freed = [stageslots.acquire(str(folder)) for _ in range(2)]
+        for token in freed:
+            token.release()
+        assert stageslots.acquire(None).release() is None  # outside grade-worker: no slot
+    finally:
+        stageslots.remove(folder)
+    assert not folder.exists()
