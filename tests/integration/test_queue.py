@@ -24,6 +24,7 @@ from grader.classrun import tasks
 from grader.classrun.remote import run_queued
 from grader.engine import Engine
 from grader.jobs import Graded, Listener
+from grader.labels import LABEL
 from grader.settings import Options
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -274,3 +275,10 @@ def test_bundled_submissions_through_two_engines_get_their_golden_verdicts(
     assert statuses(result) == {name: golden("tp6", name) for name in PARALLEL}
     built = {g.engine for g in seen.seen if g.report.submission != "tp6-no-dockerfile"}
     assert built == {MAIN, online_second_engine.url}  # both hosts built and ran some
+    # each task's images went in its slot's clean-up thread, the last ones before it stopped
+    left = Engine(online_second_engine.url)
+    try:
+        assert left.api.images(filters={"label": LABEL}) == []
+        assert left.api.containers(all=True, filters={"label": LABEL}) == []
+    finally:
+        left.close()
