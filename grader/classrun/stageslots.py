@@ -43,9 +43,11 @@ def remove(folder: Path) -> None:
 class Token:
     """One stage slot, held until ``release`` (idempotent, any thread)."""
 
-    def __init__(self, fd: int | None) -> None:
+    def __init__(self, fd: int | None, index: int = 0) -> None:
         self._fd = fd
         self._lock = threading.Lock()
+        self.index = index
+        """The slot's number, 0 to N-1: no other process of the worker holds it meanwhile."""
 
     def release(self) -> None:
         """Give the slot back (closing the file releases its lock)."""
@@ -60,13 +62,13 @@ def acquire(folder: str | None) -> Token:
     that holds nothing when there is no folder (a task graded outside ``grade-worker``)."""
     if not folder:
         return Token(None)
-    files = sorted(Path(folder).iterdir())
+    files = sorted(Path(folder).iterdir(), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     while True:
-        for path in files:
+        for index, path in enumerate(files):
             fd = os.open(path, os.O_RDWR)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return Token(fd)
+                return Token(fd, index)
             except BlockingIOError:
                 os.close(fd)
         time.sleep(POLL_S)

@@ -162,6 +162,9 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
                   ahead=True, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[1])  # fmt: skip
         admitted: Future[Job] = Future()
         token = stageslots.acquire(os.environ.get(stageslots.VARIABLE))
+        # the build cgroup slot: the token's, as a local -j N run's threads use 0 to N-1 (the
+        # processes would otherwise all build in slot 0 and share one build's bound)
+        below = [cgroups.SLOTS.acquire() for _ in range(token.index)]
         try:  # as a class run does: the stages run ahead in a thread, the checks here
             with ThreadPoolExecutor(1, thread_name_prefix="grader") as executor:
                 stages = executor.submit(run.prepare, Source(name, folder), admitted)
@@ -170,6 +173,8 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
                 stages.result()
         finally:
             token.release()
+            for slot in below:
+                cgroups.SLOTS.release(slot)
             cgroups.remove_own()  # now: the slot's next build makes its own
             job = admitted.result() if admitted.done() and not admitted.exception() else None
             built = job.pipeline.built_image_ids() if job and job.pipeline else []

@@ -61,6 +61,7 @@ def test_stage_slots_hold_n_tasks_and_a_killed_holder_frees_its_slot(tmp_path: P
     folder = stageslots.make(2)
     try:
         first, second = stageslots.acquire(str(folder)), stageslots.acquire(str(folder))
+        assert (first.index, second.index) == (0, 1)  # each its own build cgroup slot
         third: list[stageslots.Token] = []
         waiter = threading.Thread(target=lambda: third.append(stageslots.acquire(str(folder))))
         waiter.start()
@@ -69,7 +70,7 @@ def test_stage_slots_hold_n_tasks_and_a_killed_holder_frees_its_slot(tmp_path: P
         first.release()
         first.release()  # idempotent
         waiter.join(timeout=5)
-        assert third
+        assert third and third[0].index == 0
         second.release()
         third[0].release()
         # a process killed while holding both slots leaves them free
