@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
         help="skip the queue's runs (grade --queue and grade-worker over Redis)",
     )
     p.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only the queue's runs (no side-by-side submissions, no class runs against the "
+        "floor); --repeat alternates its arms that many times (default 3)",
+    )
+    p.add_argument(
         "--queue-jobs",
         type=int,
         default=2,
@@ -77,8 +83,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--second-engine",
         metavar="URL",
-        help="a second Docker engine for the two-worker queue run (default: none, "
-        "the run is skipped)",
+        help="a second Docker engine for the two-worker queue run (default: the bench starts "
+        "a private dockerd of its own, removed at the end)",
+    )
+    p.add_argument(
+        "--no-second-engine",
+        action="store_true",
+        help="skip the two-worker queue run (no second dockerd is started)",
     )
     p.add_argument(
         "--grade",
@@ -101,7 +112,7 @@ def config(args: argparse.Namespace, work: Path, run_id: str) -> Config:
     sources = tuple(args.class_from or only)
     # 7: pip's and npm's download times move a cold floor by up to 0.5 s from one pair to the
     # next; with 3 pairs, the ratio of medians moved by +-0.05 between runs of the same code
-    repeat = args.repeat or (1 if args.quick else 7)
+    repeat = args.repeat or (1 if args.quick else 3 if args.queue_only else 7)
     size = args.class_size if args.class_size is not None else (4 if args.quick else 30)
     return Config(args.grade, args.submissions, only, sources, repeat, size, work, run_id)
 
@@ -143,20 +154,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 + ": measured without it"],
         }  # fmt: skip
         submissions = []
-        for name in cfg.only:
+        for name in () if args.queue_only else cfg.only:
             print(f"measuring {name} ({cfg.repeat} repeat(s))...", file=sys.stderr, flush=True)
             submissions.append(safe_submission(bench, name))
         klass = None
-        if cfg.class_size > 0:
+        if cfg.class_size > 0 and not args.queue_only:
             print(f"grading a class of {cfg.class_size}...", file=sys.stderr, flush=True)
             klass = bench.class_runs()
         doc = assemble(meta, submissions, klass)
         if cfg.class_size > 0 and not args.no_queue:
             print(f"grading a class of {cfg.class_size} through the queue...", file=sys.stderr,
                   flush=True)  # fmt: skip
-            doc["queue"] = queue_runs(bench, args.queue_jobs, args.second_engine)
+            doc["queue"] = queue_runs(
+                bench, args.queue_jobs, args.second_engine, not args.no_second_engine
+            )
         write(doc, args.output)
-        print(render(doc))
+        if not args.queue_only:
+            print(render(doc))
         if "queue" in doc:
             print("\n".join(queue_lines(doc["queue"])))
         print(f"\nwritten: {args.output}", file=sys.stderr)

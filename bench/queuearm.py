@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any
 
 import psutil
 
-from bench import copies
+from bench import copies, secondengine
 from bench.gradearm import GradeRun, run_grade
 from bench.runner import Bench, run_summary
-from bench.stats import ratio
+from bench.stats import median, ratio
 
 QUEUE_TARGET = 1.05
 """The class through the queue, one worker of N slots, against a local ``-j N`` run."""
@@ -95,45 +96,124 @@ def queued(bench: Bench, klass: Path, url: str) -> GradeRun:
     return run_grade(argv, out, on_start=bench.grade_pids.append)
 
 
-def queue_runs(bench: Bench, slots: int, second_engine: str | None) -> dict[str, Any]:
+def arms_order(repeat: int, arms: list[str]) -> list[str]:
+    """The arms of repeat ``repeat``, rotated by one each repeat (each goes first in turn)."""
+    k = repeat % len(arms)
+    return arms[k:] + arms[:k]
+
+
+def arm_summary(runs: list[GradeRun]) -> dict[str, Any] | None:
+    """An arm's runs for the JSON file: every run, and the median of their times."""
+    if not runs:
+        return None
+    return {
+        "seconds": median([r.seconds for r in runs]),
+        "all_s": [round(r.seconds, 2) for r in runs],
+        "graded": min(len(r.reports) for r in runs),
+        "runs": [run_summary(r) for r in runs],
+    }
+
+
+def warm_engine(bench: Bench, sources: list[Path], url: str) -> None:
+    """Grade ``sources`` once on the engine at ``url``, untimed: its dependency layers are in
+    its cache afterwards, as the first engine's are (``Bench.warm_class``)."""
+    out = bench.cfg.work / f"warm-second-{time.monotonic_ns()}"
+    argv = [str(bench.cfg.grade), *map(str, sources), "--docker-host", url, "--force",
+            "--output", str(out)]  # fmt: skip
+    run_grade(argv, out, on_start=bench.grade_pids.append)
+
+
+def paired_ratio(runs: list[GradeRun], against: list[GradeRun]) -> float | None:
+    """The median of the repeats' own ratios (each run against the other arm's run of the same
+    repeat, made just before or after it): the load of a shared machine drifts less within a
+    repeat than between repeats."""
+    return median([r.seconds / a.seconds for r, a in zip(runs, against, strict=False) if a.seconds])
+
+
+def queue_runs(
+    bench: Bench, slots: int, second_engine: str | None, own_engine: bool = True
+) -> dict[str, Any]:
     """The class through the queue (one worker of ``slots``) against ``-j slots`` here, and
-    two workers on two engines (this one and ``second_engine``) against one."""
+    two workers on two engines (this one and ``second_engine``, else one the bench starts
+    when ``own_engine``) against one; each arm ``repeat`` times, the arms rotated, every run
+    on a fresh generation of the class (the dependency layers warmed first on each engine)."""
     cfg, notes = bench.cfg, []
     sources = [cfg.submissions / n for n in cfg.class_sources]
+    bench.warm_class(sources)
 
     def new_class() -> Path:
         folder = cfg.work / f"queue-class-{time.monotonic_ns()}"
         copies.generate_class(sources, folder, cfg.class_size, copies.nonce())
         return folder
 
-    local = bench.grade([new_class()], jobs=slots)
-    with redis(cfg.work / "redis") as url:
-        with workers(bench, url, slots, [None]):
-            one = queued(bench, new_class(), url)
-        two = None
+    # untimed: each of the local run's build slots gets the dependency layers in its cache
+    # (BuildKit keys a RUN step on its cgroup parent, one per slot; a worker's processes
+    # build in slot 0 each, as a one-submission run does)
+    warm = cfg.work / f"queue-warm-{time.monotonic_ns()}"
+    copies.generate_class(sources, warm, 2 * slots * len(sources), copies.nonce())
+    bench.grade([warm], jobs=slots)
+    runs: dict[str, list[GradeRun]] = {}
+    with contextlib.ExitStack() as stack:
+        if second_engine is None and own_engine:
+            sys.stderr.write("starting a second dockerd for the two-engine run...\n")
+            try:
+                started = secondengine.second_engine(cfg.run_id, secondengine.base_images(sources))
+                second_engine = stack.enter_context(started)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                notes.append(f"the second dockerd could not be started: {exc}")
         if second_engine:
-            with workers(bench, url, slots, [None, second_engine]):
-                two = queued(bench, new_class(), url)
+            warm_engine(bench, sources, second_engine)
         else:
-            notes.append("no --second-engine: the two-engine run was not made")
+            notes.append("no second engine: the two-engine run was not made")
+        arms = ["local", "one"] + (["two"] if second_engine else [])
+        runs = {arm: [] for arm in arms}
+        url = stack.enter_context(redis(cfg.work / "redis"))
+        for r in range(cfg.repeat):
+            for arm in arms_order(r, arms):
+                if arm == "local":
+                    runs[arm].append(bench.grade([new_class()], jobs=slots))
+                    continue
+                engines: list[str | None] = [None] if arm == "one" else [None, second_engine]
+                with workers(bench, url, slots, engines):
+                    runs[arm].append(queued(bench, new_class(), url))
+    for arm, arm_runs in runs.items():
+        wrong = [
+            r for r in arm_runs if len(r.reports) != cfg.class_size or r.exit_code not in (0, 1)
+        ]
+        errors = sum(s["checks_error"] for r in arm_runs if (s := run_summary(r)))
+        if wrong or errors:
+            notes.append(f"{arm}: {len(wrong)} run(s) short of the class or failed, "
+                         f"{errors} check(s) in error: its time is not comparable")  # fmt: skip
+    local, one, two = (arm_summary(runs.get(arm, [])) for arm in ("local", "one", "two"))
     return {
         "slots": slots,
-        "local": run_summary(local),
-        "one_worker": run_summary(one),
-        "two_engines": run_summary(two),
-        "queue_ratio": ratio(one.seconds, local.seconds),
+        "repeat": cfg.repeat,
+        "size": cfg.class_size,
+        "local": local,
+        "one_worker": one,
+        "two_engines": two,
+        "queue_ratio": ratio(one["seconds"], local["seconds"]) if one and local else None,
         "queue_target": QUEUE_TARGET,
-        "engines_ratio": ratio(two.seconds, one.seconds) if two else None,
+        "engines_ratio": ratio(two["seconds"], one["seconds"]) if two and one else None,
+        "paired_queue_ratio": paired_ratio(runs.get("one", []), runs.get("local", [])),
+        "paired_engines_ratio": paired_ratio(runs.get("two", []), runs.get("one", [])),
         "engines_target": ENGINES_TARGET,
         "notes": notes,
     }
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def queue_lines(queue: dict[str, Any]) -> list[str]:
     """The queue's rows for the printed table."""
 
     def seconds(run: dict[str, Any] | None) -> str:
-        return "-" if run is None else f"{run['seconds']:.1f} s ({run['graded']} graded)"
+        if run is None:
+            return "-"
+        every = ", ".join(f"{s:.1f}" for s in run["all_s"])
+        return f"{run['seconds']:.1f} s median of [{every}] ({run['graded']} graded)"
 
     def verdict(value: float | None, target: float) -> str:
         return "-" if value is None else f"{value:.2f} ({'ok' if value <= target else 'MISSED'})"
@@ -141,7 +221,8 @@ def queue_lines(queue: dict[str, Any]) -> list[str]:
     n = queue["slots"]
     return [
         "",
-        f"Queue (Redis, grade-worker -j {n}):",
+        f"Queue (Redis, grade-worker -j {n}, a class of {queue['size']}, "
+        f"{queue['repeat']} repeat(s), arms rotated):",
         f"  local -j {n}: {seconds(queue['local'])}",
         f"  one worker, -j {n}: {seconds(queue['one_worker'])}"
         f"  ratio {verdict(queue['queue_ratio'], queue['queue_target'])}"
@@ -149,5 +230,8 @@ def queue_lines(queue: dict[str, Any]) -> list[str]:
         f"  two workers on two engines: {seconds(queue['two_engines'])}"
         f"  ratio {verdict(queue['engines_ratio'], queue['engines_target'])}"
         f", target <= {queue['engines_target']}",
+        f"  paired (median of each repeat's own ratio): queue "
+        f"{_x(queue.get('paired_queue_ratio'))}, "
+        f"two engines {_x(queue.get('paired_engines_ratio'))}",
         *(f"  note: {note}" for note in queue["notes"]),
     ]

@@ -156,7 +156,7 @@ class Bench:
         step = f"class{next(self._seq)}"
         return run_class_floor(targets, jobs, self.cfg.run_id, step, self.cfg.work)
 
-    def _warm_class(self, sources: Sequence[Path]) -> None:
+    def warm_class(self, sources: Sequence[Path]) -> None:
         """Warm the dependency layers of every source once, for both builders, kept until the
         end: the grader's (the classic builder) and the floor's (``docker build``: BuildKit)."""
         for src in sources:
@@ -172,7 +172,7 @@ class Bench:
         students: nobody's app layer is in the cache), then an unchanged regrade."""
         cfg, notes = self.cfg, []
         sources = [cfg.submissions / n for n in cfg.class_sources]
-        self._warm_class(sources)
+        self.warm_class(sources)
 
         def new_class(kind: str) -> tuple[Path, list[Path]]:
             folder = self._folder(kind)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.states import READY_STATES
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -43,7 +44,8 @@ from grader.report import format_exception, write_all, write_class, write_grader
 from grader.report.regrade import compare_class
 from grader.stages.build import ignore_patterns
 
-POLL_S = 0.2
+POLL_S = 0.05
+"""Seconds between two reads of the pending answers (one ``MGET``, see ``ready``)."""
 log = logging.getLogger(__name__)
 
 
@@ -173,10 +175,17 @@ def files_to_send(sub: Submission, limit: int) -> list[str] | None:
     return sorted({*found, *parents, ".dockerignore", *([dockerfile] if dockerfile else [])})
 
 
-def ready(pending: dict[str, Sent]) -> Iterable[Sent]:
-    """The sent submissions whose answer is in (taken out of ``pending``)."""
-    for name in [n for n, s in pending.items() if s.result.ready()]:
-        yield pending.pop(name)
+def ready(app: Celery, pending: dict[str, Sent]) -> Iterable[Sent]:
+    """The sent submissions whose answer is in (taken out of ``pending``): one read of Redis
+    for all of them (``MGET`` of their result keys), however many are pending."""
+    names = list(pending)
+    if not names:
+        return
+    backend = app.backend
+    keys = [backend.get_key_for_task(pending[n].result.id) for n in names]
+    for name, value in zip(names, backend.client.mget(keys), strict=True):
+        if value is not None and backend.decode_result(value)["status"] in READY_STATES:
+            yield pending.pop(name)
 
 
 def run_queued(
@@ -226,10 +235,10 @@ def run_queued(
                     pending[outcome.job.name] = outcome
                 else:
                     take(run.known(outcome))
-                for sent in ready(pending):
+                for sent in ready(app, pending):
                     take(run.received(sent))
             while pending:
-                for sent in ready(pending):
+                for sent in ready(app, pending):
                     take(run.received(sent))
                 time.sleep(POLL_S)
         except (OSError, RedisError, OperationalError) as exc:

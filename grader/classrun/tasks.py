@@ -20,11 +20,13 @@ from typing import Any
 
 from celery import Celery, Task
 
+from grader.classrun import stageslots, sweeper
 from grader.classrun.cleanup import Cleanup
 from grader.classrun.jobs import Job, Listener, Run
 from grader.classrun.payload import unpack
 from grader.classrun.reuse import grader_digest
 from grader.classrun.workers import EnginePool
+from grader.engine import cgroups
 from grader.errors import EngineError
 from grader.grading.settings import Options
 from grader.intake.sources import Source
@@ -158,15 +160,21 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
         labels = new_run_labels()
         run = Run(lab_ref, options, root / "out", pool, labels, Listener(), force=True,
                   ahead=True, cleanup=Cleanup(pool, labels[LABEL_RUN]), free=[1])  # fmt: skip
+        admitted: Future[Job] = Future()
+        token = stageslots.acquire(os.environ.get(stageslots.VARIABLE))
         try:  # as a class run does: the stages run ahead in a thread, the checks here
-            admitted: Future[Job] = Future()
             with ThreadPoolExecutor(1, thread_name_prefix="grader") as executor:
                 stages = executor.submit(run.prepare, Source(name, folder), admitted)
+                stages.add_done_callback(lambda _: token.release())  # the tail needs none
                 graded = run.finish(admitted.result())
                 stages.result()
         finally:
-            run.cleanup.finish().join()
-            pool.close()
+            token.release()
+            cgroups.remove_own()  # now: the slot's next build makes its own
+            job = admitted.result() if admitted.done() and not admitted.exception() else None
+            built = job.pipeline.built_image_ids() if job and job.pipeline else []
+            pool.close()  # cancels this task's builds still running, if any
+            sweeper.later(docker_host, labels[LABEL_RUN], built)  # while the slot grades on
         log = graded.folder / "grader.log"
         return {
             "report": graded.report.to_dict(),

@@ -2,8 +2,10 @@
 
 ``grade-worker --queue redis://HOST:6379/0 -j N [--docker-host URL]`` grades N submissions at
 once on its engine, each in a process of its own (pytest runs in each process's main
-thread), with the same job code as a local run. SIGTERM: finish the tasks under way, then
-stop (Celery's warm shutdown); a worker killed outright leaves its tasks to the others.
+thread), with the same job code as a local run; one more process finishes a task (its last
+checks, its report) while N run Docker stages (``grader.classrun.stageslots``). SIGTERM:
+finish the tasks under way, then stop (Celery's warm shutdown); a worker killed outright
+leaves its tasks to the others.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from grader import __version__
-from grader.classrun import tasks
+from grader.classrun import stageslots, tasks
 from grader.classrun.jobs import warm_up
 from grader.classrun.reuse import grader_digest
 from grader.classrun.workers import default_jobs
@@ -68,7 +70,7 @@ def celery_argv(args: argparse.Namespace, slots: int) -> list[str]:
     name = args.name or f"grader-{os.getpid()}@{socket.gethostname()}"
     return [
         "worker",
-        f"--concurrency={slots}",
+        f"--concurrency={slots + 1}",  # N stage slots, one more to finish (stageslots)
         "--pool=prefork",
         f"--queues={tasks.QUEUE}",
         "--prefetch-multiplier=1",
@@ -96,9 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks.configure(tasks.app, args.queue, args.visibility_timeout)
     warm_up()  # pytest, testinfra, the templates: loaded once, before the slots fork
     where = args.docker_host or "the local engine"
-    sys.stdout.write(f"grade-worker {grader_digest()}: {slots} slots on {where}\n")
+    sys.stdout.write(f"grade-worker {grader_digest()}: {slots} slots on {where} "
+                     f"({slots + 1} processes: one finishes a task while {slots} run "
+                     "Docker stages)\n")  # fmt: skip
     sys.stdout.flush()
-    tasks.app.worker_main(celery_argv(args, slots))
+    folder = stageslots.make(slots)
+    os.environ[stageslots.VARIABLE] = str(folder)
+    try:
+        tasks.app.worker_main(celery_argv(args, slots))
+    finally:
+        stageslots.remove(folder)
     return 0
 
 

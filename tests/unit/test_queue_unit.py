@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 from bench.queuearm import queue_lines
-from grader.classrun import tasks
+from grader.classrun import stageslots, tasks
 from grader.classrun.worker import celery_argv, parser
 
 
@@ -15,23 +22,70 @@ def test_a_task_id_is_its_reuse_key_and_its_name() -> None:
     assert one != tasks.task_id("j" * 64, "alice")
 
 
-def test_the_worker_gives_one_prefetched_task_per_slot() -> None:
+def test_the_worker_runs_one_process_more_than_its_stage_slots() -> None:
     args = parser().parse_args(["--queue", "redis://h:6379/0", "-j", "3", "--name", "w@h"])
     argv = celery_argv(args, 3)
     assert argv[0] == "worker"
-    for part in ("--concurrency=3", "--pool=prefork", "--prefetch-multiplier=1",
+    for part in ("--concurrency=4", "--pool=prefork", "--prefetch-multiplier=1",
                  f"--queues={tasks.QUEUE}", "--hostname=w@h", "--loglevel=WARNING"):  # fmt: skip
         assert part in argv
     assert tasks.SINGLE < tasks.CLASS  # Redis serves priority 0 first
 
 
 def test_the_bench_rows_say_whether_each_target_is_met() -> None:
-    run = {"seconds": 10.0, "graded": 4}
+    run = {"seconds": 10.0, "all_s": [10.0, 9.0, 11.0], "graded": 4}
     lines = queue_lines({
-        "slots": 2, "local": run, "one_worker": {"seconds": 10.4, "graded": 4},
+        "slots": 2, "size": 4, "repeat": 3, "local": run,
+        "one_worker": {"seconds": 10.4, "all_s": [10.4, 11.5, 10.1], "graded": 4},
         "two_engines": None, "queue_ratio": 1.04, "queue_target": 1.05,
         "engines_ratio": None, "engines_target": 0.6, "notes": ["no --second-engine"],
     })  # fmt: skip
-    assert "  one worker, -j 2: 10.4 s (4 graded)  ratio 1.04 (ok), target <= 1.05" in lines
+    assert (
+        "  one worker, -j 2: 10.4 s median of [10.4, 11.5, 10.1] (4 graded)  ratio 1.04 (ok),"
+        " target <= 1.05" in lines
+    )
+    assert "  local -j 2: 10.0 s median of [10.0, 9.0, 11.0] (4 graded)" in lines
     assert "  two workers on two engines: -  ratio -, target <= 0.6" in lines
     assert lines[-1] == "  note: no --second-engine"
+
+
+def test_the_bench_rotates_the_queue_arms_so_each_goes_first_in_turn() -> None:
+    from bench.queuearm import arms_order
+
+    arms = ["local", "one", "two"]
+    assert [arms_order(r, arms)[0] for r in range(4)] == ["local", "one", "two", "local"]
+    assert arms_order(1, ["local", "one"]) == ["one", "local"]
+
+
+def test_stage_slots_hold_n_tasks_and_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
+    folder = stageslots.make(2)
+    try:
+        first, second = stageslots.acquire(str(folder)), stageslots.acquire(str(folder))
+        assert (first.index, second.index) == (0, 1)  # each its own build cgroup slot
+        third: list[stageslots.Token] = []
+        waiter = threading.Thread(target=lambda: third.append(stageslots.acquire(str(folder))))
+        waiter.start()
+        time.sleep(0.3)
+        assert not third  # both slots held: the third waits
+        first.release()
+        first.release()  # idempotent
+        waiter.join(timeout=5)
+        assert third and third[0].index == 0
+        second.release()
+        third[0].release()
+        # a process killed while holding both slots leaves them free
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sys, time; from grader.classrun import stageslots as s; "
+            f"t = [s.acquire({str(folder)!r}) for _ in range(2)]; print('held', flush=True); "
+            "time.sleep(60)")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+        freed = [stageslots.acquire(str(folder)) for _ in range(2)]
+        for token in freed:
+            token.release()
+        assert stageslots.acquire(None).release() is None  # outside grade-worker: no slot
+    finally:
+        stageslots.remove(folder)
+    assert not folder.exists()
