@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="1 repeat, tp6-ok only, a class of 4 made from it (a smoke run)",
+        help="1 repeat, tp6-ok only, a class of 4 made from it, no second engine (a smoke run)",
     )
     p.add_argument(
         "--only",
@@ -166,7 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"grading a class of {cfg.class_size} through the queue...", file=sys.stderr,
                   flush=True)  # fmt: skip
             doc["queue"] = queue_runs(
-                bench, args.queue_jobs, args.second_engine, not args.no_second_engine
+                # a quick run starts no second dockerd (the smoke test's run)
+                bench,
+                args.queue_jobs,
+                args.second_engine,
+                not (args.no_second_engine or args.quick),
             )
         write(doc, args.output)
         if not args.queue_only:

@@ -74,10 +74,12 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
         assert klass[key]["graded"] == 2 and klass[key]["exit_code"] == 0
 
     queue = doc["queue"]  # the class through Redis and one grade-worker, against -j 2 here
-    for run in (queue["local"], queue["one_worker"]):
-        assert (run["graded"], run["exit_code"], run["checks_error"]) == (2, 0, 0)
+    for arm in (queue["local"], queue["one_worker"]):
+        assert arm["graded"] == 2 and len(arm["all_s"]) == len(arm["runs"]) == 1, arm
+        for run in arm["runs"]:
+            assert (run["graded"], run["exit_code"], run["checks_error"]) == (2, 0, 0)
     assert queue["queue_ratio"] > 0 and queue["two_engines"] is None
-    assert "Queue (Redis, grade-worker -j 2):" in done.stdout
+    assert "Queue (Redis, grade-worker -j 2, a class of 2, " in done.stdout
 
     assert [t["id"] for t in doc["targets"]] == [t.id for t in TARGETS]
     for target in doc["targets"]:

@@ -90,11 +90,13 @@ def test_a_timeout_stops_the_run_step_in_the_engine(engine: Engine, tmp_path: Pa
 
 
 def test_run_steps_run_under_the_build_s_own_cgroup(engine: Engine, tmp_path: Path) -> None:
-    """BuildKit's RUN steps run under the cgroup the grader made for this build
-    (``--cgroup-parent``: its memory, pids and CPU bounds), which is gone afterwards."""
+    """BuildKit's RUN steps run each in a group of their own under the grader's shared parent
+    (``grader.engine.runbounds``), bounded by this build's limits as they run; the parent is
+    gone afterwards."""
     sub = _submission(
         tmp_path / "cgroup",
-        f"FROM python:3.11-slim\nRUN cat /proc/self/cgroup && echo {uuid.uuid4().hex}\n",
+        "FROM python:3.11-slim\nRUN cat /proc/self/cgroup /sys/fs/cgroup/pids/pids.max"
+        f" && echo {uuid.uuid4().hex}\n",
     )
     assert sub.dockerfile is not None
     facts = parse_dockerfile(sub.dockerfile)
@@ -104,6 +106,7 @@ def test_run_steps_run_under_the_build_s_own_cgroup(engine: Engine, tmp_path: Pa
     )  # fmt: skip
     engine.remove_image(built.image_id)
     assert built.builder == "buildkit"
-    groups = re.findall(r":memory:(/docker-lab-grader/p[^/\s]+/b[^/\s]+)/", built.log)
+    groups = re.findall(r":memory:(/docker-lab-grader/bk-[^/\s]+)/buildkit/\w+", built.log)
     assert groups, built.log
+    assert re.search(r"^#\d+ [\d.]+ 512$", built.log, re.M), built.log  # its own pids.max
     assert not any((CGROUP_ROOT / "memory" / g.lstrip("/")).exists() for g in groups)
