@@ -115,6 +115,26 @@ def _oom_killed_in(groups: Iterable[str], since: float) -> bool:
     return False
 
 
+def grade_polled(folder: Path, lab: Path, out: Path, *options: str) -> tuple[str, Seen, int]:
+    """``grade`` on a class as a child process (English, ``options`` added), its build groups
+    polled from the host while it runs; its output, what the poller saw and its pid. It must
+    exit 0."""
+    command = [sys.executable, "-m", "grader", str(folder), "--lab", str(lab)]
+    command += ["--output", str(out), "--lang", "en", *options]
+    grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen, stop = Seen(), threading.Event()
+    poller = threading.Thread(target=_poll, args=(grader.pid, stop, seen))
+    poller.start()
+    try:
+        output, _ = grader.communicate(timeout=600)
+    finally:
+        stop.set()
+        poller.join()
+    text = output.decode(errors="replace")
+    assert grader.returncode == 0, text[-3000:]
+    return text, seen, grader.pid
+
+
 def _report(out: Path, name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
     return data
@@ -136,18 +156,7 @@ def test_hostile_builds_are_held_by_their_bounds(
     shutil.copytree(repo_root / "submissions" / "tp6-ok", tmp_path / "class" / "zz-honest")
     lab = tp6_lab_with(repo_root, tmp_path, LAB_LIMITS)
     out = tmp_path / "reports"
-    command = [sys.executable, "-m", "grader", str(tmp_path / "class"), "--lab", str(lab)]
-    command += ["--output", str(out), "--lang", "en", "-j", "2"]
-    grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    seen, stop = Seen(), threading.Event()
-    poller = threading.Thread(target=_poll, args=(grader.pid, stop, seen))
-    poller.start()
-    try:
-        output, _ = grader.communicate(timeout=600)
-    finally:
-        stop.set()
-        poller.join()
-    assert grader.returncode == 0, output.decode(errors="replace")[-3000:]
+    _, seen, pid = grade_polled(tmp_path / "class", lab, out, "-j", "2")
 
     # the host's view: every build (classic) or RUN container (BuildKit) ran in a group of its
     # own (a build from the cache can end between two polls), none went past its bounds
@@ -181,7 +190,7 @@ def test_hostile_builds_are_held_by_their_bounds(
 
     # nothing left: groups (every hierarchy), build containers and their processes, images
     fs = cgroups.CGROUP_FS
-    assert not list(fs.glob(f"*/{cgroups.ROOT}/p{grader.pid}-*")), "cgroups left"
+    assert not list(fs.glob(f"*/{cgroups.ROOT}/p{pid}-*")), "cgroups left"
     assert not list(fs.glob(f"*/{cgroups.ROOT}/bk-256m-{PIDS}p-*")), "BuildKit's parent left"
     assert leftovers() == ([], [])
     images = engine.api.images(all=True)  # the layer under the last step too, untagged

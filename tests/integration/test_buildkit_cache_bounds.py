@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +25,8 @@ from tests.integration.test_build_bounds import (
     PIDS,
     Seen,
     _check,
-    _poll,
     _report,
+    grade_polled,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -38,19 +36,8 @@ INSTALL = "RUN pip install --no-cache-dir -r requirements.txt"
 
 def _grade(folder: Path, lab: Path, out: Path, jobs: int) -> tuple[str, Seen]:
     """``grade`` on a class with BuildKit, as a child process, its RUN groups polled."""
-    command = [sys.executable, "-m", "grader", str(folder), "--lab", str(lab), "--output"]
-    command += [str(out), "--lang", "en", "-j", str(jobs), "--builder", "buildkit"]
-    grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    seen, stop = Seen(), threading.Event()
-    poller = threading.Thread(target=_poll, args=(grader.pid, stop, seen))
-    poller.start()
-    try:
-        output, _ = grader.communicate(timeout=600)
-    finally:
-        stop.set()
-        poller.join()
-    assert grader.returncode == 0, output.decode(errors="replace")[-3000:]
-    return output.decode(errors="replace"), seen
+    output, seen, _ = grade_polled(folder, lab, out, "-j", str(jobs), "--builder", "buildkit")
+    return output, seen
 
 
 def _install_step(log: str) -> list[str]:
