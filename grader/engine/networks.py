@@ -14,9 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.engine import subnets
 from grader.engine.base import EngineBase
-from grader.engine.sdk import translated
+from grader.engine.sdk import docker, translated
+from grader.errors import EngineError
 
+SUBNET_TRIES = 8
+"""Subnets of the pool the engine may refuse before it picks one itself."""
 BRIDGE_PREFIX = "dlg-"
 """Every bridge the grader makes is named ``dlg-`` and 10 hex digits (15 characters at most
 are allowed for an interface name)."""
@@ -53,20 +57,50 @@ class Networks(EngineBase):
             EngineError: the engine refused (e.g. no address pool left).
         """
         name, bridge = new_names()
+        options = {
+            "com.docker.network.bridge.name": bridge,
+            # no traffic between containers of the network (there is only one)
+            "com.docker.network.bridge.enable_icc": "false",
+        }
+        with subnets.held():  # chosen and taken while no other grading process chooses
+            made = self._create(name, labels, options)
+        on_host = self.is_local() and Path("/sys/class/net", bridge).exists()
+        return IsolatedNetwork(str(made["Id"]), name, bridge, on_host)
+
+    def _create(
+        self, name: str, labels: Mapping[str, str], options: Mapping[str, str]
+    ) -> Mapping[str, object]:
+        """Make the network on the first free subnet of the grader's pool that the engine
+        takes (it refuses one that overlaps a network of its own, unknown to this machine's
+        routes); after ``SUBNET_TRIES`` refusals, on a subnet of the engine's choosing."""
+        tried = 0
+        for subnet in subnets.candidates(subnets.routed()):
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+            try:
+                return self._create_on(name, labels, options, ipam)
+            except EngineError as exc:
+                tried += 1
+                if "overlap" not in str(exc).lower() or tried >= SUBNET_TRIES:
+                    break
+        return self._create_on(name, labels, options, None)
+
+    def _create_on(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        options: Mapping[str, str],
+        ipam: docker.types.IPAMConfig | None,
+    ) -> Mapping[str, object]:
         with translated("create network"):
-            made = self.api.create_network(
+            made: Mapping[str, object] = self.api.create_network(
                 name,
                 driver="bridge",
                 internal=True,
                 labels=dict(labels),
-                options={
-                    "com.docker.network.bridge.name": bridge,
-                    # no traffic between containers of the network (there is only one)
-                    "com.docker.network.bridge.enable_icc": "false",
-                },
+                options=dict(options),
+                ipam=ipam,
             )
-        on_host = self.is_local() and Path("/sys/class/net", bridge).exists()
-        return IsolatedNetwork(str(made["Id"]), name, bridge, on_host)
+        return made
 
     def container_address(self, container_id: str, network: str) -> str | None:
         """The container's IPv4 address on ``network`` (None when it has none)."""
