@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import time
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,7 +96,10 @@ def run(args: argparse.Namespace, head: HeadStart | GrpcHeadStart | str) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     if not isinstance(head, str):
-        log.info("build of %s sent ahead, before the grader loaded", head.context.name)
+        ahead = time.monotonic() - head.sent_at
+        log.info(
+            "build of %s sent ahead, %.2f s before the grader loaded", head.context.name, ahead
+        )
     else:
         log.info("no build sent ahead: %s", head)
     try:
