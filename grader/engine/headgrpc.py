@@ -25,6 +25,7 @@ import os
 import re
 import socket
 import tarfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -109,6 +110,7 @@ class GrpcHeadStart:
         self.sent_at = sent.sent_at
         self._sent = sent
         self._taken = False
+        self._lock = threading.Lock()
 
     def matches(
         self,
@@ -130,8 +132,9 @@ class GrpcHeadStart:
 
     def take(self) -> bool:
         """Claim the build for its adopter: True once, False after (or once abandoned)."""
-        taken, self._taken = self._taken, True
-        return not taken
+        with self._lock:
+            taken, self._taken = self._taken, True
+            return not taken
 
     @contextlib.contextmanager
     def bounds(self) -> Iterator[RunBuild]:
