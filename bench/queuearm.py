@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import psutil
 
 from bench import copies, secondengine
-from bench.gradearm import GradeRun, run_grade
+from bench.gradearm import GradeRun, check_statuses, run_grade
 from bench.runner import Bench, run_summary
 from bench.stats import median, ratio
 
@@ -123,6 +124,40 @@ def warm_engine(bench: Bench, sources: list[Path], url: str) -> None:
     run_grade(argv, out, on_start=bench.grade_pids.append)
 
 
+def verdicts(run: GradeRun) -> Counter[tuple[str, str]]:
+    """How many students got each (check, status) in ``run``: what two runs of the same class
+    (fresh copies under other names) must share to be compared."""
+    return Counter(
+        (check, status) for report in run.reports.values()
+        for check, status in check_statuses(report).items()
+    )  # fmt: skip
+
+
+def comparability(runs: dict[str, list[GradeRun]], size: int) -> list[str]:
+    """Notes on whether the arms' times compare: each run graded the whole class with the
+    verdicts most runs gave (checks in ``error`` included: a registry that no arm reaches
+    fails the same checks in every arm, which leaves the times comparable)."""
+    graded = [verdicts(r) for arm_runs in runs.values() for r in arm_runs]
+    if not graded:
+        return []
+    usual = Counter(frozenset(v.items()) for v in graded).most_common(1)[0][0]
+    notes = []
+    for arm, arm_runs in runs.items():
+        whole = [r for r in arm_runs if len(r.reports) == size and r.exit_code in (0, 1)]
+        short = len(arm_runs) - len(whole)
+        other = sum(frozenset(verdicts(r).items()) != usual for r in whole)
+        if short or other:
+            notes.append(f"{arm}: {short} run(s) short of the class or failed, "
+                         f"{other} run(s) whose verdicts differ from the other runs': "
+                         "its time is not comparable")  # fmt: skip
+    errors = {check: n for (check, status), n in usual if status == "error"}
+    if errors and not notes:
+        notes.append(f"{sum(errors.values())} check(s) in error in every run of every arm, the "
+                     f"same ones ({', '.join(sorted(errors))}): the arms graded alike, their "
+                     "times compare")  # fmt: skip
+    return notes
+
+
 def paired_ratio(runs: list[GradeRun], against: list[GradeRun]) -> float | None:
     """The median of the repeats' own ratios (each run against the other arm's run of the same
     repeat, made just before or after it): the load of a shared machine drifts less within a
@@ -176,14 +211,7 @@ def queue_runs(
                 engines: list[str | None] = [None] if arm == "one" else [None, second_engine]
                 with workers(bench, url, slots, engines):
                     runs[arm].append(queued(bench, new_class(), url))
-    for arm, arm_runs in runs.items():
-        wrong = [
-            r for r in arm_runs if len(r.reports) != cfg.class_size or r.exit_code not in (0, 1)
-        ]
-        errors = sum(s["checks_error"] for r in arm_runs if (s := run_summary(r)))
-        if wrong or errors:
-            notes.append(f"{arm}: {len(wrong)} run(s) short of the class or failed, "
-                         f"{errors} check(s) in error: its time is not comparable")  # fmt: skip
+    notes += comparability(runs, cfg.class_size)
     local, one, two = (arm_summary(runs.get(arm, [])) for arm in ("local", "one", "two"))
     return {
         "slots": slots,

@@ -9,7 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.queuearm import queue_lines
+from bench.gradearm import GradeRun
+from bench.queuearm import comparability, queue_lines
 from grader.classrun import stageslots, tasks
 from grader.classrun.worker import celery_argv, parser
 
@@ -89,3 +90,31 @@ def test_stage_slots_hold_n_tasks_and_a_killed_holder_frees_its_slot(tmp_path: P
     finally:
         stageslots.remove(folder)
     assert not folder.exists()
+
+
+def _class_run(statuses: list[dict[str, str]], exit_code: int = 0) -> GradeRun:
+    reports = {
+        f"student-{i}": {"checks": [{"id": c, "status": s} for c, s in checks.items()]}
+        for i, checks in enumerate(statuses)
+    }
+    return GradeRun(1.0, exit_code, 1, ("grade",), Path("out"), reports=reports)
+
+
+def test_the_bench_compares_the_arms_verdicts_with_each_other_not_with_no_error() -> None:
+    graded = {"build.ok": "pass", "registry.push": "error"}
+    same = [_class_run([graded, graded]) for _ in range(2)]
+    notes = comparability({"local": same, "one": same}, 2)
+    assert notes == [
+        "2 check(s) in error in every run of every arm, the same ones (registry.push): the arms "
+        "graded alike, their times compare"
+    ]
+    failed = {"build.ok": "fail", "registry.push": "error"}
+    odd = [_class_run([graded, graded]), _class_run([graded, failed])]
+    short = [_class_run([graded]), _class_run([graded, graded], exit_code=3)]
+    notes = comparability({"local": same, "one": odd, "two": short}, 2)
+    assert notes == [
+        "one: 0 run(s) short of the class or failed, 1 run(s) whose verdicts differ from the "
+        "other runs': its time is not comparable",
+        "two: 2 run(s) short of the class or failed, 0 run(s) whose verdicts differ from the "
+        "other runs': its time is not comparable",
+    ]
