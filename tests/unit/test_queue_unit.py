@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.gradearm import GradeRun
-from bench.queuearm import comparability, queue_lines
+from bench.queuearm import busy_share, comparability, cpu_lines, queue_lines
 from grader.classrun import stageslots, tasks
 from grader.classrun.worker import celery_argv, parser
 
@@ -118,3 +118,19 @@ def test_the_bench_compares_the_arms_verdicts_with_each_other_not_with_no_error(
         "two: 2 run(s) short of the class or failed, 0 run(s) whose verdicts differ from the "
         "other runs': its time is not comparable",
     ]
+
+
+def test_the_bench_says_how_far_shared_cores_let_two_engines_go() -> None:
+    assert busy_share((1000, 400), (1200, 450)) == 0.75  # 50 idle ticks of 200
+    assert busy_share((5, 5), (5, 5)) == 0.0
+    queue = {
+        "local": {"cpu_busy": 0.8},
+        "one_worker": {"cpu_busy": 0.86},
+        "two_engines": {"cpu_busy": 0.97},
+        "engines_floor": 0.86,
+    }
+    assert cpu_lines(queue) == [
+        "  CPU busy (all cores, median): local 80%, one worker 86%, two engines 97%; two "
+        "engines on these cores cannot go below about 0.86 of one"
+    ]
+    assert cpu_lines({"local": None, "one_worker": None, "two_engines": None}) == []
