@@ -25,8 +25,10 @@ from pathlib import Path
 
 VARIABLE = "GRADER_WORKER_STAGE_SLOTS"
 """The folder of a worker's lock files (set by ``grade-worker`` for its slot processes)."""
-POLL_S = 0.005
-"""Seconds between two tries of a waiting process (a free slot idles half of it)."""
+POLL_S = 0.02
+"""Seconds between two tries of a waiting process (a free slot idles half of it on average);
+shorter costs CPU: with 2N processes, N of them may be waiting, and every try opens and
+locks up to N files."""
 
 
 def make(slots: int) -> Path:
