@@ -4,12 +4,14 @@ local ``-j N`` run, and two workers on two engines against one."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import psutil
 
 from bench import copies, secondengine
-from bench.gradearm import GradeRun, run_grade
+from bench.gradearm import GradeRun, check_statuses, run_grade
 from bench.runner import Bench, run_summary
 from bench.stats import median, ratio
 
@@ -102,14 +104,29 @@ def arms_order(repeat: int, arms: list[str]) -> list[str]:
     return arms[k:] + arms[:k]
 
 
-def arm_summary(runs: list[GradeRun]) -> dict[str, Any] | None:
-    """An arm's runs for the JSON file: every run, and the median of their times."""
+def cpu_ticks() -> tuple[int, int]:
+    """This machine's CPU time so far, all cores: (every tick, the idle ones), from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]  # idle, iowait
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time (all cores) that was busy between two readings."""
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return 1 - idle / total if total > 0 else 0.0
+
+
+def arm_summary(runs: list[GradeRun], busy: list[float] | None = None) -> dict[str, Any] | None:
+    """An arm's runs for the JSON file: every run, the median of their times and of the
+    machine's busy CPU share during them."""
     if not runs:
         return None
     return {
         "seconds": median([r.seconds for r in runs]),
         "all_s": [round(r.seconds, 2) for r in runs],
         "graded": min(len(r.reports) for r in runs),
+        "cpu_busy": median(busy or []),
         "runs": [run_summary(r) for r in runs],
     }
 
@@ -121,6 +138,40 @@ def warm_engine(bench: Bench, sources: list[Path], url: str) -> None:
     argv = [str(bench.cfg.grade), *map(str, sources), "--docker-host", url, "--force",
             "--output", str(out)]  # fmt: skip
     run_grade(argv, out, on_start=bench.grade_pids.append)
+
+
+def verdicts(run: GradeRun) -> Counter[tuple[str, str]]:
+    """How many students got each (check, status) in ``run``: what two runs of the same class
+    (fresh copies under other names) must share to be compared."""
+    return Counter(
+        (check, status) for report in run.reports.values()
+        for check, status in check_statuses(report).items()
+    )  # fmt: skip
+
+
+def comparability(runs: dict[str, list[GradeRun]], size: int) -> list[str]:
+    """Notes on whether the arms' times compare: each run graded the whole class with the
+    verdicts most runs gave (checks in ``error`` included: a registry that no arm reaches
+    fails the same checks in every arm, which leaves the times comparable)."""
+    graded = [verdicts(r) for arm_runs in runs.values() for r in arm_runs]
+    if not graded:
+        return []
+    usual = Counter(frozenset(v.items()) for v in graded).most_common(1)[0][0]
+    notes = []
+    for arm, arm_runs in runs.items():
+        whole = [r for r in arm_runs if len(r.reports) == size and r.exit_code in (0, 1)]
+        short = len(arm_runs) - len(whole)
+        other = sum(frozenset(verdicts(r).items()) != usual for r in whole)
+        if short or other:
+            notes.append(f"{arm}: {short} run(s) short of the class or failed, "
+                         f"{other} run(s) whose verdicts differ from the other runs': "
+                         "its time is not comparable")  # fmt: skip
+    errors = {check: n for (check, status), n in usual if status == "error"}
+    if errors and not notes:
+        notes.append(f"{sum(errors.values())} check(s) in error in every run of every arm, the "
+                     f"same ones ({', '.join(sorted(errors))}): the arms graded alike, their "
+                     "times compare")  # fmt: skip
+    return notes
 
 
 def paired_ratio(runs: list[GradeRun], against: list[GradeRun]) -> float | None:
@@ -168,23 +219,28 @@ def queue_runs(
         arms = ["local", "one"] + (["two"] if second_engine else [])
         runs = {arm: [] for arm in arms}
         url = stack.enter_context(redis(cfg.work / "redis"))
+        busy: dict[str, list[float]] = {arm: [] for arm in arms}
         for r in range(cfg.repeat):
             for arm in arms_order(r, arms):
                 if arm == "local":
+                    before = cpu_ticks()
                     runs[arm].append(bench.grade([new_class()], jobs=slots))
+                    busy[arm].append(busy_share(before, cpu_ticks()))
                     continue
                 engines: list[str | None] = [None] if arm == "one" else [None, second_engine]
                 with workers(bench, url, slots, engines):
+                    before = cpu_ticks()
                     runs[arm].append(queued(bench, new_class(), url))
-    for arm, arm_runs in runs.items():
-        wrong = [
-            r for r in arm_runs if len(r.reports) != cfg.class_size or r.exit_code not in (0, 1)
-        ]
-        errors = sum(s["checks_error"] for r in arm_runs if (s := run_summary(r)))
-        if wrong or errors:
-            notes.append(f"{arm}: {len(wrong)} run(s) short of the class or failed, "
-                         f"{errors} check(s) in error: its time is not comparable")  # fmt: skip
-    local, one, two = (arm_summary(runs.get(arm, [])) for arm in ("local", "one", "two"))
+                    busy[arm].append(busy_share(before, cpu_ticks()))
+    notes += comparability(runs, cfg.class_size)
+    if "two" in runs and 2 * slots > (os.cpu_count() or 1):
+        notes.append(f"the two-engine arm runs 2 x {slots} stage slots on this machine's "
+                     f"{os.cpu_count()} cores, which both engines share: it shows what a second "
+                     "engine overlaps (its image and container work, the downloads), not a "
+                     "second host's cores")  # fmt: skip
+    local, one, two = (
+        arm_summary(runs.get(arm, []), busy.get(arm)) for arm in ("local", "one", "two")
+    )
     return {
         "slots": slots,
         "repeat": cfg.repeat,
@@ -198,12 +254,31 @@ def queue_runs(
         "paired_queue_ratio": paired_ratio(runs.get("one", []), runs.get("local", [])),
         "paired_engines_ratio": paired_ratio(runs.get("two", []), runs.get("one", [])),
         "engines_target": ENGINES_TARGET,
+        "engines_floor": one["cpu_busy"] if one else None,
         "notes": notes,
     }
 
 
 def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def cpu_lines(queue: dict[str, Any]) -> list[str]:
+    """The machine's busy CPU share in each arm, and the floor it sets for two engines that
+    share these cores: the one-worker run's share of the machine's CPU time is work that a
+    second engine on the same cores cannot take off them."""
+    shares = {arm: (queue.get(key) or {}).get("cpu_busy")
+              for arm, key in (("local", "local"), ("one worker", "one_worker"),
+                               ("two engines", "two_engines"))}  # fmt: skip
+    if all(v is None for v in shares.values()):
+        return []
+    floor = queue.get("engines_floor")
+    return [
+        "  CPU busy (all cores, median): "
+        + ", ".join(f"{arm} {v:.0%}" for arm, v in shares.items() if v is not None)
+        + (f"; two engines on these cores cannot go below about {floor:.2f} of one"
+           if floor is not None else "")
+    ]  # fmt: skip
 
 
 def queue_lines(queue: dict[str, Any]) -> list[str]:
@@ -233,5 +308,6 @@ def queue_lines(queue: dict[str, Any]) -> list[str]:
         f"  paired (median of each repeat's own ratio): queue "
         f"{_x(queue.get('paired_queue_ratio'))}, "
         f"two engines {_x(queue.get('paired_engines_ratio'))}",
+        *cpu_lines(queue),
         *(f"  note: {note}" for note in queue["notes"]),
     ]

@@ -1,12 +1,13 @@
-"""A worker's N stage slots, shared by its N+1 slot processes: a task holds one while its
+"""A worker's N stage slots, shared by its 2N slot processes: a task holds one while its
 Docker stages run (build, start, probe, stop), not while its last checks, its report and its
 container's removal finish.
 
 A local ``grade -j N`` run keeps N threads on Docker stages while its main thread runs the
 checks: a thread whose stages are over takes the next submission at once. A Celery slot grades
 one task from end to end, so its engine would sit idle during each task's tail (about half a
-second for tp6, a tenth of its time). ``grade-worker -j N`` therefore runs N+1 processes and N
-of these tokens: one process finishes a task while N run stages, as in a local run.
+second for tp6, a tenth of its time). ``grade-worker -j N`` therefore runs 2N processes and N
+of these tokens: N processes finish tasks while N run stages, as in a local run (with N+1, a
+slot freed while the one spare process was still finishing stayed idle until it was done).
 
 The tokens are ``flock`` locks on N files: the kernel releases them when a process dies, so a
 slot killed mid-task never keeps one.
@@ -25,6 +26,9 @@ from pathlib import Path
 VARIABLE = "GRADER_WORKER_STAGE_SLOTS"
 """The folder of a worker's lock files (set by ``grade-worker`` for its slot processes)."""
 POLL_S = 0.02
+"""Seconds between two tries of a waiting process (a free slot idles half of it on average);
+shorter costs CPU: with 2N processes, N of them may be waiting, and every try opens and
+locks up to N files."""
 
 
 def make(slots: int) -> Path:
