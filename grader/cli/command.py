@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import os
 import sys
-import time
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +23,6 @@ from grader.classrun.shards import Shard
 from grader.classrun.workers import EnginePool, default_jobs
 from grader.cli.progress import PlainProgress, delta_lines
 from grader.engine import Engine
-from grader.engine.headgrpc import GrpcHeadStart
 from grader.engine.headstart import HeadStart
 from grader.errors import GraderError, UsageError
 from grader.facts.results import SubmissionReport
@@ -65,7 +63,7 @@ def _safe(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _discard(head: HeadStart | GrpcHeadStart) -> None:
+def _discard(head: HeadStart) -> None:
     """Cancel a build sent ahead that no engine was given (the run failed before), and remove
     the image it made if it finished anyway."""
     with contextlib.suppress(GraderError):
@@ -90,16 +88,13 @@ def intake_options(args: argparse.Namespace) -> IntakeOptions:
     return IntakeOptions(tuple(args.urls), args.repos, args.roster, deadline)
 
 
-def run(args: argparse.Namespace, head: HeadStart | GrpcHeadStart | str) -> int:
+def run(args: argparse.Namespace, head: HeadStart | str) -> int:
     """Grade what ``args`` names; ``head``: the build sent ahead, or why there is none.
     Returns the exit code (never raises for a user's mistake)."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
-    if not isinstance(head, str):
-        ahead = time.monotonic() - head.sent_at
-        log.info(
-            "build of %s sent ahead, %.2f s before the grader loaded", head.context.name, ahead
-        )
+    if isinstance(head, HeadStart):
+        log.info("build of %s sent ahead, before the grader loaded", head.context.name)
     else:
         log.info("no build sent ahead: %s", head)
     try:
@@ -133,7 +128,7 @@ def run(args: argparse.Namespace, head: HeadStart | GrpcHeadStart | str) -> int:
             return _queued(args, options, intake, shard)
         pool = EnginePool.connect(args.docker_host)
         labels = None
-        if not isinstance(head, str):
+        if isinstance(head, HeadStart):
             pool.engines[0].expect(head)  # the same socket: see headstart.engine_socket
             labels, head = head.labels, "given to the engine"
         jobs = args.jobs or default_jobs(len(pool.engines))
@@ -158,7 +153,7 @@ def run(args: argparse.Namespace, head: HeadStart | GrpcHeadStart | str) -> int:
         print(f"internal error: {_safe(repr(exc))} (run with -v for details)", file=sys.stderr)
         return 4
     finally:
-        if not isinstance(head, str):
+        if isinstance(head, HeadStart):
             _discard(head)
     return _close(args, reports)
 

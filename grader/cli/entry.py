@@ -22,10 +22,6 @@ from grader.engine import cgroups, headstart
 from grader.intake.urls import is_git_url
 from grader.labels import new_run_labels
 
-TYPE_CHECKING = False  # typing itself is loaded after the head start (mypy reads it True)
-if TYPE_CHECKING:
-    from grader.engine import headgrpc
-
 
 def parser() -> argparse.ArgumentParser:
     """The ``grade`` command line."""
@@ -182,12 +178,14 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | headgrpc.GrpcHeadStart | str:
+def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
     """The build of the one submission in ``args``, sent now, or why it is not."""
     if args.regrade or args.list_labs or args.explain or (args.jobs is not None and args.jobs < 1):
         return "not a plain grading run"
     if args.urls or args.repos:
         return "git repositories to fetch first"
+    if args.builder != "classic":  # the head start speaks the classic builder's /build only
+        return "not the classic builder"
     if args.shard or args.queue:
         return "a shard or a queue: maybe not this machine's to build"
     labels = new_run_labels()
@@ -196,13 +194,7 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | headgrpc.Grpc
         args.build_pids or cgroups.DEFAULT_PIDS,
         args.build_cpus or cgroups.DEFAULT_CPUS,
     )
-    if args.builder == "classic":
-        return headstart.begin(
-            args.paths, args.output, args.force, args.docker_host, labels, limits
-        )
-    from grader.engine import headgrpc  # h2, inotify: only for a build BuildKit may get
-
-    return headgrpc.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
+    return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
 
 
 def merge_parser() -> argparse.ArgumentParser:
@@ -229,12 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
     args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]
-    head: headstart.HeadStart | headgrpc.GrpcHeadStart | str = "interrupted"
+    head: headstart.HeadStart | str = "interrupted"
     try:
         head = start_ahead(args)
         from grader.cli import command  # the rest of the grader, while that build runs
     except KeyboardInterrupt:
-        if not isinstance(head, str):
+        if isinstance(head, headstart.HeadStart):
             head.abandon()
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130

@@ -61,20 +61,6 @@ def cancel_api_builds(base_url: str) -> int:
     return len(doomed)
 
 
-def registrar(base_url: str, key: int) -> Callable[[Callable[[], None] | None], None]:
-    """What a build running on ``base_url`` is given to register its cancel function while it
-    runs (``cancel_api_builds``), then None; ``key``: unique to that build."""
-
-    def register(cancel: Callable[[], None] | None) -> None:
-        with _running_lock:
-            if cancel is None:
-                _running.pop(key, None)
-            else:
-                _running[key] = (base_url, cancel)
-
-    return register
-
-
 def _archive(context: Path, dockerfile: str, out: IO[bytes]) -> str:
     """Write the context tar to ``out``; the Dockerfile's name in it."""
     ignore = context / ".dockerignore"
@@ -163,7 +149,15 @@ def api_build(
         EngineError: the engine failed or gave no image.
     """
     body, name = _body(context, dockerfile)
-    register = registrar(base_url, id(body))
+    key = id(body)
+
+    def register(cancel: Callable[[], None] | None) -> None:
+        with _running_lock:
+            if cancel is None:
+                _running.pop(key, None)
+            else:
+                _running[key] = (base_url, cancel)
+
     args = (name, labels, timeout_s, text, on_sent, target, cgroup_parent, register)
     try:
         if cgroup_parent and base_url.startswith("unix://"):

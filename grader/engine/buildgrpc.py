@@ -180,61 +180,21 @@ def grpc_build(
         BuildTimedOut: the build did not finish within ``timeout_s`` (it is cancelled).
         EngineError: the engine could not be reached or gave no image.
     """
-    connect_s = min(timeout_s, 30.0)
-    sent = GrpcBuild(
-        socket_path, body, dockerfile, labels, target, cgroup_parent, add_host, connect_s
+    import h2.config  # loaded with the first build, not with the grader
+    import h2.connection
+    import h2.events
+
+    deadline = time.monotonic() + timeout_s
+    try:
+        sock, pending = _connect(socket_path, min(timeout_s, 30.0))
+    except OSError as exc:
+        raise EngineError(f"build: BuildKit's API: {exc}") from exc
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
     )
-    return sent.finish(timeout_s, text, on_sent, register)
+    conn.initiate_connection()
 
-
-class GrpcBuild:
-    """One build sent through BuildKit's gRPC API (its context served until it ends), whose
-    answer ``finish`` reads: sending and reading apart, so that ``grade`` can send the build
-    before loading the rest of itself (``grader.engine.headgrpc``)."""
-
-    def __init__(
-        self,
-        socket_path: str,
-        body: IO[bytes],
-        dockerfile: str,
-        labels: Mapping[str, str],
-        target: str | None,
-        cgroup_parent: str | None,
-        add_host: str | None = None,
-        connect_timeout_s: float = 30.0,
-    ) -> None:
-        """Connect and send the Solve and its Status.
-
-        Raises:
-            EngineError: the engine could not be reached.
-        """
-        import h2.config  # loaded with the first build, not with the grader
-        import h2.connection
-
-        self.sent_at = time.monotonic()
-        try:
-            self._sock, self._pending = _connect(socket_path, connect_timeout_s)
-        except OSError as exc:
-            raise EngineError(f"build: BuildKit's API: {exc}") from exc
-        self._conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
-        )
-        self._conn.initiate_connection()
-        self._serving = contextlib.ExitStack()
-        self._calls = _Calls(PlainLog(), CappedText(0))
-        try:
-            url = self._serving.enter_context(served(body))
-            ref = secrets.token_hex(13)
-            attrs = frontend_attrs(url, dockerfile, labels, target, cgroup_parent, add_host)
-            self._calls.solve = self._call("Solve", solve_request(ref, attrs))
-            self._calls.status = self._call("Status", _text(1, ref))
-            self._sock.sendall(self._conn.data_to_send())
-        except OSError as exc:
-            self.close()
-            raise EngineError(f"build: BuildKit's API: {exc}") from exc
-
-    def _call(self, method: str, message: bytes) -> int:
-        conn = self._conn
+    def call(method: str, message: bytes) -> int:
         stream = int(conn.get_next_available_stream_id())
         conn.send_headers(stream, [
             (":method", "POST"), (":scheme", "http"), (":path", f"{CONTROL}/{method}"),
@@ -243,66 +203,26 @@ class GrpcBuild:
         conn.send_data(stream, b"\0" + struct.pack(">I", len(message)) + message, end_stream=True)
         return stream
 
-    def cancel(self) -> None:
-        """Cancel the build (the engine stops a build whose connection is gone); any thread."""
+    def cancel() -> None:
         with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)
 
-    def close(self) -> None:
-        """Close the connection (cancelling the build if it runs) and stop serving its
-        context."""
-        self.cancel()
-        self._sock.close()
-        self._serving.close()
-
-    def abandon(self) -> str | None:
-        """Cancel the build unless it already ended; the image it made if it did (read from
-        what the engine sent already, without waiting for more)."""
-        calls = self._calls
-        try:
-            self._sock.setblocking(False)
-            while not calls.solved:
-                data, self._pending = self._pending or self._sock.recv(65536), b""
-                if not data:
-                    break
-                for event in self._conn.receive_data(data):
-                    calls.take(event)
-        except (OSError, EngineError):  # nothing more to read now (BlockingIOError), or gone
-            pass
-        finally:
-            self.close()
-        if calls.solved and calls.trailers.get("grpc-status") == "0":
-            return calls.exported.get("containerimage.config.digest") or None
-        return None
-
-    def finish(
-        self,
-        timeout_s: float,
-        text: CappedText,
-        on_sent: Callable[[], None],
-        register: Callable[[Callable[[], None] | None], None],
-    ) -> tuple[str | None, str | None]:
-        """Read the build to its end (``timeout_s`` from when it was sent), its progress
-        written to ``text``; the image id and the builder's error (one None), as
-        ``grpc_build``. The connection is closed after.
-
-        Raises:
-            BuildTimedOut, EngineError: as ``grpc_build``.
-        """
-        import h2.events
-
-        deadline = self.sent_at + timeout_s
-        calls, conn, sock = self._calls, self._conn, self._sock
-        calls.text = text
-        register(self.cancel)
-        try:
+    ref = secrets.token_hex(13)
+    calls = _Calls(PlainLog(), text)
+    register(cancel)
+    try:
+        with served(body) as url:
+            attrs = frontend_attrs(url, dockerfile, labels, target, cgroup_parent, add_host)
+            calls.solve = call("Solve", solve_request(ref, attrs))
+            calls.status = call("Status", _text(1, ref))
+            sock.sendall(conn.data_to_send())
             on_sent()
             while not calls.solved:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError
                 sock.settimeout(left)
-                data, self._pending = self._pending or sock.recv(65536), b""
+                data, pending = pending or sock.recv(65536), b""
                 if not data:
                     raise EngineError("build: the engine closed BuildKit's connection")
                 for event in conn.receive_data(data):
@@ -312,29 +232,27 @@ class GrpcBuild:
                         )
                     calls.take(event)
                 sock.sendall(conn.data_to_send())
-        except TimeoutError:
-            raise BuildTimedOut(timeout_s, text.text()) from None
-        except OSError as exc:
-            raise EngineError(f"build: BuildKit's API: {exc}") from exc
-        finally:
-            register(None)
-            self.close()
-        printer, exported, trailers = calls.printer, calls.exported, calls.trailers
-        code = trailers.get("grpc-status", "")
-        if code != "0":
-            error = (
-                unquote(trailers.get("grpc-message", "")) or f"BuildKit gRPC status {code or '?'}"
-            )
-            if not printer.seen:  # nothing started: the engine's fault, not the Dockerfile's
-                raise EngineError(f"build: {error}")
-            failed = printer.failed[-1] if printer.failed else None
-            text.add(f"------\n > {failed}:\n------\n" if failed else "")
-            text.add(f"ERROR: {error}\n")
-            return None, error
-        image_id = exported.get("containerimage.config.digest")
-        if not image_id:
-            raise EngineError("build: BuildKit produced no image id")
-        return image_id, None
+    except TimeoutError:
+        raise BuildTimedOut(timeout_s, text.text()) from None
+    except OSError as exc:
+        raise EngineError(f"build: BuildKit's API: {exc}") from exc
+    finally:
+        register(None)
+        sock.close()
+    printer, exported, trailers = calls.printer, calls.exported, calls.trailers
+    code = trailers.get("grpc-status", "")
+    if code != "0":
+        error = unquote(trailers.get("grpc-message", "")) or f"BuildKit gRPC status {code or '?'}"
+        if not printer.seen:  # nothing started: the engine's fault, not the Dockerfile's
+            raise EngineError(f"build: {error}")
+        failed = printer.failed[-1] if printer.failed else None
+        text.add(f"------\n > {failed}:\n------\n" if failed else "")
+        text.add(f"ERROR: {error}\n")
+        return None, error
+    image_id = exported.get("containerimage.config.digest")
+    if not image_id:
+        raise EngineError("build: BuildKit produced no image id")
+    return image_id, None
 
 
 class _Calls:

@@ -15,11 +15,10 @@ from typing import Any, cast
 from grader.engine import cgroups
 from grader.engine.base import EngineBase, log
 from grader.engine.bounds import BuildBounds, BuildLimits, bounds_under, stopped_by
-from grader.engine.buildapi import api_build, available, needs_session, registrar
+from grader.engine.buildapi import api_build, available, needs_session
 from grader.engine.buildkit import Builder, buildx_build, has_buildx, offers_buildkit
 from grader.engine.cgroups import BuildGroup
 from grader.engine.faults import registry_named, registry_trouble
-from grader.engine.headgrpc import GrpcHeadStart
 from grader.engine.headstart import HeadStart, Refused
 from grader.engine.runbounds import bounded_runs
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release, translated
@@ -57,7 +56,7 @@ class Builds(EngineBase):
     _buildkit_api: bool | None = None
     """Whether this engine builds with BuildKit through its API (asked once)."""
 
-    def expect(self, head: HeadStart | GrpcHeadStart) -> None:
+    def expect(self, head: HeadStart) -> None:
         """Adopt ``head`` (a build the command line sent ahead on this engine's socket) when
         ``build`` is asked for the same build; it is abandoned at ``close`` otherwise."""
         same = False
@@ -69,7 +68,7 @@ class Builds(EngineBase):
         else:
             self.discard(head)
 
-    def discard(self, head: HeadStart | GrpcHeadStart) -> None:
+    def discard(self, head: HeadStart) -> None:
         """Cancel ``head`` unless it was adopted, and remove the image it made anyway."""
         image = head.abandon()
         if image is not None:
@@ -97,10 +96,10 @@ class Builds(EngineBase):
         return "classic"
 
     def _adopt(
-        self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: cgroups.Limits
+        self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: BuildLimits
     ) -> HeadStart | None:
         head = self._head
-        if not (isinstance(head, HeadStart) and head.matches(context, dockerfile, labels, limits)):
+        if head is None or not head.matches(context, dockerfile, labels, limits.as_tuple()):
             return None
         if (head.group is None) != (self._cgroup_refusal() is not None):
             return None  # bounded otherwise than this engine's builds are: abandoned at close
@@ -108,14 +107,6 @@ class Builds(EngineBase):
             log.info("build of %s: adopted the one sent ahead", context.name)
             return head
         return None
-
-    def _adopt_grpc(self, *build: Any) -> GrpcHeadStart | None:
-        head = self._head  # build: as GrpcHeadStart.matches takes it
-        if not (isinstance(head, GrpcHeadStart) and self._buildkit_api and head.matches(*build)):
-            return None
-        if self._cgroup_refusal() is not None:  # bounded otherwise: abandoned at close
-            return None
-        return head if head.take() else None
 
     def _cgroup_refusal(self) -> str | None:
         """None when a build on this engine can run under a cgroup of ours, else why not."""
@@ -176,7 +167,7 @@ class Builds(EngineBase):
         if self.builder_for(builder) == "buildkit":
             return self._buildkit(context, dockerfile, labels, timeout_s, text, on_sent,
                                   limits, target)  # fmt: skip
-        head = None if target else self._adopt(context, dockerfile, labels, limits.as_tuple())
+        head = None if target else self._adopt(context, dockerfile, labels, limits)
         if head is not None:
             started, group = head.sent_at, head.group
             bounds = bounds_under(limits, group)
@@ -237,12 +228,9 @@ class Builds(EngineBase):
         BuildKit's cache stays shared); without one, BuildKit's RUN steps have no bound at all
         (it takes no memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
-        head = self._adopt_grpc(context, dockerfile, labels, limits.as_tuple(), target)
         with contextlib.ExitStack() as stack:
             runs, why = None, self._cgroup_refusal()
-            if head is not None:  # its RUN containers are bounded already: released at the end
-                started, runs = head.sent_at, stack.enter_context(head.bounds())
-            elif why is None:
+            if why is None:
                 try:
                     runs = stack.enter_context(bounded_runs(limits.as_tuple()))
                 except OSError as exc:
@@ -256,10 +244,10 @@ class Builds(EngineBase):
                 self.missing_bounds = tuple(dict.fromkeys((*self.missing_bounds, *bounds.missing)))
             path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
             cli = not self._buildkit_api or (needs_session(path) and has_buildx())
-            ahead = head and head.as_build(registrar(self.base_url, id(head)))
-            run = ahead or (buildx_build if cli else partial(api_build, self.api))
-            how = "the API, sent ahead" if head else "the CLI" if cli else "the API"
-            log.info("build of %s: BuildKit through %s", context.name, how)
+            run = buildx_build if cli else partial(api_build, self.api)
+            log.info(
+                "build of %s: BuildKit through %s", context.name, "the CLI" if cli else "the API"
+            )
             image_id, error = run(
                 self.base_url, context, dockerfile, labels, timeout_s, text, on_sent,
                 target, bounds.cgroup_parent, runs.add_host if runs else None,

@@ -56,8 +56,6 @@ class BuildStages(StaticStages):
             raise BuildFailed(exc.error, masked, step, exc.step_line, exc.bound) from exc
         finally:
             self.on_build_sent()  # also when it never got that far (no Dockerfile...)
-        # the layer-cache probe's and the build stage's builds, beside the container's start
-        self.ahead(diagnostics.wanted(self.lab, diagnostics.AFTER_BUILD), "grader-rebuilds")
         return dataclasses.replace(result, log=self.mask(result.log))
 
     def mask(self, text: str) -> str:

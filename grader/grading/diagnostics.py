@@ -73,21 +73,6 @@ PRE_STOP: dict[str, tuple[str, ...]] = {
 check reading them), whatever order the checks run in."""
 
 
-AFTER_BUILD: dict[str, tuple[str, ...]] = {
-    "sizes": ("image.size",),
-    "layer_cache": ("image.layer_cache",),
-}
-"""Stages that build again from the built image, never needing the container: started in a
-thread of their own as soon as the build succeeded (when the lab has a check reading them),
-so that their builds run beside the container's start instead of after it."""
-
-
-def wanted(lab: LabSpec, table: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """The stages of ``table`` (``PRE_STOP``, ``AFTER_BUILD``) a check of ``lab`` reads, in
-    the table's order (pure)."""
-    return [stage for stage, checks in table.items() if any(lab.check(c) for c in checks)]
-
-
 def params_of(lab: LabSpec, check_id: str, default: type[P]) -> P:
     """The lab's parameters of a check, or the defaults when the lab does not use it."""
     spec = lab.check(check_id)
@@ -123,11 +108,12 @@ def timed_stop(pipeline: RunningStages) -> StopFacts:
         EngineError: the engine failed.
     """
     started = pipeline.start
-    for stage in wanted(pipeline.lab, PRE_STOP):
-        try:
-            getattr(pipeline, stage)
-        except Exception:  # cached by the pipeline: the check reading it reports it
-            log.debug("stage %s failed before the stop", stage)
+    for stage, checks in PRE_STOP.items():
+        if any(pipeline.lab.check(c) for c in checks):
+            try:
+                getattr(pipeline, stage)
+            except Exception:  # cached by the pipeline: the check reading it reports it
+                log.debug("stage %s failed before the stop", stage)
     engine, cid = pipeline.engine, started.container_id
     main = runtime.main_process(engine, cid)
     if main is None:

@@ -37,9 +37,6 @@ class RunStages(BuildStages):
         config = {} if self.lab.port else self.engine.inspect_image(image_id).get("Config")
         result = self._start_image(image_id, image.exposed_ports(config or {}))
         self._container_id = result.container_id
-        if result.ready:  # what the stop waits for, gathered at once (probes, runtime facts)
-            for stage in diagnostics.wanted(self.lab, diagnostics.PRE_STOP):
-                self.ahead((stage,), f"grader-{stage}")
         return result
 
     def _start_image(self, image_id: str, exposed: frozenset[int]) -> StartResult:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from grader.engine import Engine
@@ -91,23 +90,6 @@ class StageCache:
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
-
-    def ahead(self, stages: Sequence[str], name: str) -> threading.Thread | None:
-        """Run ``stages`` now, one after the other, in a daemon thread called ``name`` (their
-        outcome, value or failure, is cached for the checks that read them); None when there
-        is nothing to run."""
-        todo = [s for s in stages if not self.done(s)]
-        if not todo:
-            return None
-
-        def run() -> None:
-            for stage in todo:
-                with contextlib.suppress(Exception):  # cached: the check reading it says it
-                    getattr(self, stage)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        return thread
 
     def done(self, name: str) -> bool:
         """True when stage ``name`` has run (successfully or not)."""

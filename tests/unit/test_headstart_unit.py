@@ -266,25 +266,3 @@ def test_a_docker_client_configuration_means_no_build_ahead(
     root = submission(tmp_path / "s")
     reason = headstart.begin([root], tmp_path / "out", True, [], {}, environ={})
     assert reason == "a Docker client configuration"
-
-
-@pytest.mark.parametrize("name", ["tp6-ok", "tp6bis-ok", "tp6bis-no-dockerignore"])
-def test_the_buildkit_head_start_sends_the_api_route_s_context_byte_for_byte(
-    repo_root: Path, name: str
-) -> None:
-    from grader.engine import buildapi, dockerignore, headgrpc
-
-    folder = repo_root / "submissions" / name
-    paths = headstart.context_paths(folder, dockerignore.read_patterns(folder) or ())
-    assert paths is not None
-    body, dockerfile = buildapi._body(folder, "Dockerfile")
-    with body:
-        assert headgrpc.pax_archive(folder, paths) == body.read()
-    assert dockerfile == headgrpc.headstart.DOCKERFILE
-
-
-def test_the_buildkit_head_start_knows_the_session_mounts_as_the_api_route() -> None:
-    from grader.engine import buildapi, headgrpc
-
-    assert headgrpc.SESSION_MOUNT.pattern == buildapi.SESSION_MOUNT.pattern
-    assert headgrpc.EXTENDED == buildapi.EXTENDED

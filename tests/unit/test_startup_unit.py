@@ -50,12 +50,6 @@ def test_the_command_line_loads_the_standard_library_alone_before_its_head_start
     )
 
 
-def test_the_buildkit_head_start_loads_no_client_library() -> None:
-    # h2 and inotify_simple, not docker-py and requests: the build goes before those load
-    loaded = loaded_after("import grader.engine.headgrpc", ("docker", "requests", "urllib3"))
-    assert loaded == []
-
-
 def test_the_command_line_and_a_class_run_load_none_of_them() -> None:
     assert (
         loaded_after(
