@@ -43,9 +43,10 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
         assert arms["floor_median_s"] > 0 and arms["grader_median_s"] > 0
         assert arms["grader_exit_codes"] == [0]
     assert sub["cold"]["ratio"] > 0
-    # a cold build really reinstalls the dependencies: slower than a warm one, in both arms
-    assert sub["cold"]["floor_median_s"] > sub["warm"]["floor_median_s"]
-    assert sub["cold"]["grader_median_s"] > sub["warm"]["grader_median_s"]
+    # that a cold copy really reinstalls its dependencies is held by the copies' unit test
+    # (mark_dependencies), not by comparing two timings of one sample each: a raw cached
+    # `docker build` on Engine 26 took 3-4 s here (BuildKit's history of earlier builds),
+    # and a warm floor of 7.5 s against a cold one of 6.6 s failed this test once
     assert isinstance(sub["warm"]["added_s"], float)
     graded = sub["graded"]
     assert graded["exit_code"] == 0 and graded["score"] == graded["max_score"] == 20
