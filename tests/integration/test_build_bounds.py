@@ -34,8 +34,11 @@ LAB_LIMITS = f'build_memory = "256m"\nbuild_pids = {PIDS}\nimage_limit_bytes = 6
 HOSTILE = {
     # ~1 GiB written in memory: the kernel kills it at 256 MiB
     "memory": "FROM python:3.11-slim\nRUN python3 -c \"b = b'x' * (1 << 30); print(len(b))\"\n",
-    # 3000 processes asked for at once: the 129th cannot start
-    "forks": "FROM python:3.11-slim\nRUN for i in $(seq 3000); do sleep 47 & done; wait\n",
+    # 3000 processes asked for at once: the 129th cannot start; the step then holds its 128
+    # for 3 s (the forking subshell gone, a sleep in its place), so the host's poller sees the
+    # group at its limit before BuildKit removes it
+    "forks": "FROM python:3.11-slim\n"
+    "RUN (for i in $(seq 3000); do sleep 47 & done; wait); sleep 3; exit 1\n",
     # output as fast as the builder streams it, for 20 s, then a failed step
     "output": "FROM python:3.11-slim\nRUN timeout 20 yes; exit 1\n",
     # a layer of 1.2 GB under a last step: built, never run, removed at once with that layer
