@@ -34,7 +34,7 @@ _executor: tuple[int, ThreadPoolExecutor] | None = None
 _engines: dict[str | None, Engine] = {}
 """The clean-up thread's own connections, by engine address: not the task's, whose ``close``
 cancels the builds still running from this process (the slot's next task's)."""
-_swept = [0]
+_swept = 0
 """Tasks this process has cleaned up since its last listing."""
 LIST_EVERY = 16
 """One task in this many (per slot process) lists the engine's images to remove."""
@@ -52,14 +52,14 @@ def _sweep(docker_host: str | None, run_id: str, built: list[str], listing: bool
 def later(docker_host: str | None, run_id: str, built: Iterable[str]) -> None:
     """Remove run ``run_id``'s containers and images (and ``built``) from the engine at
     ``docker_host`` in this process's clean-up thread."""
-    global _executor
+    global _executor, _swept
     with _lock:
         if _executor is None or _executor[0] != os.getpid():  # not the parent's, once forked
             _engines.clear()
             _executor = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="grader-sweep"))
-            _swept[0] = 0
-        _swept[0] = (_swept[0] + 1) % LIST_EVERY
-        listing = _swept[0] == 0
+            _swept = 0
+        _swept = (_swept + 1) % LIST_EVERY
+        listing = _swept == 0
         _executor[1].submit(_sweep, docker_host, run_id, list(built), listing)
 
 
