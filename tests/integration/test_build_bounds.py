@@ -36,9 +36,9 @@ HOSTILE = {
     "memory": "FROM python:3.11-slim\nRUN python3 -c \"b = b'x' * (1 << 30); print(len(b))\"\n",
     # 3000 processes asked for at once: the 129th cannot start; the step then holds its 128
     # for 3 s (the forking subshell gone, a sleep in its place), so the host's poller sees the
-    # group at its limit before BuildKit removes it
+    # group at its limit before BuildKit removes it; the step fails as the subshell did
     "forks": "FROM python:3.11-slim\n"
-    "RUN (for i in $(seq 3000); do sleep 47 & done; wait); sleep 3; exit 1\n",
+    "RUN (for i in $(seq 3000); do sleep 47 & done; wait); s=$?; sleep 3; exit $s\n",
     # output as fast as the builder streams it, for 20 s, then a failed step
     "output": "FROM python:3.11-slim\nRUN timeout 20 yes; exit 1\n",
     # a layer of 1.2 GB under a last step: built, never run, removed at once with that layer
