@@ -23,6 +23,7 @@ from grader.classrun.shards import Shard
 from grader.classrun.workers import EnginePool, default_jobs
 from grader.cli.progress import PlainProgress, delta_lines
 from grader.engine import Engine
+from grader.engine.headgrpc import GrpcHead
 from grader.engine.headstart import HeadStart
 from grader.errors import GraderError, UsageError
 from grader.facts.results import SubmissionReport
@@ -63,7 +64,7 @@ def _safe(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _discard(head: HeadStart) -> None:
+def _discard(head: HeadStart | GrpcHead) -> None:
     """Cancel a build sent ahead that no engine was given (the run failed before), and remove
     the image it made if it finished anyway."""
     with contextlib.suppress(GraderError):
@@ -88,12 +89,12 @@ def intake_options(args: argparse.Namespace) -> IntakeOptions:
     return IntakeOptions(tuple(args.urls), args.repos, args.roster, deadline)
 
 
-def run(args: argparse.Namespace, head: HeadStart | str) -> int:
+def run(args: argparse.Namespace, head: HeadStart | GrpcHead | str) -> int:
     """Grade what ``args`` names; ``head``: the build sent ahead, or why there is none.
     Returns the exit code (never raises for a user's mistake)."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
-    if isinstance(head, HeadStart):
+    if not isinstance(head, str):
         log.info("build of %s sent ahead, before the grader loaded", head.context.name)
     else:
         log.info("no build sent ahead: %s", head)
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
             return _queued(args, options, intake, shard)
         pool = EnginePool.connect(args.docker_host)
         labels = None
-        if isinstance(head, HeadStart):
+        if not isinstance(head, str):
             pool.engines[0].expect(head)  # the same socket: see headstart.engine_socket
             labels, head = head.labels, "given to the engine"
         jobs = args.jobs or default_jobs(len(pool.engines))
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace, head: HeadStart | str) -> int:
         print(f"internal error: {_safe(repr(exc))} (run with -v for details)", file=sys.stderr)
         return 4
     finally:
-        if isinstance(head, HeadStart):
+        if not isinstance(head, str):
             _discard(head)
     return _close(args, reports)
 

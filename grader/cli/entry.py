@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from grader import __version__
-from grader.engine import cgroups, headstart
+from grader.engine import cgroups, headgrpc, headstart
 from grader.intake.urls import is_git_url
 from grader.labels import new_run_labels
 
@@ -178,14 +178,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
-    """The build of the one submission in ``args``, sent now, or why it is not."""
+def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | headgrpc.GrpcHead | str:
+    """The build of the one submission in ``args``, sent now (the classic builder's, or
+    BuildKit's from a thread, which asks the engine first), or why it is not."""
     if args.regrade or args.list_labs or args.explain or (args.jobs is not None and args.jobs < 1):
         return "not a plain grading run"
     if args.urls or args.repos:
         return "git repositories to fetch first"
-    if args.builder != "classic":  # the head start speaks the classic builder's /build only
-        return "not the classic builder"
     if args.shard or args.queue:
         return "a shard or a queue: maybe not this machine's to build"
     labels = new_run_labels()
@@ -194,6 +193,8 @@ def start_ahead(args: argparse.Namespace) -> headstart.HeadStart | str:
         args.build_pids or cgroups.DEFAULT_PIDS,
         args.build_cpus or cgroups.DEFAULT_CPUS,
     )
+    if args.builder != "classic":  # auto (the labs' default) or buildkit
+        return headgrpc.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
     return headstart.begin(args.paths, args.output, args.force, args.docker_host, labels, limits)
 
 
@@ -221,12 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
     args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]
-    head: headstart.HeadStart | str = "interrupted"
+    head: headstart.HeadStart | headgrpc.GrpcHead | str = "interrupted"
     try:
         head = start_ahead(args)
+        if isinstance(head, headgrpc.GrpcHead):  # its thread alone, until the build is sent
+            head.decided.wait(headgrpc.SEND_WAIT_S)
         from grader.cli import command  # the rest of the grader, while that build runs
     except KeyboardInterrupt:
-        if isinstance(head, headstart.HeadStart):
+        if not isinstance(head, str):
             head.abandon()
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130

@@ -21,8 +21,8 @@ import importlib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from grader.engine.adoption import MACHINE_FAULTS, BuildOutcome
     from grader.engine.bounds import BuildBounds, BuildLimits
-    from grader.engine.builds import MACHINE_FAULTS, BuildOutcome
     from grader.engine.client import Engine
     from grader.engine.sdk import NO_ENGINE
     from grader.engine.storage import OverlayLayout
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 _HOMES = {
     "BuildBounds": "bounds",
     "BuildLimits": "bounds",
-    "MACHINE_FAULTS": "builds",
-    "BuildOutcome": "builds",
+    "MACHINE_FAULTS": "adoption",
+    "BuildOutcome": "adoption",
     "Engine": "client",
     "NO_ENGINE": "sdk",
     "OverlayLayout": "storage",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from grader.engine.headgrpc import GrpcHead
 from grader.engine.headstart import HeadStart
 from grader.engine.sdk import docker, tolerated, translated
 from grader.labels import LABEL
@@ -18,7 +19,7 @@ class EngineBase:
     api: docker.APIClient
     base_url: str
     _storage: dict[str, Any] | None
-    _head: HeadStart | None
+    _head: HeadStart | GrpcHead | None
     missing_bounds: tuple[str, ...] = ()
     """Build bounds this engine's builds ran without (``grader.engine.cgroups.BuildBounds``)."""
 

@@ -15,7 +15,6 @@ import contextlib
 import gzip
 import io
 import json
-import re
 import secrets
 import shutil
 import socket
@@ -26,30 +25,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from grader.engine.buildgrpc import grpc_build
+from grader.engine.buildgrpc import EXTENDED, SPOOL_BYTES, grpc_build
 from grader.engine.buildtrace import Malformed, PlainLog, decode
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release
 from grader.errors import BuildTimedOut, EngineError
 from grader.facts.logcap import CappedText
 from grader.labels import LABEL_SUBMISSION, image_labels
 
-SESSION_MOUNT = re.compile(rb"--mount=\S*\btype=(secret|ssh)\b", re.IGNORECASE)
-"""A RUN mount BuildKit serves from the client's session."""
-EXTENDED = (b"x", b"g", b"L", b"K")
-"""Tar entry types BuildKit's context sniffing cannot read first (it reads 1 kB): PAX and GNU
-long-name headers. A context whose first entry needs one is sent gzipped instead."""
-SPOOL_BYTES = 8_000_000
 _running: dict[int, tuple[str, Callable[[], None]]] = {}
 _running_lock = threading.Lock()
-
-
-def needs_session(dockerfile: Path) -> bool:
-    """True when the Dockerfile mounts a secret or an ssh agent (the CLI's session serves
-    them; through the API the build would fail with ``no active sessions``)."""
-    try:
-        return SESSION_MOUNT.search(dockerfile.read_bytes()) is not None
-    except OSError:
-        return False
 
 
 def cancel_api_builds(base_url: str) -> int:

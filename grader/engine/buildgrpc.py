@@ -16,6 +16,7 @@ Closing the connection cancels the build in the engine.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shutil
 import socket
@@ -23,6 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
@@ -32,9 +34,24 @@ from grader.facts.logcap import CappedText
 from grader.labels import LABEL_SUBMISSION, image_labels
 
 CONTROL = "/moby.buildkit.v1.Control"
+SESSION_MOUNT = re.compile(rb"--mount=\S*\btype=(secret|ssh)\b", re.IGNORECASE)
+"""A RUN mount BuildKit serves from the client's session."""
+EXTENDED = (b"x", b"g", b"L", b"K")
+"""Tar entry types BuildKit's context sniffing cannot read first (it reads 1 kB): PAX and GNU
+long-name headers. A context whose first entry needs one is sent gzipped instead."""
+SPOOL_BYTES = 8_000_000
 _bodies: dict[str, tuple[IO[bytes], threading.Lock]] = {}
 _server: Any = None
 _server_lock = threading.Lock()
+
+
+def needs_session(dockerfile: Path) -> bool:
+    """True when the Dockerfile mounts a secret or an ssh agent (the CLI's session serves
+    them; through the API the build would fail with ``no active sessions``)."""
+    try:
+        return SESSION_MOUNT.search(dockerfile.read_bytes()) is not None
+    except OSError:
+        return False
 
 
 def _field(number: int, data: bytes) -> bytes:

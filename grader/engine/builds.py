@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import stat
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 from grader.engine import cgroups
-from grader.engine.base import EngineBase, log
+from grader.engine.adoption import MACHINE_FAULTS, BuildOutcome, HeadStarts
+from grader.engine.base import log
 from grader.engine.bounds import BuildBounds, BuildLimits, bounds_under, stopped_by
-from grader.engine.buildapi import api_build, available, needs_session
+from grader.engine.buildapi import api_build, available
+from grader.engine.buildgrpc import needs_session
 from grader.engine.buildkit import Builder, buildx_build, has_buildx, offers_buildkit
 from grader.engine.cgroups import BuildGroup
 from grader.engine.faults import registry_named, registry_trouble
@@ -26,54 +26,9 @@ from grader.errors import BuildTimedOut, EngineError, PullFailed, RegistryUnreac
 from grader.facts.logcap import CappedText
 from grader.labels import image_labels
 
-MACHINE_FAULTS = ("no space left on device", "disk quota exceeded", "input/output error")
-"""Build errors that come from the machine, not from the student's Dockerfile."""
 
-
-@dataclass(frozen=True)
-class BuildOutcome:
-    """What the engine said about a build."""
-
-    image_id: str | None
-    """The built image, None when the build failed."""
-    log: str
-    """Build output (bounded)."""
-    error: str | None
-    """The builder's error message when it failed."""
-    seconds: float
-    """From sending the build (ahead of the pipeline, for a head start) to its end."""
-    bounds: BuildBounds | None = None
-    """What the build ran under."""
-    stopped_by: str | None = None
-    """The bound that stopped a failed build: ``memory`` or ``pids``."""
-    builder: Builder = "classic"
-    """The builder that ran it."""
-
-
-class Builds(EngineBase):
+class Builds(HeadStarts):
     """``Engine``'s builds and pulls."""
-
-    _buildkit_api: bool | None = None
-    """Whether this engine builds with BuildKit through its API (asked once)."""
-
-    def expect(self, head: HeadStart) -> None:
-        """Adopt ``head`` (a build the command line sent ahead on this engine's socket) when
-        ``build`` is asked for the same build; it is abandoned at ``close`` otherwise."""
-        same = False
-        if self.base_url.startswith("unix://"):
-            with contextlib.suppress(OSError):  # a socket gone since: not the same engine
-                same = os.path.samefile(self.base_url.removeprefix("unix://"), head.socket_path)
-        if same:
-            self._head = head
-        else:
-            self.discard(head)
-
-    def discard(self, head: HeadStart) -> None:
-        """Cancel ``head`` unless it was adopted, and remove the image it made anyway."""
-        image = head.abandon()
-        if image is not None:
-            log.info("removed %s, built ahead but never asked for", image[:19])
-            self.remove_image(image)
 
     def builder_for(self, requested: str) -> Builder:
         """The builder a build asking for ``requested`` (auto, buildkit or classic) gets:
@@ -94,32 +49,6 @@ class Builds(EngineBase):
             detail = "this engine or the Docker CLI offers no BuildKit (buildx plugin missing?)"
             raise ToolError("docker buildx", detail)
         return "classic"
-
-    def _adopt(
-        self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: BuildLimits
-    ) -> HeadStart | None:
-        head = self._head
-        if head is None or not head.matches(context, dockerfile, labels, limits.as_tuple()):
-            return None
-        if (head.group is None) != (self._cgroup_refusal() is not None):
-            return None  # bounded otherwise than this engine's builds are: abandoned at close
-        if head.take():
-            log.info("build of %s: adopted the one sent ahead", context.name)
-            return head
-        return None
-
-    def _cgroup_refusal(self) -> str | None:
-        """None when a build on this engine can run under a cgroup of ours, else why not."""
-        if not self.is_local():
-            return "the engine is not on this machine"
-        info = self.info()
-        if info.get("CgroupDriver") != "cgroupfs":
-            return f"the engine's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
-        if str(info.get("CgroupVersion", "1")) != "1":
-            return "cgroup v2 (only cgroup v1 groups are made)"
-        if any("rootless" in str(o) for o in info.get("SecurityOptions") or []):
-            return "a rootless engine"
-        return cgroups.usable()
 
     def build_bounds(self, limits: BuildLimits) -> tuple[BuildGroup | None, BuildBounds]:
         """The bounds of one classic build: a cgroup of its own when this engine can take
@@ -228,6 +157,8 @@ class Builds(EngineBase):
         BuildKit's cache stays shared); without one, BuildKit's RUN steps have no bound at all
         (it takes no memory or CPU limit), which the run and the reports say."""
         started = time.monotonic()
+        if target is None and (head := self._adopt_grpc(context, dockerfile, labels, limits)):
+            return self._adopted(head, limits, timeout_s, text, on_sent)
         with contextlib.ExitStack() as stack:
             runs, why = None, self._cgroup_refusal()
             if why is None:

@@ -13,7 +13,8 @@ import pytest
 
 from grader.dockerfile.parse import parse_dockerfile
 from grader.engine import Engine
-from grader.engine.buildapi import api_build, needs_session
+from grader.engine.buildapi import api_build
+from grader.engine.buildgrpc import needs_session
 from grader.errors import BuildTimedOut
 from grader.facts.logcap import CappedText
 from grader.labels import LABEL, new_run_labels

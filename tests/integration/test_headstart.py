@@ -188,14 +188,3 @@ def test_a_class_folder_is_built_by_the_pipeline_alone(
         assert main([str(tmp_path / "in"), "--output", str(tmp_path / "out"), *CLASSIC]) == 0
     assert "no build sent ahead: no Dockerfile in PATH" in caplog.text
     assert _statuses(tmp_path / "out", "tp6-ok")["build.succeeds"] == "passed"
-
-
-def test_nothing_is_sent_ahead_for_buildkit(
-    repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
-    with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(tmp_path / "out")]) == 0
-    assert "no build sent ahead: not the classic builder" in caplog.text
-    report = json.loads((tmp_path / "out" / "tp6-ok" / "report.json").read_text(encoding="utf-8"))
-    assert report["facts"]["builder"] == "buildkit" and report["score"] == 20
