@@ -107,12 +107,28 @@ IMAGE_STAGES = ("build", "sizes", "layer_cache")
 """Stages that build an image carrying the run's label (removed at the end of the run)."""
 
 
+AFTER_START = ("image", "sizes", "waste", "layer_cache")
+"""Side stages that wait for the container's start (the app answering, or not): their builds
+and layer reads would take the CPU from the app's own start, on the critical path; after it,
+they run while the container is probed and stopped, which mostly waits."""
+
+
 def _run_stages(
-    pipeline: Pipeline, stages: Sequence[str], stop: threading.Event, after: Callable[[], None]
+    pipeline: Pipeline,
+    stages: Sequence[str],
+    stop: threading.Event,
+    after: Callable[[], None],
+    started: bool = False,
 ) -> None:
+    """Run ``stages`` in order; ``started``: the critical path starts the container, which
+    the ``AFTER_START`` stages wait for."""
     for stage in stages:
         if stop.is_set():
             return
+        if started and stage in AFTER_START:
+            started = False
+            with contextlib.suppress(Exception):  # computed once: here, or awaited
+                _ = pipeline.start
         with contextlib.suppress(Exception):  # cached: the check that reads the stage reports it
             getattr(pipeline, stage)
         after()
@@ -140,10 +156,11 @@ def prepare(
 
     try:
         groups = [group for group in split_stages(stages) if group]
+        starts = "start" in stages
         threads = [
             threading.Thread(
                 target=_run_stages,
-                args=(pipeline, group, stop, after),
+                args=(pipeline, group, stop, after, starts),
                 name=f"{threading.current_thread().name}-{i}",
             )
             for i, group in enumerate(groups[1:], start=1)
