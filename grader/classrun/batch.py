@@ -90,6 +90,7 @@ def run_class(
     labels: dict[str, str] | None = None,
     intake: IntakeOptions | None = None,
     shard: Shard | None = None,
+    one_by_one: bool = False,
 ) -> ClassResult:
     """Grade every submission under ``paths`` into ``output``, ``jobs`` at once; one
     submission's failure never stops the others.
@@ -100,7 +101,10 @@ def run_class(
     ``labels``: the run's labels when the command line made them already (a build it sent
     ahead carries them: ``grader.engine.headstart``); new ones otherwise. ``intake``: git URLs,
     roster, deadline (``grader.intake``). ``shard``: grade only that part of the class
-    (``grader.classrun.shards``).
+    (``grader.classrun.shards``). ``one_by_one``: each submission starts once the one before
+    is graded and the listener told (``grade_class``); otherwise, even at ``jobs=1``, a worker
+    runs the next one's Docker stages while the main thread checks the one before, closes it
+    and writes its reports (one submission on Docker stages at a time per job).
     """
     with contextlib.ExitStack() as stack:  # an unpacked Moodle export lives for the run
         intake = intake or IntakeOptions()
@@ -109,7 +113,8 @@ def run_class(
         if shard is not None:
             folders = shard_of(folders, shard, output)
         return _grade(folders, lab_ref, options, output, engines, listener, jobs=jobs,
-                      force=force, regrade=regrade, labels=labels, intake=intake)  # fmt: skip
+                      force=force, regrade=regrade, labels=labels, intake=intake,
+                      one_by_one=one_by_one)  # fmt: skip
 
 
 def _grade(
@@ -125,18 +130,19 @@ def _grade(
     regrade: bool,
     labels: dict[str, str] | None,
     intake: IntakeOptions,
+    one_by_one: bool,
 ) -> ClassResult:
     pool = engines if isinstance(engines, EnginePool) else EnginePool([engines])
-    jobs = max(1, jobs)
+    jobs = 1 if one_by_one else max(1, jobs)
     labels = labels or new_run_labels()
     run = Run(lab_ref, options, output, pool, labels, listener or Listener(), force,
-              ahead=jobs > 1, cleanup=Cleanup(pool, labels[LABEL_RUN]),
+              ahead=not one_by_one, cleanup=Cleanup(pool, labels[LABEL_RUN]),
               free=list(range(jobs))[::-1], intake=intake)  # fmt: skip
     before = previous_reports(output) if regrade else {}
     run.listener.started(len(folders), jobs)
     reports: list[SubmissionReport] = []
     pending: dict[int, tuple[Future[Job], Future[Job]]] = {}
-    executor = ThreadPoolExecutor(jobs, thread_name_prefix="grader") if jobs > 1 else None
+    executor = None if one_by_one else ThreadPoolExecutor(jobs, thread_name_prefix="grader")
     run.cleanup.start()
     warm = False
     try:
@@ -190,9 +196,11 @@ def grade_class(
     on_graded: Callable[[Graded], None] = lambda g: None,
     resume: bool = False,
 ) -> list[SubmissionReport]:
-    """Grade a class one submission at a time (``run_class`` with ``jobs=1``); ``resume`` is
-    kept for compatibility: unchanged submissions always keep their report."""
-    return run_class(paths, lab_ref, options, output, engine, _Callback(on_graded)).reports
+    """Grade a class one submission at a time (``run_class`` with ``jobs=1``, ``one_by_one``:
+    the next one starts once ``on_graded`` returned); ``resume`` is kept for compatibility:
+    unchanged submissions always keep their report."""
+    listener = _Callback(on_graded)
+    return run_class(paths, lab_ref, options, output, engine, listener, one_by_one=True).reports
 
 
 class _Callback(Listener):

@@ -4,8 +4,10 @@
   and the build cgroups of grading processes that are gone (``grader.engine.cgroups.sweep_dead``).
 - This run's images stay until the end of the run: later students reuse the build cache of
   earlier ones (only the grader's label layer is removed, never the student's layers).
-- At the end, the containers and images carrying this run's label, and the images of dead
-  runs, are removed. Listing images by label costs the engine a pass over every image it
+- Each submission's network and firewall rules are released in the background once its
+  container is removed (``Pipeline.close``); the end of the run waits for those releases,
+  then removes the containers, networks and images carrying this run's label, and the
+  images of dead runs. Listing images by label costs the engine a pass over every image it
   holds (100 ms of its time with a few hundred, at the start competing with the first
   build), so that list is taken once, after the run's last image is built, while its
   container stops (not while it starts: the engine is then busy), and only the removals are
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from grader.classrun.workers import EnginePool
 from grader.engine import cgroups
 from grader.errors import EngineError
+from grader.stages import isolation
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,7 @@ class Cleanup:
     def _finish(self) -> None:
         for thread in self._threads:
             thread.join()
+        isolation.wait_released()  # the networks the pipelines' close released, and rules
         if not cgroups.remove_own():  # each build removes its own: this is for what held on
             log.warning("build cgroups of this run are still in use: the next run removes them")
         with self._lock:

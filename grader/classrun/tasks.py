@@ -31,6 +31,7 @@ from grader.errors import EngineError
 from grader.grading.settings import Options
 from grader.intake.sources import Source
 from grader.labels import LABEL_RUN, new_run_labels
+from grader.stages import isolation
 
 QUEUE = "grader"
 """The one queue every worker consumes; priorities order it (``SINGLE`` before ``CLASS``)."""
@@ -173,6 +174,7 @@ def grade_payload(payload: dict[str, Any], docker_host: str | None) -> dict[str,
             cgroups.remove_own()  # now: the slot's next build makes its own
             job = admitted.result() if admitted.done() and not admitted.exception() else None
             built = job.pipeline.built_image_ids() if job and job.pipeline else []
+            isolation.wait_released()  # its network, released while the reports were written
             pool.close()  # cancels this task's builds still running, if any
             sweeper.later(docker_host, labels[LABEL_RUN], built)  # while the slot grades on
         log = graded.folder / "grader.log"

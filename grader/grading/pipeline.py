@@ -110,7 +110,9 @@ class Pipeline(RunStages):
         return http.get(url, self.options.http_timeout_s)
 
     def close(self) -> None:
-        """Keep the container's log, then remove the container; never raises."""
+        """Keep the container's log, then remove the container; never raises. The network
+        and firewall rules of its isolation are released in the background, once the
+        container is gone (``wait_released``; the report need not wait for it)."""
         if self._container_id is not None:
             try:
                 self.container_log = self.engine.logs(self._container_id, self.options.log_limit)
@@ -123,9 +125,15 @@ class Pipeline(RunStages):
         self._containers, self._pulled, self._container_id = [], [], None
         with self._stage_lock("isolation"):  # made ahead, maybe still being made
             ok, made = self._cache.get("isolation", (False, None))
-        if ok and not self._released:
-            self._released = True
-            isolation.release(self.engine, made)
+            if ok and self._releasing is None:  # once (the watchdog may close it too)
+                name = self.submission.name
+                self._releasing = isolation.release_soon(self.engine, made, name)
+
+    def wait_released(self) -> None:
+        """Wait for the release ``close`` started, if any (all of this process's releases:
+        ``isolation.wait_released``)."""
+        if self._releasing is not None:
+            self._releasing.join()
 
     def notes(self) -> tuple[str, ...]:
         """What the reports must say about this submission's grading: the build bounds its

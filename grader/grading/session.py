@@ -97,6 +97,8 @@ class GradingSession:
             )
             for s, lab in submissions
         }
+        self.own = [g.pipeline for g in self.graded.values() if g.submission.name not in ready]
+        """The pipelines this session made (not a batch's): released before it ends."""
         self.options = options
         self.remove_images = remove_images
         self.reports: list[SubmissionReport] = []
@@ -186,6 +188,8 @@ class GradingSession:
             for graded in self.graded.values():
                 for image_id in graded.pipeline.built_image_ids():
                     graded.pipeline.engine.remove_image(image_id)
+        for pipeline in self.own:  # a batch's pipelines: its run waits for their releases
+            pipeline.wait_released()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Close a self-check with each submission's score and the advice it did not follow."""

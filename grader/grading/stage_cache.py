@@ -42,7 +42,7 @@ class StageCache:
         self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
-        self._released = False  # the isolation's network and rules, by close
+        self._releasing: threading.Thread | None = None  # the isolation's release (close)
         self._locks: dict[str, threading.RLock] = {}
         """One lock per stage: two threads never compute a stage twice, and stages that do
         not depend on each other run at once (stages form a DAG: no deadlock)."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from grader.engine import firewall
 from grader.engine.firewall import Guard
+from grader.engine.networks import IsolatedNetwork
+from grader.stages import isolation as isolation_stage
 from grader.stages.isolation import ELSEWHERE, NO_FIREWALL, REMOTE, Isolation, note
 from grader.stages.runtime import app_sockets, parse_proc_net_tcp
 
@@ -90,3 +94,29 @@ def test_dockers_embedded_dns_is_not_one_of_the_apps_sockets() -> None:
         ("127.0.0.11", 43725),
     ]
     assert [(s.address, s.port) for s in app_sockets([PROC_NET_TCP])] == [("0.0.0.0", 8000)]
+
+
+class SlowRemovals:
+    """An engine whose network removals take a while, and say in which thread they ran."""
+
+    def __init__(self) -> None:
+        self.removed: list[tuple[str, str]] = []
+
+    def remove_network(self, network_id: str) -> None:
+        time.sleep(0.3)
+        self.removed.append((network_id, threading.current_thread().name))
+
+
+def test_a_release_runs_in_the_background_and_is_waited_for() -> None:
+    engine = SlowRemovals()
+    made = [Isolation(IsolatedNetwork(f"net-{i}", f"n{i}", f"dlg-{i}", True), None) for i in (1, 2)]
+    began = time.monotonic()
+    for i, isolation in enumerate(made):
+        isolation_stage.release_soon(engine, isolation, f"s{i}")  # type: ignore[arg-type]
+    assert time.monotonic() - began < 0.2 and engine.removed == []
+    isolation_stage.wait_released()
+    assert sorted(engine.removed) == [
+        ("net-1", "grader-release-s0"),
+        ("net-2", "grader-release-s1"),
+    ]
+    isolation_stage.wait_released()  # nothing left: returns at once
