@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 import time
 import tomllib
@@ -92,7 +93,7 @@ def test_the_build_sent_ahead_runs_its_steps_under_the_grader_s_cgroup_parent(
     folder = _copy(repo_root, tmp_path, "tp6-ok")
     # a new dependency layer: its RUN step really runs (bounded), not taken from the cache
     requirements = folder / "requirements.txt"
-    requirements.write_text(requirements.read_text() + f"# {tmp_path.name}\n")
+    requirements.write_text(requirements.read_text() + f"# {secrets.token_hex(8)}\n")
     labels = new_run_labels()
     head = _sent(tmp_path, folder, labels)
     assert head.take()
@@ -150,7 +151,7 @@ def test_an_engine_closed_before_it_was_asked_removes_what_the_build_made(
 def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) -> None:
     folder = tmp_path / "slow"
     folder.mkdir()
-    nonce = tmp_path.name
+    nonce = secrets.token_hex(8)
     (folder / "Dockerfile").write_text(f"FROM python:3.11-slim\nRUN sleep 60 # {nonce}\n")
     head = _sent(tmp_path, folder, new_run_labels())
     for _ in range(300):  # until the RUN step runs (its group appears under the parent)
