@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, TypeVar
 
 from grader.engine import Engine
@@ -36,6 +37,8 @@ class StageCache:
         self.labels = {**labels, LABEL_SUBMISSION: submission.name}
         self._engine_factory = engine
         self._cache: dict[str, tuple[bool, Any]] = {}
+        self._raised: dict[str, TracebackType | None] = {}
+        """The traceback of each stage that raised, as it first raised."""
         self.container_log = ""
         self._container_id: str | None = None
         self._containers: list[str] = []
@@ -85,10 +88,14 @@ class StageCache:
                             took = time.monotonic() - began
                             log.info("%s: %s took %.2f s", self.submission.name, name, took)
                     except Exception as exc:  # ours or a bug: the stage never runs twice
+                        self._raised[name] = exc.__traceback__
                         self._cache[name] = (False, exc)
         ok, value = self._cache[name]
         if not ok:
-            raise value
+            # with the stage's own traceback each time: a re-raised exception object
+            # otherwise keeps every frame it was raised through, check after check, and
+            # pytest walks all of them to describe each failure
+            raise value.with_traceback(self._raised.get(name))
         return value  # type: ignore[no-any-return]
 
     def done(self, name: str) -> bool:

@@ -113,3 +113,42 @@ def test_stages_that_do_not_depend_on_each_other_run_at_once(
 def _declared(pipe: Pipeline) -> None:
     with contextlib.suppress(Exception):  # no submission.toml here: NotDeclared, cached
         _ = pipe.declaration
+
+
+def _frames(exc: BaseException) -> int:
+    count, tb = 0, exc.__traceback__
+    while tb is not None:
+        count, tb = count + 1, tb.tb_next
+    return count
+
+
+def test_a_failed_stage_read_again_and_again_raises_with_its_own_traceback(
+    tmp_path: Path,
+) -> None:
+    # each check that reads a failed stage re-raises the cached exception: its traceback must
+    # not keep every frame of every earlier raise (pytest walks them all, check after check)
+    pipe = Pipeline(
+        load_submission(tmp_path), load_lab("tp6"), _no_engine, new_run_labels(), Options()
+    )
+    lengths = []
+    for _ in range(20):
+        with pytest.raises(EngineUnavailable) as raised:
+            _ = pipe.engine
+        lengths.append(_frames(raised.value))
+    assert len(set(lengths)) == 1, lengths
+
+
+def test_a_failed_check_is_described_in_one_line_without_walking_its_traceback() -> None:
+    from grader.grading.single import ShortTracebacks
+
+    class Item:
+        pass
+
+    item = Item()
+    ShortTracebacks.pytest_collection_modifyitems([item])  # type: ignore[list-item]
+    try:
+        raise EngineUnavailable("no engine here")
+    except EngineUnavailable:
+        excinfo = pytest.ExceptionInfo.from_current()
+    assert item.repr_failure(excinfo) == "EngineUnavailable: no engine here"  # type: ignore[attr-defined]
+    assert item._repr_failure_py(excinfo, style="long") == item.repr_failure(excinfo)  # type: ignore[attr-defined]
