@@ -57,6 +57,10 @@ def verdicts(submissions: list[dict[str, Any]], klass: dict[str, Any] | None) ->
     if klass and k.get("peak_rss_jobs") != 4:
         memory_note = f"measured at -j {k.get('peak_rss_jobs')}: grade offers no -j"
     parallel_note = no_class or ("" if k.get("j2") else "grade offers no -j")
+    floors = k.get("floor") or {}
+    if not parallel_note and all(floors.get(j, {}).get("seconds") for j in ("j1", "j2")):
+        own = floors["j2"]["seconds"] / floors["j1"]["seconds"]  # what the machine allows
+        parallel_note = f"the raw floor's own -P 2 / -P 1: {_x(own)}"
     by_jobs = k.get("floor_ratio") or {}
     floor_ratios = list(by_jobs.values())
     floor_note = ", ".join(f"-j {j[1:]}: {_x(r)}" for j, r in by_jobs.items())

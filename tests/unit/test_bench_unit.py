@@ -345,6 +345,8 @@ def test_the_class_table_and_target_compare_each_n_with_the_floor() -> None:
     floor = targets["class_floor_ratio"]
     assert floor["value"] == pytest.approx(1.2) and floor["passed"] is False  # -j 4 is worst
     assert floor["note"] == "-j 1: 1.05, -j 2: 1.04, -j 4: 1.20"
+    # -j 2 against -j 1 is read beside what the raw floor itself gains from a second slot
+    assert targets["parallel_ratio"]["note"] == "the raw floor's own -P 2 / -P 1: 0.61"
     text = render(doc)
     assert "| -j 4 | 9.00 | 7.50 | 1.20 | 4 | 0 | 90 |" in text
     assert "| unchanged, again | 0.30 | – | – | 4 | 0 | 90 |" in text
