@@ -88,14 +88,7 @@ class HeadStarts(EngineBase):
         """None when a build on this engine can run under a cgroup of ours, else why not."""
         if not self.is_local():
             return "the engine is not on this machine"
-        info = self.info()
-        if info.get("CgroupDriver") != "cgroupfs":
-            return f"the engine's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
-        if str(info.get("CgroupVersion", "1")) != "1":
-            return "cgroup v2 (only cgroup v1 groups are made)"
-        if any("rootless" in str(o) for o in info.get("SecurityOptions") or []):
-            return "a rootless engine"
-        return cgroups.usable()
+        return cgroups.engine_refusal(self.info())
 
     def _adopt_grpc(
         self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: BuildLimits

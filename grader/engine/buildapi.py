@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from grader.engine.buildgrpc import EXTENDED, SPOOL_BYTES, grpc_build
+from grader.engine.buildgrpc import EXTENDED, SPOOL_BYTES, buildkit_by_default, grpc_build
 from grader.engine.buildtrace import Malformed, PlainLog, decode
 from grader.engine.sdk import READ_TIMEOUTS, TRANSIENT, docker, release
 from grader.errors import BuildTimedOut, EngineError
@@ -248,5 +248,4 @@ def available(api: Any) -> bool:
     except (*TRANSIENT, OSError) as exc:
         release(exc)
         return False
-    headers = response.headers
-    return bool(headers.get("Builder-Version") == "2" and headers.get("Ostype") == "linux")
+    return buildkit_by_default(response.headers)  # a case-insensitive mapping

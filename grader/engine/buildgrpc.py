@@ -45,6 +45,12 @@ _server: Any = None
 _server_lock = threading.Lock()
 
 
+def buildkit_by_default(headers: Mapping[str, str]) -> bool:
+    """True when ``/_ping``'s headers (keys lower-case, or a case-insensitive mapping) say the
+    engine builds with BuildKit by default, on Linux (a Windows engine has no BuildKit)."""
+    return headers.get("builder-version") == "2" and headers.get("ostype") == "linux"
+
+
 def needs_session(dockerfile: Path) -> bool:
     """True when the Dockerfile mounts a secret or an ssh agent (the CLI's session serves
     them; through the API the build would fail with ``no active sessions``)."""

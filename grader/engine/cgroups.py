@@ -24,6 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
 CGROUP_FS = Path("/sys/fs/cgroup")
 ROOT = "docker-lab-grader"
 """The grader's own sub-tree in each hierarchy."""
@@ -104,6 +109,18 @@ def usable(fs: Path = CGROUP_FS) -> str | None:
         if not os.access(hierarchy, os.W_OK):
             return f"{hierarchy} is not writable"
     return None
+
+
+def engine_refusal(info: Mapping[str, Any]) -> str | None:
+    """None when the engine whose ``/info`` is ``info`` (on this machine) runs containers
+    under cgroups of ours, and this process can make them; else why not."""
+    if info.get("CgroupDriver") != "cgroupfs":
+        return f"the engine's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
+    if str(info.get("CgroupVersion", "1")) != "1":
+        return "cgroup v2 (only cgroup v1 groups are made)"
+    if any("rootless" in str(o) for o in info.get("SecurityOptions") or []):
+        return "a rootless engine"
+    return usable()
 
 
 def hierarchies(fs: Path = CGROUP_FS) -> list[Path]:

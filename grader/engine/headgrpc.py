@@ -22,12 +22,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from grader.engine import cgroups, dockerignore, headstart
 from grader.engine.cgroups import Limits
-from grader.labels import LABEL_SUBMISSION, image_labels
+from grader.labels import LABEL_SUBMISSION
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -76,19 +76,17 @@ def _ask(socket_path: str, path: str) -> tuple[dict[str, str], bytes]:
 
 def refusal(socket_path: str) -> str | None:
     """None when the engine builds with BuildKit through its API under a cgroup parent of
-    ours (what ``Engine`` would do for this build), else why not."""
+    ours (what ``Engine`` would do for this build: ``Builds.builder_for``,
+    ``HeadStarts._cgroup_refusal``), else why not."""
+    from grader.engine.buildgrpc import buildkit_by_default
+
     try:
-        headers, _ = _ask(socket_path, "/_ping")
-        if headers.get("builder-version") != "2" or headers.get("ostype") != "linux":
+        if not buildkit_by_default(_ask(socket_path, "/_ping")[0]):
             return "the engine does not build with BuildKit by default"
         info = json.loads(_ask(socket_path, "/info")[1])
     except (OSError, ValueError) as exc:
         return f"the engine did not answer: {exc}"
-    if info.get("CgroupDriver") != "cgroupfs" or str(info.get("CgroupVersion", "1")) != "1":
-        return "no cgroup parent on this engine (cgroupfs, cgroup v1)"
-    if any("rootless" in str(o) for o in info.get("SecurityOptions") or []):
-        return "a rootless engine"
-    return cgroups.usable()
+    return cgroups.engine_refusal(info)
 
 
 def body(root: Path) -> IO[bytes]:
@@ -141,7 +139,7 @@ class GrpcHead:
         """Set once the build was sent, or declined."""
         self.finished = threading.Event()
         self._released = threading.Event()
-        self._cancel: list[object] = []
+        self._cancel: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._taken = False
         self._thread = threading.Thread(target=self._run, name="headgrpc", daemon=True)
@@ -184,16 +182,16 @@ class GrpcHead:
             self.finished.set()
             self._released.wait()  # the adopter reads the RUN groups' peaks first
 
-    def _register(self, cancel: object) -> None:
+    def _register(self, cancel: Callable[[], None] | None) -> None:
         with self._lock:
-            self._cancel = [] if cancel is None else [cancel]
+            self._cancel = cancel
 
     def cancel(self) -> None:
         """Stop the build in the engine (closing its connection), from any thread."""
         with self._lock:
-            cancels = list(self._cancel)
-        for cancel in cancels:
-            cancel()  # type: ignore[operator]
+            cancel = self._cancel
+        if cancel is not None:
+            cancel()
 
     def release(self) -> None:
         """Let the thread remove its RUN groups' bookkeeping (after the adopter's reads)."""
@@ -203,13 +201,9 @@ class GrpcHead:
         self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: Limits
     ) -> bool:
         """True when the pipeline asks for this very build, with the same bounds."""
-        return (
-            context.resolve() == self.context
-            and dockerfile == self.dockerfile
-            and image_labels(labels) == image_labels(self.labels)
-            and labels.get(LABEL_SUBMISSION) == self.submission
-            and limits == self.limits
-        )
+        mine = (self.context, self.dockerfile, self.labels, self.limits)
+        same = headstart.same_build(mine, context, dockerfile, labels, limits)
+        return same and labels.get(LABEL_SUBMISSION) == self.submission
 
     def take(self) -> bool:
         """Claim the build for its adopter: True once, False after (or once abandoned)."""

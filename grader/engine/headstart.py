@@ -164,6 +164,24 @@ def build_request(
     return head.encode("ascii")
 
 
+def same_build(
+    sent: tuple[Path, str, Mapping[str, str], Limits],
+    context: Path,
+    dockerfile: str,
+    labels: Mapping[str, str],
+    limits: Limits,
+) -> bool:
+    """True when a build asked for (``context``...) is the one ``sent`` ahead (its resolved
+    folder, Dockerfile, labels and limits): the same image labels, the same bounds (pure)."""
+    folder, name, sent_labels, sent_limits = sent
+    return (
+        context.resolve() == folder
+        and dockerfile == name
+        and image_labels(labels) == image_labels(sent_labels)
+        and limits == sent_limits
+    )
+
+
 _END = object()
 """Put in the queue after the last item of a build that ran to its end."""
 
@@ -230,12 +248,8 @@ class HeadStart:
         self, context: Path, dockerfile: str, labels: Mapping[str, str], limits: Limits
     ) -> bool:
         """True when the pipeline asks for this very build, with the same bounds."""
-        return (
-            context.resolve() == self.context
-            and dockerfile == self.dockerfile
-            and image_labels(labels) == image_labels(self.labels)
-            and limits == self.limits
-        )
+        mine = (self.context, self.dockerfile, self.labels, self.limits)
+        return same_build(mine, context, dockerfile, labels, limits)
 
     def take(self) -> bool:
         """Claim the build for its adopter: True once, False after (or once abandoned)."""

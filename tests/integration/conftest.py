@@ -53,6 +53,24 @@ def _someone_else(labels: dict[str, str] | None) -> bool:
     return True
 
 
+def submission_copy(repo_root: Path, tmp_path: Path, name: str) -> Path:
+    """A copy of the bundled submission ``name`` under ``tmp_path/in`` (a folder of its own)."""
+    folder = tmp_path / "in" / name
+    shutil.copytree(repo_root / "submissions" / name, folder)
+    return folder
+
+
+def written_report(out: Path, name: str) -> dict[str, Any]:
+    """The report.json ``grade`` wrote for ``name`` into ``out``."""
+    report: dict[str, Any] = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
+    return report
+
+
+def written_statuses(out: Path, name: str) -> dict[str, str]:
+    """Each check's status in the report ``grade`` wrote for ``name``."""
+    return {c["id"]: c["status"] for c in written_report(out, name)["checks"]}
+
+
 def tp6_lab_with(repo_root: Path, folder: Path, limit: str) -> Path:
     """A copy of the tp6 lab file in ``folder`` with one more line in its limits, e.g.
     ``context_limit_bytes = 1000``."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import shutil
 import time
 import tomllib
 from collections.abc import Callable
@@ -20,25 +19,15 @@ from grader.cli.entry import main
 from grader.engine import Engine, headgrpc
 from grader.engine.runbounds import buildkit_parent
 from grader.labels import LABEL_RUN, new_run_labels
-from tests.integration.conftest import tp6_lab_with
+from tests.integration.conftest import (
+    submission_copy,
+    tp6_lab_with,
+    written_report,
+    written_statuses,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 GOLDENS = Path(__file__).parent / "goldens"
-
-
-def _copy(repo_root: Path, tmp_path: Path, name: str) -> Path:
-    folder = tmp_path / "in" / name
-    shutil.copytree(repo_root / "submissions" / name, folder)
-    return folder
-
-
-def _report(out: Path, name: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
-    return report
-
-
-def _statuses(out: Path, name: str) -> dict[str, str]:
-    return {c["id"]: c["status"] for c in _report(out, name)["checks"]}
 
 
 def _sent(tmp_path: Path, folder: Path, labels: dict[str, str]) -> headgrpc.GrpcHead:
@@ -59,22 +48,22 @@ def test_one_submission_is_built_ahead_by_buildkit_with_the_verdicts_of_a_class_
     caplog: pytest.LogCaptureFixture,
     leftovers: Callable[[], Any],
 ) -> None:
-    folder = _copy(repo_root, tmp_path, name)
+    folder = submission_copy(repo_root, tmp_path, name)
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
         assert main([str(folder), "--output", str(out), "--lang", "en"]) == 0
     assert f"build of {name} sent ahead" in caplog.text
     assert f"build of {name}: adopted the one sent ahead (BuildKit)" in caplog.text
     golden = tomllib.loads((GOLDENS / "tp6.toml").read_text(encoding="utf-8"))[name]
-    assert _statuses(out, name) == golden
-    assert _report(out, name)["facts"]["builder"] == "buildkit"
+    assert written_statuses(out, name) == golden
+    assert written_report(out, name)["facts"]["builder"] == "buildkit"
     assert leftovers() == ([], [])
 
 
 def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead_by_buildkit(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6bis-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6bis-ok")
     (folder / "node_modules" / "left").mkdir(parents=True)  # what its .dockerignore keeps out
     (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
     out = tmp_path / "out"
@@ -83,14 +72,14 @@ def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead_by_buildkit
     assert "build of tp6bis-ok: adopted the one sent ahead (BuildKit)" in caplog.text
     golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
     local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
-    actual = _statuses(out, "tp6bis-ok")
+    actual = written_statuses(out, "tp6bis-ok")
     assert {k: actual[k] for k in local} == local
 
 
 def test_the_build_sent_ahead_runs_its_steps_under_the_grader_s_cgroup_parent(
     repo_root: Path, tmp_path: Path, engine: Engine
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     # a new dependency layer: its RUN step really runs (bounded), not taken from the cache
     requirements = folder / "requirements.txt"
     requirements.write_text(requirements.read_text() + f"# {secrets.token_hex(8)}\n")
@@ -114,22 +103,26 @@ def test_the_build_sent_ahead_runs_its_steps_under_the_grader_s_cgroup_parent(
             engine.remove_image(head.outcome[0])
 
 
+@pytest.mark.parametrize("builder", ["auto", "classic"])
 def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
+    builder: str,
     repo_root: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     leftovers: Callable[[], Any],
 ) -> None:
-    # the lab's context cap (1000 bytes) refuses the submission: the pipeline never builds it
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    # both head starts (BuildKit's here, the classic builder's in headstart.py): the lab's
+    # context cap (1000 bytes) refuses the submission, so the pipeline never builds it
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     (folder / "notes.txt").write_text("x" * 2000)
     lab = tp6_lab_with(repo_root, tmp_path, "context_limit_bytes = 1000")
     out = tmp_path / "out"
+    args = [str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en"]
     with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en"]) == 0
+        assert main([*args, "--builder", builder]) == 0
     assert "build of tp6-ok sent ahead" in caplog.text
     assert "adopted" not in caplog.text
-    build = next(c for c in _report(out, "tp6-ok")["checks"] if c["id"] == "build.succeeds")
+    build = next(c for c in written_report(out, "tp6-ok")["checks"] if c["id"] == "build.succeeds")
     assert build["status"] == "failed" and "allowed" in build["message"]
     assert leftovers() == ([], [])
 
@@ -137,7 +130,7 @@ def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
 def test_an_engine_closed_before_it_was_asked_removes_what_the_build_made(
     repo_root: Path, tmp_path: Path, leftovers: Callable[[], Any]
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     head = _sent(tmp_path, folder, new_run_labels())
     assert head.finished.wait(300)
     assert isinstance(head.outcome, tuple) and head.outcome[0]  # an image was made
@@ -169,7 +162,7 @@ def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) 
 def test_nothing_is_sent_ahead_for_a_dockerfile_that_needs_the_cli_session(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     dockerfile = folder / "Dockerfile"
     text = dockerfile.read_text().replace("RUN ", "RUN --mount=type=secret,id=x ", 1)
     dockerfile.write_text(text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import socket
 import time
 import tomllib
@@ -22,23 +21,15 @@ from grader.engine import Engine, headstart
 from grader.engine.bounds import BuildLimits
 from grader.engine.headstart import HeadStart
 from grader.labels import LABEL_RUN, new_run_labels
-from tests.integration.conftest import tp6_lab_with
+from tests.integration.conftest import (
+    submission_copy,
+    written_statuses,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 GOLDENS = Path(__file__).parent / "goldens"
 CLASSIC = ("--builder", "classic")
 """The head start sends the classic builder's build: BuildKit builds through the CLI."""
-
-
-def _copy(repo_root: Path, tmp_path: Path, name: str) -> Path:
-    folder = tmp_path / "in" / name
-    shutil.copytree(repo_root / "submissions" / name, folder)
-    return folder
-
-
-def _statuses(out: Path, name: str) -> dict[str, str]:
-    report = json.loads((out / name / "report.json").read_text(encoding="utf-8"))
-    return {c["id"]: c["status"] for c in report["checks"]}
 
 
 @pytest.mark.parametrize(
@@ -51,7 +42,7 @@ def test_one_submission_is_built_ahead_with_the_verdicts_of_a_class_run(
     caplog: pytest.LogCaptureFixture,
     leftovers: Callable[[], Any],
 ) -> None:
-    folder = _copy(repo_root, tmp_path, name)
+    folder = submission_copy(repo_root, tmp_path, name)
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
         assert main([str(folder), "--output", str(out), "--lang", "en", *CLASSIC]) == 0
@@ -60,14 +51,14 @@ def test_one_submission_is_built_ahead_with_the_verdicts_of_a_class_run(
     golden = tomllib.loads((GOLDENS / "tp6.toml").read_text(encoding="utf-8"))[name]
     classic = tomllib.loads((GOLDENS / "classic.toml").read_text(encoding="utf-8"))
     golden = classic.get(name, golden)  # the classic builder's own verdicts, where they differ
-    assert _statuses(out, name) == golden
+    assert written_statuses(out, name) == golden
     assert leftovers() == ([], [])
 
 
 def test_the_build_sent_ahead_is_the_build_docker_py_makes(
     repo_root: Path, tmp_path: Path, engine: Engine
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     (folder / "app.py").write_text((folder / "app.py").read_text() + f"# {tmp_path.name}\n")
     labels = new_run_labels()
     head = headstart.begin([folder], tmp_path / "out", True, [], labels)
@@ -88,35 +79,11 @@ def test_the_build_sent_ahead_is_the_build_docker_py_makes(
         assert head.group.remove()
 
 
-def test_a_build_the_pipeline_never_asks_for_is_cancelled_and_removed(
-    repo_root: Path,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-    leftovers: Callable[[], Any],
-) -> None:
-    # the lab's context cap (1000 bytes) refuses the submission: the pipeline never builds it
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
-    (folder / "notes.txt").write_text("x" * 2000)
-    lab = tp6_lab_with(repo_root, tmp_path, "context_limit_bytes = 1000")
-    out = tmp_path / "out"
-    with caplog.at_level(logging.INFO):
-        assert (
-            main([str(folder), "--lab", str(lab), "--output", str(out), "--lang", "en", *CLASSIC])
-            == 0
-        )
-    assert "build of tp6-ok sent ahead" in caplog.text
-    assert "adopted" not in caplog.text
-    report = json.loads((out / "tp6-ok" / "report.json").read_text(encoding="utf-8"))
-    build = next(c for c in report["checks"] if c["id"] == "build.succeeds")
-    assert build["status"] == "failed" and "allowed" in build["message"]
-    assert leftovers() == ([], [])
-
-
 def test_an_engine_closed_before_it_was_asked_removes_what_the_build_made(
     repo_root: Path, tmp_path: Path, leftovers: Callable[[], Any]
 ) -> None:
     # the run failed before any pipeline built (a bad lab, say): the image is gone all the same
-    folder = _copy(repo_root, tmp_path, "tp6-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6-ok")
     labels = new_run_labels()
     head = headstart.begin([folder], tmp_path / "out", True, [], labels)
     assert isinstance(head, HeadStart), head
@@ -167,7 +134,7 @@ def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) 
 def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _copy(repo_root, tmp_path, "tp6bis-ok")
+    folder = submission_copy(repo_root, tmp_path, "tp6bis-ok")
     (folder / "node_modules" / "left").mkdir(parents=True)  # what its .dockerignore keeps out
     (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
     out = tmp_path / "out"
@@ -176,15 +143,15 @@ def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead(
     assert "build of tp6bis-ok: adopted the one sent ahead" in caplog.text
     golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
     local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
-    actual = _statuses(out, "tp6bis-ok")
+    actual = written_statuses(out, "tp6bis-ok")
     assert {k: actual[k] for k in local} == local
 
 
 def test_a_class_folder_is_built_by_the_pipeline_alone(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _copy(repo_root, tmp_path, "tp6-ok")
+    submission_copy(repo_root, tmp_path, "tp6-ok")
     with caplog.at_level(logging.INFO):
         assert main([str(tmp_path / "in"), "--output", str(tmp_path / "out"), *CLASSIC]) == 0
     assert "no build sent ahead: no Dockerfile in PATH" in caplog.text
-    assert _statuses(tmp_path / "out", "tp6-ok")["build.succeeds"] == "passed"
+    assert written_statuses(tmp_path / "out", "tp6-ok")["build.succeeds"] == "passed"
