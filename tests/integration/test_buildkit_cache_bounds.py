@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.integration.test_build_bounds import (
     PIDS,
     Seen,
     _check,
+    _oom_killed_in,
     _report,
     grade_polled,
 )
@@ -50,6 +52,7 @@ def _install_step(log: str) -> list[str]:
 def test_buildkit_builds_share_the_cache_and_each_run_is_bounded(
     repo_root: Path, tmp_path: Path, leftovers: Callable[[], Any]
 ) -> None:
+    started = time.time()
     nonce = uuid.uuid4().hex[:12]
     lab = tp6_lab_with(repo_root, tmp_path, LAB_LIMITS)
     first, second = tmp_path / "first", tmp_path / "second"
@@ -86,7 +89,10 @@ def test_buildkit_builds_share_the_cache_and_each_run_is_bounded(
         assert all(limit == PIDS and most <= PIDS for limit, most in view.pids.values()), view
         assert max(view.processes.values()) <= PIDS, view
     assert len(seen.memory) >= 4, seen  # hog, fork loop, install, useradd (and the probe's)
-    assert any(peak >= MEMORY - (1 << 20) for _, peak in seen.memory.values()), seen
+    # the hog reached its limit: a peak at it, or the kernel's record of the OOM kill in its
+    # group (BuildKit removes a RUN container's group at once, sometimes between two polls)
+    at_limit = any(peak >= MEMORY - (1 << 20) for _, peak in seen.memory.values())
+    assert at_limit or _oom_killed_in(seen.memory, since=started), seen
     assert any(most == PIDS for _, most in seen.pids.values()), seen
     build = {
         n: _check(_report(tmp_path / "out-1", n), "build.succeeds")
