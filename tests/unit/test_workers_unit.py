@@ -200,3 +200,29 @@ def test_the_side_stages_that_build_or_read_layers_wait_for_the_container_s_star
     assert log.index("lint") < log.index("start")  # the static ones run during the build
     for stage in ("image", "waste", "layer_cache"):
         assert log.index(stage) > log.index("start"), log
+
+
+class BlockingSizes(StagePipeline):
+    """``sizes`` waits for ``layer_cache`` to start: it ends at once if they run side by
+    side, after its 2 s bound if one waits for the other."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(log)
+        self.rebuilding = threading.Event()
+        self.waited: bool | None = None
+
+    def __getattr__(self, stage: str) -> object:
+        if stage == "layer_cache":
+            self.rebuilding.set()
+        elif stage == "sizes" and "sizes" not in self.log:
+            self.waited = self.rebuilding.wait(2.0)
+        return super().__getattr__(stage)
+
+
+def test_the_layer_cache_rebuild_runs_beside_the_build_stage_build() -> None:
+    log: list[str] = []
+    pipeline = BlockingSizes(log)
+    stages = ["build", "start", "root_probe", "lint", "sizes", "waste", "layer_cache", "stop"]
+    prepare(pipeline, stages, threading.Event())  # type: ignore[arg-type]
+    assert pipeline.waited is True, log
+    assert log.index("layer_cache") > log.index("start"), log
