@@ -122,10 +122,14 @@ class Pipeline(RunStages):
             self.engine.remove_container(container_id)
         for image_id in self._pulled:
             self.engine.remove_image(image_id)
+        for address in self._addresses:
+            http.forget(address)
         self._containers, self._pulled, self._container_id = [], [], None
+        self._addresses = []
         with self._stage_lock("isolation"):  # made ahead, maybe still being made
             ok, made = self._cache.get("isolation", (False, None))
-            if ok and self._releasing is None:  # once (the watchdog may close it too)
+            held = ok and (made.network is not None or made.guard is not None)
+            if held and self._releasing is None:  # once (the watchdog may close it too)
                 name = self.submission.name
                 self._releasing = isolation.release_soon(self.engine, made, name)
 

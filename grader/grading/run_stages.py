@@ -17,7 +17,7 @@ from grader.facts import (
 from grader.grading import diagnostics
 from grader.grading.build_stages import BuildStages
 from grader.intake.submission import read_dev_dependencies
-from grader.stages import image, run, runtime
+from grader.stages import image, isolation, run, runtime
 from grader.stages import probe as http
 
 
@@ -53,18 +53,22 @@ class RunStages(BuildStages):
 
     def _run(self, image_id: str, port: int | None) -> StartResult:
         o = self.options
-        network = self.isolation.network
-        name = network.name if network else None
+        isolated = self.isolation
+        name = isolated.network.name if isolated.network else None
+        mode = isolation.NO_NETWORK if isolated.inside else name
         try:
             container_id, host_port = run.start(
-                self.engine, image_id, port, self.labels, o.sandbox, name
+                self.engine, image_id, port, self.labels, o.sandbox, mode
             )
         except StartRefused as refused:  # the image's fault: run.starts fails, with the reason
             self._containers.append(refused.container_id)
             return run.refused_result(refused, port)
         self._containers.append(container_id)
         address = "127.0.0.1"
-        if name is not None:  # none when it stopped already: never the host's own 127.0.0.1
+        if isolated.inside:  # none when it stopped already: never the host's own 127.0.0.1
+            address = isolation.reach(self.engine, container_id) or ""
+            self._addresses.append(address)
+        elif name is not None:
             address = self.engine.container_address(container_id, name) or ""
         url = f"http://{address}:{host_port}{self.lab.path}" if host_port and address else None
         result = run.wait_ready(

@@ -42,6 +42,8 @@ class StageCache:
         self.container_log = ""
         self._container_id: str | None = None
         self._containers: list[str] = []
+        self._addresses: list[str] = []
+        """Addresses its containers were reached at inside their namespaces."""
         self._deadline: float | None = None
         self._extra_images: list[str] = []
         self._pulled: list[str] = []

@@ -1,5 +1,10 @@
 """The only importer of ``requests``: ``get(url, timeout)`` -> ProbeResult, or ProbeFailed;
-and ``knocking``, bare TCP connections to the app while it is asked to stop."""
+and ``knocking``, bare TCP connections to the app while it is asked to stop.
+
+Both reach a container with no network of its own (``--network none``) at the address its
+namespace was given (``reach_inside``): their connections are made inside that namespace
+(``grader.engine.netns``); every other address is connected to as usual.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from grader.engine import netns
 from grader.errors import ProbeFailed
 from grader.facts import ProbeResult
 from grader.stages.deadline import within
@@ -25,8 +36,72 @@ of CSS before its heading is read whole)."""
 KNOCK_INTERVAL_S = 0.01
 """Pause between two connections while ``knocking``."""
 
+_inside: dict[str, netns.Namespace] = {}
+"""Address -> the container namespace it is reached in (``reach_inside``)."""
+
+
+def reach_inside(address: str, namespace: netns.Namespace) -> None:
+    """From now on, connect to ``address`` from inside ``namespace``."""
+    _inside[address] = namespace
+
+
+def forget(address: str) -> None:
+    """Stop reaching ``address`` inside a namespace (its container is gone)."""
+    _inside.pop(address, None)
+
+
+def connect(host: str, port: int, timeout_s: float | None) -> socket.socket:
+    """A TCP connection to ``host:port``: inside the namespace ``host`` is reached in, if any.
+
+    Raises:
+        OSError: refused, unreachable, timed out (``TimeoutError``).
+    """
+    namespace = _inside.get(host)
+    if namespace is None:
+        return socket.create_connection((host, port), timeout=timeout_s)
+    sock = netns.socket_in(namespace)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Connection(HTTPConnection):
+    """urllib3's connection, made by ``connect``."""
+
+    def _new_conn(self) -> socket.socket:
+        if self.host not in _inside:
+            return super()._new_conn()
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        try:
+            return connect(self.host, self.port, timeout)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, its plain-HTTP pools making their connections with ``connect``."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": _Pool,
+        }
+
+
 _SESSION = requests.Session()
 _SESSION.trust_env = False  # never send a probe of 127.0.0.1 through a proxy from the environment
+_SESSION.mount("http://", _Adapter())
 
 
 def get(url: str, timeout_s: float) -> ProbeResult:
@@ -102,7 +177,7 @@ def knocking(host: str, port: int | None, interval_s: float = KNOCK_INTERVAL_S) 
     def knock() -> None:
         while not done.is_set():
             with contextlib.suppress(OSError):
-                socket.create_connection((host, port), timeout=interval_s * 5).close()
+                connect(host, port, interval_s * 5).close()
             done.wait(interval_s)
 
     thread = threading.Thread(target=knock, name="knocking", daemon=True)

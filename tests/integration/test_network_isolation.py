@@ -1,9 +1,12 @@
 """A graded app reaches nothing (issue 15, item 2), on the real engine and the host's firewall.
 
-Traffic stays on this machine: a listener of the test on the host (0.0.0.0: every address of
-the host, the bridge gateways included) and the graded containers themselves. That nothing
-reaches the internet is asserted from the host side (no default route in the container, the
-network's ``Internal`` flag, the firewall rules), never by trying.
+Both isolations are graded: the default one as root (``--network none``, the container reached
+inside its namespace), and the internal network with firewall rules (``GRADER_ISOLATION=
+network``, what a grader without root gets). Traffic stays on this machine: a listener of the
+test on the host (0.0.0.0: every address of the host, the bridge gateways included) and the
+graded containers themselves. That nothing reaches the internet is asserted from the host side
+(no interface but loopback, or no default route, the network's ``Internal`` flag and the
+firewall rules), never by trying.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,13 +22,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader.engine import Engine
+from grader.engine import Engine, netns
 from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN
+from grader.stages import isolation
 from tests.integration.conftest import BIN, push_submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -33,6 +39,8 @@ SIDE_PORT = 9000
 """Every test app also listens here (with 8000, after its delay), and logs who connects."""
 REACHED = ("connected", "ConnectionRefusedError")
 """Answers of a connection attempt that reached the other end (refused: nothing listened)."""
+MODES = ["none", "network"]
+"""``GRADER_ISOLATION`` of a test's grading: the default (root: no network), an internal one."""
 
 APP = """
 import ipaddress, socket, sys, threading, time
@@ -51,11 +59,13 @@ def address(hex_le):
 
 default = [r for r in routes() if r[1] == "00000000"]
 print("default route:", "yes" if default else "no", flush=True)
+eth0 = [r for r in routes() if r[0] == "eth0"]
 if default:
     gateway = address(default[0][2])
-else:  # the first address of eth0's network: the bridge's own, on the host
-    eth0 = next(r for r in routes() if r[0] == "eth0")
-    gateway = address(eth0[1]) + 1
+elif eth0:  # the first address of eth0's network: the bridge's own, on the host
+    gateway = address(eth0[0][1]) + 1
+else:  # no network at all: the host's docker0 again
+    gateway = DOCKER0
 for target in (str(gateway), DOCKER0):
     try:
         socket.create_connection((target, HOST_PORT), timeout=3).close()
@@ -145,12 +155,14 @@ def write_app(
     return folder
 
 
-def grade(paths: list[Path], out: Path, *extra: str) -> subprocess.Popen[str]:
+def grade(paths: list[Path], out: Path, *extra: str, mode: str = "") -> subprocess.Popen[str]:
+    """``grade`` run as a child process, ``GRADER_ISOLATION=mode``."""
     command = [str(BIN / "grade"), *map(str, paths), "-o", str(out), "--force"]
     if "--lab" not in extra:
         command += ["--lab", "tp6"]
+    env = {**os.environ, isolation.MODE_VARIABLE: mode}
     return subprocess.Popen(
-        [*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
 
 
@@ -184,21 +196,44 @@ def left_behind(engine: Engine, pid: int) -> tuple[list[Any], list[Any], list[st
 def host_facts(engine: Engine, container: dict[str, Any]) -> dict[str, Any]:
     """What the host sees of a running graded container's network."""
     attrs = engine.inspect_container(container["Id"])
-    (name, endpoint), *others = attrs["NetworkSettings"]["Networks"].items()
-    network = engine.api.inspect_network(name)
-    bridge = network["Options"].get("com.docker.network.bridge.name", "")
+    networks = attrs["NetworkSettings"]["Networks"]
     pid = attrs["State"]["Pid"]
     route = Path(f"/proc/{pid}/net/route").read_text().splitlines()[1:]
-    return {
+    devices = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    facts = {
         "id": container["Id"],
-        "address": endpoint["IPAddress"],
-        "networks": 1 + len(others),
-        "internal": network["Internal"],
-        "bridge": bridge,
+        "mode": attrs["HostConfig"]["NetworkMode"],
+        "networks": sorted(networks),
+        "interfaces": sorted(line.split(":")[0].strip() for line in devices),
         "published": attrs["NetworkSettings"]["Ports"] or {},
         "default_route": any(r.split()[1] == "00000000" for r in route),
-        "rules": grader_rules(f'bridge={bridge}"') if bridge else [],
+        "address": "",
+        "internal": False,
+        "bridge": "",
+        "rules": [],
     }
+    if facts["mode"] == isolation.NO_NETWORK:  # the grader's address, on its loopback
+        trie = Path(f"/proc/{pid}/net/fib_trie").read_text()
+        found = sorted(set(re.findall(r"198\.1[89]\.\d+\.\d+", trie)))
+        facts["address"] = found[0] if len(found) == 1 else found
+        return facts
+    (name, endpoint), *_ = networks.items()
+    network = engine.api.inspect_network(name)
+    bridge = network["Options"].get("com.docker.network.bridge.name", "")
+    facts |= {"address": endpoint["IPAddress"], "internal": network["Internal"]}
+    facts |= {"bridge": bridge, "rules": grader_rules(f'bridge={bridge}"') if bridge else []}
+    return facts
+
+
+def isolated(facts: dict[str, Any], mode: str) -> bool:
+    """The container ran isolated as ``mode`` asks: no interface but its loopback (and the
+    grader's one address on it), or an internal network of its own with the three rules."""
+    alone = not facts["default_route"] and not any(facts["published"].values())
+    if mode == "none":
+        inside = facts["interfaces"] == ["lo"] and facts["networks"] == ["none"]
+        return alone and inside and netns.POOL.overlaps(IPv4Network(f"{facts['address']}/32"))
+    internal = facts["internal"] and facts["networks"] != ["none"] and len(facts["rules"]) == 3
+    return bool(alone and internal and facts["bridge"].startswith("dlg-"))
 
 
 def running_containers(engine: Engine, pid: int) -> list[dict[str, Any]]:
@@ -219,13 +254,14 @@ def exec_connect(engine: Engine, container_id: str, address: str, port: int) -> 
     return engine.api.exec_start(exec_id).decode().strip()
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_a_graded_app_reaches_nothing_on_the_host(
-    engine: Engine, tmp_path: Path, listener: HostListener
+    engine: Engine, tmp_path: Path, listener: HostListener, mode: str
 ) -> None:
     docker0 = docker0_address(engine)
     app = write_app(tmp_path / "class" / "egress", listener.port, docker0, delay=2)
     out = tmp_path / "out"
-    proc = grade([app], out)
+    proc = grade([app], out, mode=mode)
     seen: dict[str, Any] | None = None
     while proc.poll() is None and seen is None:
         for container in running_containers(engine, proc.pid):
@@ -233,6 +269,8 @@ def test_a_graded_app_reaches_nothing_on_the_host(
                 seen = host_facts(engine, container)
             except (OSError, KeyError, ValueError, StopIteration):
                 continue  # not started yet, or already stopping
+            if not seen["address"]:
+                seen = None  # started, not yet given the grader's address
         time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
@@ -243,13 +281,10 @@ def test_a_graded_app_reaches_nothing_on_the_host(
     assert "default route: no" in log
     assert "connected" not in log.replace("egress", "").split("crosstalk")[0], log
     assert log.count("egress ") == 2, log
-    # seen from the host while it ran: an internal network of its own, no route out, no
-    # published port, and the firewall rules naming its bridge
+    # seen from the host while it ran: no interface but its loopback (or an internal network
+    # of its own and the firewall rules naming its bridge), no route out, no published port
     assert seen is not None, stdout
-    assert seen["internal"] is True and seen["networks"] == 1
-    assert seen["bridge"].startswith("dlg-") and not seen["default_route"]
-    assert not any(seen["published"].values())
-    assert len(seen["rules"]) == 3 and any("INPUT" in r for r in seen["rules"]), seen
+    assert isolated(seen, mode), seen
     # the grader still reached it as a browser would
     assert status(data, "run.starts") == "passed"
     assert status(data, "http.root_status") == "passed"
@@ -257,15 +292,16 @@ def test_a_graded_app_reaches_nothing_on_the_host(
     assert left_behind(engine, proc.pid) == ([], [], [])
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_two_submissions_graded_at_once_cannot_reach_each_other(
-    engine: Engine, tmp_path: Path, listener: HostListener
+    engine: Engine, tmp_path: Path, listener: HostListener, mode: str
 ) -> None:
     docker0 = docker0_address(engine)
     klass = tmp_path / "class"
     for name in ("alice", "bob"):  # each waits 8 s before serving: both run at once
         write_app(klass / name, listener.port, docker0, delay=8)
     out = tmp_path / "out"
-    proc = grade([klass], out, "-j", "2")
+    proc = grade([klass], out, "-j", "2", mode=mode)
     facts: list[dict[str, Any]] = []
     deadline = time.monotonic() + 240
     while proc.poll() is None and len(facts) < 2 and time.monotonic() < deadline:
@@ -275,6 +311,8 @@ def test_two_submissions_graded_at_once_cannot_reach_each_other(
                 facts = [host_facts(engine, c) for c in running]
             except (OSError, KeyError, ValueError, StopIteration):
                 facts = []
+            if not all(isinstance(f["address"], str) and f["address"] for f in facts):
+                facts = []  # not both given the grader's address yet
         time.sleep(0.05)
     assert len(facts) == 2, "the two submissions never ran at the same time"
     tried = {
@@ -285,8 +323,9 @@ def test_two_submissions_graded_at_once_cannot_reach_each_other(
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert not [answer for answer in tried.values() if answer in REACHED], tried
-    assert facts[0]["bridge"] != facts[1]["bridge"]
-    assert all(f["internal"] and not f["default_route"] and len(f["rules"]) == 3 for f in facts)
+    assert facts[0]["address"] != facts[1]["address"]
+    assert mode == "none" or facts[0]["bridge"] != facts[1]["bridge"]
+    assert all(isolated(f, mode) for f in facts), facts
     for name in ("alice", "bob"):
         data = report(out, name)
         assert "crosstalk: connection" not in data["container_log"], data["container_log"]
@@ -295,11 +334,12 @@ def test_two_submissions_graded_at_once_cannot_reach_each_other(
     assert left_behind(engine, proc.pid) == ([], [], [])
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_a_graded_app_bound_to_loopback_is_still_unreachable(
-    engine: Engine, repo_root: Path, tmp_path: Path
+    engine: Engine, repo_root: Path, tmp_path: Path, mode: str
 ) -> None:
     out = tmp_path / "out"
-    proc = grade([repo_root / "submissions" / "tp6-binds-loopback"], out)
+    proc = grade([repo_root / "submissions" / "tp6-binds-loopback"], out, mode=mode)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     data = report(out, "tp6-binds-loopback")
@@ -310,10 +350,11 @@ def test_a_graded_app_bound_to_loopback_is_still_unreachable(
 
 
 def test_sigterm_mid_run_and_a_dead_run_leave_no_network_or_rule(
-    engine: Engine, tmp_path: Path, listener: HostListener
+    engine: Engine, tmp_path: Path, listener: HostListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(isolation.MODE_VARIABLE, "network")  # here and in the child
     app = write_app(tmp_path / "class" / "slow", listener.port, docker0_address(engine), 30)
-    proc = grade([app], tmp_path / "out")
+    proc = grade([app], tmp_path / "out", mode="network")
     deadline = time.monotonic() + 240
     while not running_containers(engine, proc.pid) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -327,11 +368,9 @@ def test_sigterm_mid_run_and_a_dead_run_leave_no_network_or_rule(
 
     # a run killed outright (no clean-up of its own): the next run's sweep removes its
     # network and rules, and only those of dead runs
-    from grader.stages.isolation import isolate
-
     owner = f"{socket.gethostname()}:{_dead_pid()}"
     labels = {LABEL: "1", LABEL_RUN: os.urandom(6).hex(), LABEL_OWNER: owner}
-    made = isolate(engine, labels)
+    made = isolation.isolate(engine, labels)
     assert made.network is not None and made.guard is not None
     assert grader_rules(f'bridge={made.network.bridge}"')
     engine.sweep()
@@ -347,8 +386,9 @@ def _dead_pid() -> int:
     return child.pid
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_the_image_registry_runs_pulls_reaches_nothing_either(
-    engine: Engine, tmp_path: Path, listener: HostListener, local_registry: str
+    engine: Engine, tmp_path: Path, listener: HostListener, local_registry: str, mode: str
 ) -> None:
     folder = write_app(
         tmp_path / "class" / "pushed",
@@ -363,15 +403,17 @@ def test_the_image_registry_runs_pulls_reaches_nothing_either(
     push_submission(engine, folder, reference)
     (folder / "submission.toml").write_text(f'image = "{reference}"\n', encoding="utf-8")
     out = tmp_path / "out"
-    proc = grade([folder], out, "--lab", "tp6bis")
+    proc = grade([folder], out, "--lab", "tp6bis", mode=mode)
     seen: dict[str, dict[str, Any]] = {}
     while proc.poll() is None:
         for container in running_containers(engine, proc.pid):
             if container["Id"] not in seen:
                 try:
-                    seen[container["Id"]] = host_facts(engine, container)
+                    facts = host_facts(engine, container)
                 except (OSError, KeyError, ValueError, StopIteration):
                     continue
+                if facts["address"]:  # given the grader's address
+                    seen[container["Id"]] = facts
         time.sleep(0.05)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
@@ -381,9 +423,7 @@ def test_the_image_registry_runs_pulls_reaches_nothing_either(
     # both containers (the built image, the pulled one) ran isolated; neither reached the host
     assert listener.peers == []
     assert len(seen) >= 2, seen
-    assert all(
-        f["internal"] and not f["default_route"] and len(f["rules"]) == 3 for f in seen.values()
-    )
+    assert all(isolated(f, mode) for f in seen.values()), seen
     assert left_behind(engine, proc.pid) == ([], [], [])
 
 

@@ -2,7 +2,10 @@
 report's path (``Pipeline.close``), and every release is done once the grading returns: a class
 run at ``-j 1`` and ``-j 2``, a queue task, a student's pytest run. The end-of-run sweeps also
 remove the run's networks and rules; they are turned off here, so that a release dropped (or
-not waited for) leaves its network behind and fails the test."""
+not waited for) leaves its network behind and fails the test. Every test here asks for that
+isolation (``GRADER_ISOLATION=network``): as root, the grader would otherwise make no network
+at all (its containers reached inside their namespaces), and there would be nothing to
+release."""
 
 from __future__ import annotations
 
@@ -26,8 +29,15 @@ from grader.engine import Engine, firewall
 from grader.engine.sweeps import Sweeps
 from grader.grading.settings import Options
 from grader.labels import LABEL_OWNER, LABEL_RUN, new_run_labels
+from grader.stages import isolation
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def network_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal network and firewall rules per submission, here and in child processes."""
+    monkeypatch.setenv(isolation.MODE_VARIABLE, "network")
 
 
 def grader_rules(needle: str) -> list[str]:
