@@ -1,6 +1,7 @@
-"""The BuildKit build sent ahead (grader/engine/headgrpc.py) on the real engine: adopted by the
-pipeline with the verdicts of a class run, bounded as the engine's own BuildKit builds are, and
-cancelled, its image removed, when the pipeline never asks for it."""
+"""The BuildKit build sent ahead (grader/engine/headgrpc.py) on the real engine: bounded as the
+engine's own BuildKit builds are, and cancelled, its image removed, when the pipeline never
+asks for it. Its adoption with the verdicts of a class run is tested beside the classic
+builder's, in test_headstart.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import logging
 import secrets
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from tests.integration.conftest import (
     submission_copy,
     tp6_lab_with,
     written_report,
-    written_statuses,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -36,44 +35,6 @@ def _sent(tmp_path: Path, folder: Path, labels: dict[str, str]) -> headgrpc.Grpc
     assert head.decided.wait(30)
     assert head.declined is None, head.declined
     return head
-
-
-@pytest.mark.parametrize(
-    "name", ["tp6-ok", "tp6-syntax-error", "tp6-copy-no-slash", "tp6-code-before-deps"]
-)
-def test_one_submission_is_built_ahead_by_buildkit_with_the_verdicts_of_a_class_run(
-    name: str,
-    repo_root: Path,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-    leftovers: Callable[[], Any],
-) -> None:
-    folder = submission_copy(repo_root, tmp_path, name)
-    out = tmp_path / "out"
-    with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out), "--lang", "en"]) == 0
-    assert f"build of {name} sent ahead" in caplog.text
-    assert f"build of {name}: adopted the one sent ahead (BuildKit)" in caplog.text
-    golden = tomllib.loads((GOLDENS / "tp6.toml").read_text(encoding="utf-8"))[name]
-    assert written_statuses(out, name) == golden
-    assert written_report(out, name)["facts"]["builder"] == "buildkit"
-    assert leftovers() == ([], [])
-
-
-def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead_by_buildkit(
-    repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    folder = submission_copy(repo_root, tmp_path, "tp6bis-ok")
-    (folder / "node_modules" / "left").mkdir(parents=True)  # what its .dockerignore keeps out
-    (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
-    out = tmp_path / "out"
-    with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out)]) == 0
-    assert "build of tp6bis-ok: adopted the one sent ahead (BuildKit)" in caplog.text
-    golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
-    local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
-    actual = written_statuses(out, "tp6bis-ok")
-    assert {k: actual[k] for k in local} == local
 
 
 def test_the_build_sent_ahead_runs_its_steps_under_the_grader_s_cgroup_parent(

@@ -1,7 +1,7 @@
-"""The build sent ahead (grader/engine/headstart.py) on the real engine: adopted by the
-pipeline, the
-same image docker-py builds, the same verdicts as a class run, and cancelled and removed when
-the pipeline never asks for it."""
+"""The build sent ahead (grader/engine/headstart.py; BuildKit's, grader/engine/headgrpc.py, in
+the tests parametrized by builder) on the real engine: adopted by the pipeline, the same image
+docker-py builds, the same verdicts as a class run, and cancelled and removed when the
+pipeline never asks for it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from grader.engine.headstart import HeadStart
 from grader.labels import LABEL_RUN, new_run_labels
 from tests.integration.conftest import (
     submission_copy,
+    written_report,
     written_statuses,
 )
 
@@ -32,11 +33,31 @@ CLASSIC = ("--builder", "classic")
 """The head start sends the classic builder's build: BuildKit builds through the CLI."""
 
 
+BUILDERS = {"classic": CLASSIC, "buildkit": ()}
+"""Each head start, by the command line that sends it: ``auto`` sends BuildKit's."""
+
+
+def _graded_ahead(
+    folder: Path, out: Path, builder: str, caplog: pytest.LogCaptureFixture, *args: str
+) -> None:
+    """``grade`` on one submission folder, its build sent ahead by ``builder``'s head start
+    and adopted by the pipeline."""
+    name = folder.name
+    with caplog.at_level(logging.INFO):
+        assert main([str(folder), "--output", str(out), *args, *BUILDERS[builder]]) == 0
+    assert f"build of {name} sent ahead" in caplog.text
+    adopted = f"build of {name}: adopted the one sent ahead"
+    assert (adopted + " (BuildKit)" in caplog.text) == (builder == "buildkit"), caplog.text
+    assert adopted in caplog.text
+
+
+@pytest.mark.parametrize("builder", list(BUILDERS))
 @pytest.mark.parametrize(
     "name", ["tp6-ok", "tp6-syntax-error", "tp6-copy-no-slash", "tp6-code-before-deps"]
 )
 def test_one_submission_is_built_ahead_with_the_verdicts_of_a_class_run(
     name: str,
+    builder: str,
     repo_root: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -44,14 +65,13 @@ def test_one_submission_is_built_ahead_with_the_verdicts_of_a_class_run(
 ) -> None:
     folder = submission_copy(repo_root, tmp_path, name)
     out = tmp_path / "out"
-    with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out), "--lang", "en", *CLASSIC]) == 0
-    assert f"build of {name} sent ahead" in caplog.text
-    assert f"build of {name}: adopted the one sent ahead" in caplog.text
+    _graded_ahead(folder, out, builder, caplog, "--lang", "en")
     golden = tomllib.loads((GOLDENS / "tp6.toml").read_text(encoding="utf-8"))[name]
-    classic = tomllib.loads((GOLDENS / "classic.toml").read_text(encoding="utf-8"))
-    golden = classic.get(name, golden)  # the classic builder's own verdicts, where they differ
+    if builder == "classic":  # the classic builder's own verdicts, where they differ
+        classic = tomllib.loads((GOLDENS / "classic.toml").read_text(encoding="utf-8"))
+        golden = classic.get(name, golden)
     assert written_statuses(out, name) == golden
+    assert written_report(out, name)["facts"]["builder"] == builder
     assert leftovers() == ([], [])
 
 
@@ -131,16 +151,15 @@ def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) 
     assert not [c for c in running if nonce in c.get("Command", "")]
 
 
+@pytest.mark.parametrize("builder", list(BUILDERS))
 def test_a_multi_stage_submission_with_a_dockerignore_is_built_ahead(
-    repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    builder: str, repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = submission_copy(repo_root, tmp_path, "tp6bis-ok")
     (folder / "node_modules" / "left").mkdir(parents=True)  # what its .dockerignore keeps out
     (folder / "node_modules" / "left" / "index.js").write_text("module.exports = 1\n")
     out = tmp_path / "out"
-    with caplog.at_level(logging.INFO):
-        assert main([str(folder), "--output", str(out), *CLASSIC]) == 0
-    assert "build of tp6bis-ok: adopted the one sent ahead" in caplog.text
+    _graded_ahead(folder, out, builder, caplog)
     golden = tomllib.loads((GOLDENS / "tp6bis.toml").read_text(encoding="utf-8"))["tp6bis-ok"]
     local = {k: v for k, v in golden.items() if not k.startswith("registry.")}  # no push here
     actual = written_statuses(out, "tp6bis-ok")
