@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def add_address(namespace: Namespace, address: str) -> None:
         raise OSError(error, f"adding {address} to the loopback: {os.strerror(error)}")
 
 
-def _made_in(namespace: Namespace, make: Any) -> socket.socket:
+def _made_in(namespace: Namespace, make: Callable[[], socket.socket]) -> socket.socket:
     """``make()`` called with this thread inside ``namespace``, then back in its own."""
     setns = _setns_function()
     try:
@@ -128,7 +129,7 @@ def _made_in(namespace: Namespace, make: Any) -> socket.socket:
         try:
             _enter(setns, target)
             try:
-                made: socket.socket = make()
+                made = make()
             finally:
                 _enter(setns, own)  # back home before anything else runs in this thread
             return made

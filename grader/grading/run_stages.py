@@ -67,7 +67,8 @@ class RunStages(BuildStages):
         address = "127.0.0.1"
         if isolated.inside:  # none when it stopped already: never the host's own 127.0.0.1
             address = isolation.reach(self.engine, container_id) or ""
-            self._addresses.append(address)
+            if address:
+                self._addresses.append(address)
         elif name is not None:
             address = self.engine.container_address(container_id, name) or ""
         url = f"http://{address}:{host_port}{self.lab.path}" if host_port and address else None

@@ -111,8 +111,8 @@ def reach(engine: Engine, container_id: str) -> str | None:
         namespace = netns.of(pid)
         address = netns.next_address()
         netns.add_address(namespace, address)
-    except FileNotFoundError:
-        return None  # it stopped between the two looks
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None  # it stopped between the two looks (netns: its process is gone)
     except OSError as exc:
         raise EngineError(f"cannot reach container {container_id[:12]}: {exc}") from exc
     probe.reach_inside(address, namespace)

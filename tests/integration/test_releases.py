@@ -35,9 +35,15 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def network_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An internal network and firewall rules per submission, here and in child processes."""
+def network_isolation(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal network and firewall rules per submission, here and in child processes
+    (checked: otherwise every test here would pass with nothing made to release)."""
     monkeypatch.setenv(isolation.MODE_VARIABLE, "network")
+    made = isolation.isolate(engine, new_run_labels())
+    try:
+        assert made.network is not None and not made.inside, made
+    finally:
+        isolation.release(engine, made)
 
 
 def grader_rules(needle: str) -> list[str]:
