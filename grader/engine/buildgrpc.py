@@ -40,7 +40,7 @@ EXTENDED = (b"x", b"g", b"L", b"K")
 """Tar entry types BuildKit's context sniffing cannot read first (it reads 1 kB): PAX and GNU
 long-name headers. A context whose first entry needs one is sent gzipped instead."""
 SPOOL_BYTES = 8_000_000
-_bodies: dict[str, tuple[IO[bytes], threading.Lock]] = {}
+_bodies: dict[str, tuple[IO[bytes], threading.Lock, Callable[[], None]]] = {}
 _server: Any = None
 _server_lock = threading.Lock()
 
@@ -123,7 +123,7 @@ def _start_server() -> Any:
             if served is None:
                 self.send_error(404)
                 return
-            body, lock = served
+            body, lock, on_read = served
             with lock, contextlib.suppress(OSError, ValueError):  # closed: the build was cancelled
                 body.seek(0, 2)
                 self.send_response(200)
@@ -132,6 +132,8 @@ def _start_server() -> Any:
                 self.end_headers()
                 body.seek(0)
                 shutil.copyfileobj(body, self.wfile)
+                self.wfile.flush()
+                on_read()
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the engine's requests are no news."""
@@ -143,14 +145,15 @@ def _start_server() -> Any:
 
 
 @contextlib.contextmanager
-def served(body: IO[bytes]) -> Iterator[str]:
-    """The URL the engine fetches ``body`` from, while the block runs."""
+def served(body: IO[bytes], on_read: Callable[[], None] = lambda: None) -> Iterator[str]:
+    """The URL the engine fetches ``body`` from, while the block runs; ``on_read`` is called
+    each time the engine has read all of it."""
     global _server
     token = secrets.token_urlsafe(24)
     with _server_lock:
         if _server is None:
             _server = _start_server()
-        _bodies[token] = (body, threading.Lock())
+        _bodies[token] = (body, threading.Lock(), on_read)
         port = _server.server_address[1]
     try:
         yield f"http://127.0.0.1:{port}/{token}"
@@ -195,9 +198,11 @@ def grpc_build(
     cgroup_parent: str | None,
     register: Callable[[Callable[[], None] | None], None],
     add_host: str | None = None,
+    on_read: Callable[[], None] = lambda: None,
 ) -> tuple[str | None, str | None]:
     """Build through BuildKit's gRPC API; the image id and the builder's error (one None).
-    ``register`` is given a function that cancels the build (from any thread), then None.
+    ``register`` is given a function that cancels the build (from any thread), then None;
+    ``on_read`` is called once the engine has read the context.
 
     Raises:
         BuildTimedOut: the build did not finish within ``timeout_s`` (it is cancelled).
@@ -234,7 +239,7 @@ def grpc_build(
     calls = _Calls(PlainLog(), text)
     register(cancel)
     try:
-        with served(body) as url:
+        with served(body, on_read) as url:
             attrs = frontend_attrs(url, dockerfile, labels, target, cgroup_parent, add_host)
             calls.solve = call("Solve", solve_request(ref, attrs))
             calls.status = call("Status", _text(1, ref))

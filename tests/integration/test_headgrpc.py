@@ -48,6 +48,9 @@ def test_the_build_sent_ahead_runs_its_steps_under_the_grader_s_cgroup_parent(
     head = _sent(tmp_path, folder, labels)
     assert head.take()
     try:
+        # the engine reads the context first (grade loads itself after that): long before
+        # the pip install ends
+        assert head.read.wait(30) and not head.finished.is_set()
         assert head.finished.wait(300)
         assert isinstance(head.outcome, tuple), head.outcome
         image, error = head.outcome
