@@ -82,6 +82,7 @@ def test_a_pid1_without_a_handler_is_killed_at_once(
     done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("ignored", 137)
     assert done.seconds < GRACE_S / 2  # known before the grace (a loaded engine kills slowly)
+    assert engine.wait_exit(running[0]) == 137  # the engine saw it killed (sent directly)
 
 
 @pytest.mark.parametrize("running", ["node"], indirect=True)
@@ -91,6 +92,7 @@ def test_node_without_a_listener_is_killed_once_its_handler_reset_sigterm(
     done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("dropped", 137)
     assert done.seconds < GRACE_S / 2
+    assert engine.wait_exit(running[0]) == 137
 
 
 @pytest.mark.parametrize("running", ["node-listener"], indirect=True)
@@ -109,3 +111,4 @@ def test_a_handler_that_does_not_exit_waits_the_grace(
     done = stop(engine, running, 2)
     assert (done.outcome, done.exit_status) == ("grace", 137)
     assert done.seconds >= 2.0
+    assert engine.wait_exit(running[0]) == 137

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -107,3 +109,41 @@ def test_a_reset_while_busy_is_a_way_out_not_a_dropped_signal(
     handling = _pid1(tmp_path / "handling", NODE_BEFORE, 5)
     assert watch(handling, 15, time.monotonic() + 0.1) == "grace"
     assert watch(tmp_path / "gone", 15, time.monotonic() + 1) == "exited"
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "60"])
+
+
+def _cgroup_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cgroup").read_text().splitlines()[0]
+
+
+def test_a_signal_goes_straight_to_the_process_it_names() -> None:
+    """Sent through a pidfd once the process is checked to be the owner's (a real process,
+    a line of its own cgroup file as the owner): it is killed, and one that has exited says
+    so."""
+    child = _sleeper()
+    proc = Path(f"/proc/{child.pid}")
+    try:
+        sent = stopping.signal_directly(proc, _cgroup_line(child.pid), signal.SIGKILL)
+        assert sent is True  # our own child: permitted, root or not
+        assert child.wait(10) == -signal.SIGKILL
+        assert stopping.signal_directly(proc, "", signal.SIGKILL) is False  # reaped: gone
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_of_another_owner_is_never_signalled() -> None:
+    """A pid that is no longer the container's (another cgroup: a pid reused) is left alone:
+    the engine is asked instead."""
+    child = _sleeper()
+    try:
+        proc = Path(f"/proc/{child.pid}")
+        assert stopping.signal_directly(proc, "not-this-container", signal.SIGKILL) is None
+        time.sleep(0.05)
+        assert child.poll() is None  # still running
+    finally:
+        child.kill()
+        child.wait()
