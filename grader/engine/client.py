@@ -131,6 +131,27 @@ class Engine(Builds, Sweeps, Storage, Networks):
         pid_i, uid_i = titles.index("PID"), titles.index("UID")
         return [(int(r[pid_i]), int(r[uid_i])) for r in rows]
 
+    def exec_shell(self, container_id: str, script: str) -> tuple[int | None, bytes]:
+        """``/bin/sh -c SCRIPT`` inside a running container, as ``docker exec`` runs it: its exit
+        status (None when it could not run: no ``/bin/sh``, the container gone) and its
+        output, empty past ``FILE_LIMIT`` bytes (the image's shell is the student's)."""
+        try:
+            exec_id = self.api.exec_create(container_id, ["/bin/sh", "-c", script], stderr=False)[
+                "Id"
+            ]
+            stream = self.api.exec_start(exec_id, stream=True)
+            try:
+                out = capped(stream)
+            finally:
+                drop(stream)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError:
+            return None, b""
+        except TRANSIENT as exc:
+            release(exc)
+            raise EngineError(f"exec in container: {exc}") from exc
+        return (None if code is None else int(code)), out or b""
+
     def exec_read(self, container_id: str, path: str) -> bytes | None:
         """``cat PATH`` inside a running container; None when that fails (no ``cat``, no file)
         or prints more than ``FILE_LIMIT`` bytes (the image's ``cat`` is the student's)."""

@@ -221,3 +221,13 @@ def test_submissions_with_the_same_name_keep_their_own_reports(tmp_path: Path) -
         assert report["submission"] == name
         assert any("same name, alice" in note for note in report["notes"]), report["notes"]
     assert not (out / "alice").exists()
+
+
+def test_testinfra_runs_through_the_engine_without_a_docker_cli(
+    engine: Engine, hostile: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """testinfra's commands go through the engine's exec API: no ``docker`` process per check
+    (a grader whose PATH has no CLI still checks inside the container)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    packages = runtime.dev_packages(engine, hostile["plain"], "/app", ("jest",), running=True)
+    assert packages.method == "testinfra" and packages.present == ()
