@@ -338,7 +338,7 @@ def _renamed(named: Named, lang: str) -> str:
              name=named.name)  # fmt: skip
 
 
-WARM_UP = ("grader.grading.single", "testinfra")
+WARM_UP = ("grader.grading.single", "testinfra", "testinfra.backend.docker")
 """What the checks load (pytest, the rubric's plugin, testinfra), imported by the main thread
 while the first build runs, not before it: ``grade`` sends its first build sooner."""
 
