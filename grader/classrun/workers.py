@@ -83,10 +83,11 @@ def stages_for(lab: LabSpec, folder: Path | None = None) -> list[str]:
     return stage_names([f for c in lab.checks for f in table.get(c.id, ())])
 
 
-SIDE_STAGES = ("lint", "context", "image", "sizes", "waste", "layer_cache")
+SIDE_STAGES = ("lint", "context", "sizes", "image", "waste", "layer_cache")
 """Stages that never need the container, in the order a second thread runs them while the
 critical path (build, start, probes, runtime facts) runs: the static ones first, during the
-build."""
+build; then the build stage's build, the longest (the critical path reads the image's facts
+itself when it needs them first)."""
 NETWORK_STAGES = ("declaration", "reference", "registry_status", "registry_probe")
 """Stages that talk to the image's registry (and run the image pulled from it): a third
 thread runs them from the start, so a slow registry (or a slow DNS answer that none exists)

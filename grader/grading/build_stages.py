@@ -98,7 +98,9 @@ class BuildStages(StaticStages):
         return self._once("sizes", self._sizes)
 
     def _sizes(self) -> SizeFacts:
-        final = self.image.size
+        # the image's size as the image stage reads it, without waiting for its other facts:
+        # the build stage's build is the last stage to end, the sooner it starts the better
+        final = int(self.engine.inspect_image(self.build.image_id).get("Size") or 0)
         own = safe_file(self.submission.root, build.SINGLE_NAME)
         if own is None and len(self.dockerfile.stages) > 1:
             # the build stage alone is already built: the main build made it on the way

@@ -126,7 +126,11 @@ class RunStages(BuildStages):
         declared = read_dev_dependencies(self.submission.root, manifest)
         started = self.start
         running = runtime.main_pid(self.engine, started.container_id) is not None
-        workdir = self.image.workdir
+        if self.done("image"):
+            workdir = self.image.workdir
+        else:  # its other facts (the image's /etc/passwd read) are not needed here
+            config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
+            workdir = str(config.get("WorkingDir") or "")
         return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
 
     def _get(self, path: str) -> ProbeResult:

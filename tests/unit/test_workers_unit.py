@@ -145,7 +145,7 @@ def test_side_stages_leave_the_critical_path_static_ones_first() -> None:
     stages = ["dockerfile", "build", "image", "start", "sizes", "runtime", "context", "lint"]
     critical, side, network = split_stages(stages)
     assert critical == ["dockerfile", "build", "start", "runtime"]
-    assert side == ["lint", "context", "image", "sizes"]
+    assert side == ["lint", "context", "sizes", "image"]  # the build stage's build first
     assert network == []
     assert split_stages(["dockerfile", "root_probe"]) == (["dockerfile", "root_probe"], [], [])
 
