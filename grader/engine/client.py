@@ -135,28 +135,24 @@ class Engine(Builds, Sweeps, Storage, Networks):
         """``/bin/sh -c SCRIPT`` inside a running container, as ``docker exec`` runs it: its exit
         status (None when it could not run: no ``/bin/sh``, the container gone) and its
         output, empty past ``FILE_LIMIT`` bytes (the image's shell is the student's)."""
-        try:
-            exec_id = self.api.exec_create(container_id, ["/bin/sh", "-c", script], stderr=False)[
-                "Id"
-            ]
-            stream = self.api.exec_start(exec_id, stream=True)
-            try:
-                out = capped(stream)
-            finally:
-                drop(stream)
-            code = self.api.exec_inspect(exec_id).get("ExitCode")
-        except docker.errors.APIError:
-            return None, b""
-        except TRANSIENT as exc:
-            release(exc)
-            raise EngineError(f"exec in container: {exc}") from exc
-        return (None if code is None else int(code)), out or b""
+        code, out = self._exec(container_id, ["/bin/sh", "-c", script])
+        return code, out or b""
 
     def exec_read(self, container_id: str, path: str) -> bytes | None:
         """``cat PATH`` inside a running container; None when that fails (no ``cat``, no file)
         or prints more than ``FILE_LIMIT`` bytes (the image's ``cat`` is the student's)."""
+        code, out = self._exec(container_id, ["cat", path])
+        return out if code == 0 else None
+
+    def _exec(self, container_id: str, argv: list[str]) -> tuple[int | None, bytes | None]:
+        """Run ``argv`` in a running container: its exit status (None when it could not run)
+        and its standard output (None past ``FILE_LIMIT`` bytes: the rest is not read).
+
+        Raises:
+            EngineError: the engine could not be reached.
+        """
         try:
-            exec_id = self.api.exec_create(container_id, ["cat", path], stderr=False)["Id"]
+            exec_id = self.api.exec_create(container_id, argv, stderr=False)["Id"]
             stream = self.api.exec_start(exec_id, stream=True)
             try:
                 out = capped(stream)
@@ -164,11 +160,11 @@ class Engine(Builds, Sweeps, Storage, Networks):
                 drop(stream)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         except docker.errors.APIError:
-            return None
+            return None, None
         except TRANSIENT as exc:
             release(exc)
             raise EngineError(f"exec in container: {exc}") from exc
-        return out if code == 0 and isinstance(out, bytes) else None
+        return (None if code is None else int(code)), out
 
     def read_file(self, container_id: str, path: str) -> bytes | None:
         """A regular file's first ``FILE_LIMIT`` bytes through the archive API, streamed; None

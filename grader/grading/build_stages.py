@@ -100,7 +100,7 @@ class BuildStages(StaticStages):
     def _sizes(self) -> SizeFacts:
         # the image's size as the image stage reads it, without waiting for its other facts:
         # the build stage's build is the last stage to end, the sooner it starts the better
-        final = int(self.engine.inspect_image(self.build.image_id).get("Size") or 0)
+        final = image.size_of(self.engine.inspect_image(self.build.image_id))
         own = safe_file(self.submission.root, build.SINGLE_NAME)
         if own is None and len(self.dockerfile.stages) > 1:
             # the build stage alone is already built: the main build made it on the way

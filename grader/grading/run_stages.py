@@ -126,11 +126,9 @@ class RunStages(BuildStages):
         declared = read_dev_dependencies(self.submission.root, manifest)
         started = self.start
         running = runtime.main_pid(self.engine, started.container_id) is not None
-        if self.done("image"):
-            workdir = self.image.workdir
-        else:  # its other facts (the image's /etc/passwd read) are not needed here
-            config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
-            workdir = str(config.get("WorkingDir") or "")
+        # the WORKDIR alone: not the image stage's other facts (its /etc/passwd read)
+        config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
+        workdir = image.workdir_of(config)
         return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
 
     def _get(self, path: str) -> ProbeResult:

@@ -52,6 +52,16 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
     return tuple(str(v) for v in value) if value else None
 
 
+def workdir_of(config: Mapping[str, Any]) -> str:
+    """The WORKDIR of an image's ``Config`` (pure): empty when none."""
+    return str(config.get("WorkingDir") or "")
+
+
+def size_of(attrs: Mapping[str, Any]) -> int:
+    """An image's size in bytes, from ``docker image inspect`` (pure)."""
+    return int(attrs.get("Size") or 0)
+
+
 def facts_from_inspect(attrs: Mapping[str, Any], passwd: str | None) -> ImageFacts:
     """Normalise ``docker image inspect`` output (pure)."""
     config = attrs.get("Config") or {}
@@ -65,9 +75,9 @@ def facts_from_inspect(attrs: Mapping[str, Any], passwd: str | None) -> ImageFac
         exposed_ports=exposed_ports(config),
         entrypoint=_tuple(config.get("Entrypoint")),
         cmd=_tuple(config.get("Cmd")),
-        workdir=str(config.get("WorkingDir") or ""),
+        workdir=workdir_of(config),
         env=env,
-        size=int(attrs.get("Size") or 0),
+        size=size_of(attrs),
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
         healthcheck=healthcheck_test(config),
     )
