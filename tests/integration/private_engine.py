@@ -16,11 +16,13 @@ from grader.errors import EngineUnavailable
 class PrivateEngine:
     """Start, stop and restart a second Docker engine on this machine."""
 
-    def __init__(self, name: str, subnet: str) -> None:
+    def __init__(self, name: str, subnet: str, args: tuple[str, ...] = ()) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"grader-{name}-", dir="/tmp"))
         self.bridge = f"gr-{name}"[:15]
         self.subnet = subnet
         self.url = f"unix://{self.root}/docker.sock"
+        self.args = args
+        """More of dockerd's options (``--config-file``...)."""
         self.proc: subprocess.Popen[bytes] | None = None
         subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
         subprocess.run(["ip", "addr", "add", subnet, "dev", self.bridge], check=True)
@@ -38,6 +40,7 @@ class PrivateEngine:
                 "--bridge", self.bridge,
                 "--iptables=false",
                 "--ip-masq=false",
+                *self.args,
             ],
             stdout=log,
             stderr=log,
