@@ -31,6 +31,12 @@ APPS = {
         3000,
         ["node", "-e", NODE_SERVER + "process.on('SIGTERM', () => process.exit(0));"],
     ),
+    # exits with a status of its own: containerd's, read before the engine has handled the exit
+    "node-exit-7": (
+        "node:18-slim",
+        3000,
+        ["node", "-e", NODE_SERVER + "process.on('SIGTERM', () => process.exit(7));"],
+    ),
     # a handler that does nothing: only the end of the grace tells
     "python-handler": (
         "python:3.11-slim",
@@ -102,6 +108,15 @@ def test_node_with_a_listener_exits_on_sigterm(
     done = stop(engine, running, GRACE_S)
     assert (done.outcome, done.exit_status) == ("exited", 0)
     assert done.seconds < GRACE_S / 2
+
+
+@pytest.mark.parametrize("running", ["node-exit-7"], indirect=True)
+def test_the_exit_status_is_the_apps_own_the_one_the_engine_records(
+    engine: Engine, running: tuple[str, int | None]
+) -> None:
+    done = stop(engine, running, GRACE_S)
+    assert (done.outcome, done.exit_status) == ("exited", 7)
+    assert engine.wait_exit(running[0]) == 7
 
 
 @pytest.mark.parametrize("running", ["python-handler"], indirect=True)
