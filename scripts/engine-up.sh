@@ -144,7 +144,7 @@ fi
 
 # The build cache's bounds (scripts/dockerd.json, docs/instructor.md "Build cache"): Engine 26
 # collects nothing unless told to, and a grading engine makes thousands of one-off records
-# (each student's layers) whose lookups slow every later build. A machine's own
+# (each student's layers), unbounded otherwise. A machine's own
 # /etc/docker/daemon.json, when there is one, is used as it is.
 readonly SYSTEM_CONFIG=/etc/docker/daemon.json
 readonly OUR_CONFIG=/run/docker-lab-grader-dockerd.json # a copy: this clone may go, dockerd stays
