@@ -6,10 +6,13 @@
 # 3 no engine and we cannot (or failed to) start one.
 set -euo pipefail
 
-readonly DOCKERD_LOG=/var/log/docker-lab-grader-dockerd.log
-readonly APT_LOG=/var/log/docker-lab-grader-apt.log
-readonly OUR_PIDFILE=/run/docker-lab-grader-dockerd.pid
-readonly DOCKERD_PIDFILE=/var/run/docker.pid
+# ENGINE_UP_ROOT: a directory every file below is read and written under instead of /
+# (tests/integration/test_engine_gc.py runs this script there with a stand-in dockerd).
+readonly ROOT=${ENGINE_UP_ROOT:-}
+readonly DOCKERD_LOG=$ROOT/var/log/docker-lab-grader-dockerd.log
+readonly APT_LOG=$ROOT/var/log/docker-lab-grader-apt.log
+readonly OUR_PIDFILE=$ROOT/run/docker-lab-grader-dockerd.pid
+readonly DOCKERD_PIDFILE=$ROOT/var/run/docker.pid
 readonly DEFAULT_SOCK=unix:///var/run/docker.sock
 readonly WAIT_SECONDS=60
 
@@ -146,8 +149,8 @@ fi
 # collects nothing unless told to, and a grading engine makes thousands of one-off records
 # (each student's layers), unbounded otherwise. A machine's own
 # /etc/docker/daemon.json, when there is one, is used as it is.
-readonly SYSTEM_CONFIG=/etc/docker/daemon.json
-readonly OUR_CONFIG=/run/docker-lab-grader-dockerd.json # a copy: this clone may go, dockerd stays
+readonly SYSTEM_CONFIG=$ROOT/etc/docker/daemon.json
+readonly OUR_CONFIG=$ROOT/run/docker-lab-grader-dockerd.json # a copy: this clone may go, dockerd stays
 config_args=()
 if [[ ! -e $SYSTEM_CONFIG ]]; then
 	cp "$(dirname "${BASH_SOURCE[0]}")/dockerd.json" "$OUR_CONFIG"

@@ -65,10 +65,3 @@ def test_the_started_engine_collects_every_record_unused_for_12_hours(
     # no size to keep: every record unused for that long goes, whatever the cache's size (a
     # size bound costs each collection the size of every record: 1.4 s of CPU on 22 000)
     assert rules[0].get("Keep Bytes", "0") in ("0", "0B"), rules[0]
-
-
-def test_make_starts_the_engine_with_it() -> None:
-    script = (ROOT / "scripts" / "engine-up.sh").read_text()
-    assert 'dockerd "${config_args[@]}"' in script
-    assert "/dockerd.json" in script
-    assert '--config-file "$OUR_CONFIG"' in script
