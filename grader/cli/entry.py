@@ -228,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(head, headgrpc.GrpcHead):  # its thread alone, until the build is sent
             head.decided.wait(headgrpc.SEND_WAIT_S)  # and the engine has read its context
             head.read.wait(headgrpc.READ_WAIT_S)
+            from grader.cli import idleload  # the rest of the grader, beside that build's steps
+
+            idleload.load(head)
         from grader.cli import command  # the rest of the grader, while that build runs
     except KeyboardInterrupt:
         if not isinstance(head, str):

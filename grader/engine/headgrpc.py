@@ -194,6 +194,15 @@ class GrpcHead:
         with self._lock:
             self._cancel = cancel
 
+    def running_step(self) -> bool:
+        """True while one of the build's RUN steps runs (its container seen by the watcher)."""
+        runs = self.runs
+        return runs is not None and not self.finished.is_set() and runs.running()
+
+    def over(self) -> bool:
+        """True once the build has ended, or was never sent."""
+        return self.finished.is_set()
+
     def cancel(self) -> None:
         """Stop the build in the engine (closing its connection), from any thread."""
         with self._lock:

@@ -306,6 +306,10 @@ class RunBuild:
         """The RUN groups of this build the watcher saw."""
         return self.watcher.runs_of(self.marker, self.start, self.end or time.monotonic())
 
+    def running(self) -> bool:
+        """True while a RUN container of this build runs (its group not yet removed)."""
+        return any(run.gone is None for run in self.runs())
+
     def peaks(self) -> tuple[int | None, int | None]:
         """The most memory and processes one RUN container of the build held."""
         runs = self.runs()

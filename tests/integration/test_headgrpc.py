@@ -123,6 +123,30 @@ def test_an_abandoned_build_stops_in_the_engine(tmp_path: Path, engine: Engine) 
     assert isinstance(head.outcome, BaseException)
 
 
+def test_the_build_says_while_its_run_step_runs(tmp_path: Path, engine: Engine) -> None:
+    """What the grader's loading waits on (grader/cli/idleload.py)."""
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    nonce = secrets.token_hex(8)
+    (folder / "Dockerfile").write_text(
+        f"FROM python:3.11-slim\nRUN sleep 2 # {nonce}\nRUN echo {nonce} > /done\n"
+    )
+    head = _sent(tmp_path, folder, new_run_labels())
+    assert head.take()
+    seen: list[bool] = []
+    try:
+        while not head.finished.wait(0.05):
+            seen.append(head.running_step())
+        assert head.over() and not head.running_step()
+        assert isinstance(head.outcome, tuple) and head.outcome[0], head.outcome
+        # the two-second step is seen running for most of it; the build's other steps are not
+        assert seen.count(True) >= 20, seen
+    finally:
+        head.release()
+        if isinstance(head.outcome, tuple) and head.outcome[0]:
+            engine.remove_image(head.outcome[0])
+
+
 def test_nothing_is_sent_ahead_for_a_dockerfile_that_needs_the_cli_session(
     repo_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
