@@ -110,14 +110,15 @@ class Pipeline(RunStages):
         return http.get(url, self.options.http_timeout_s)
 
     def close(self) -> None:
-        """Keep the container's log, then remove the container; never raises. The network
+        """Keep the container's log, then remove the container (both already under way once
+        it stopped: ``RunStages.stop``); never raises. The network
         and firewall rules of its isolation are released in the background, once the
         container is gone (``wait_released``; the report need not wait for it)."""
-        if self._container_id is not None:
-            try:
-                self.container_log = self.engine.logs(self._container_id, self.options.log_limit)
-            except GraderError as exc:
-                log.warning("no log for %s: %s", self.submission.name, exc)
+        wrapping = self._wrapping
+        if wrapping is not None:  # the log kept and the container removed after the stop
+            wrapping.join()
+        elif self._container_id is not None:
+            self._keep_log(self._container_id, remove=False)
         for container_id in self._containers:
             self.engine.remove_container(container_id)
         for image_id in self._pulled:

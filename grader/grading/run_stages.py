@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
+import threading
 
-from grader.errors import ContainerExited, NeverReady, StartRefused
+from grader.errors import ContainerExited, GraderError, NeverReady, StartRefused
 from grader.facts import (
     DevPackages,
     ProbeResult,
@@ -19,6 +21,8 @@ from grader.grading.build_stages import BuildStages
 from grader.intake.submission import read_dev_dependencies
 from grader.stages import image, isolation, run, runtime
 from grader.stages import probe as http
+
+log = logging.getLogger(__name__)
 
 
 class RunStages(BuildStages):
@@ -158,4 +162,22 @@ class RunStages(BuildStages):
         Raises:
             ContainerExited (and whatever ``start`` raises), EngineError.
         """
-        return self._once("stop", lambda: diagnostics.timed_stop(self))
+        return self._once("stop", self._stop)
+
+    def _stop(self) -> StopFacts:
+        stopped = diagnostics.timed_stop(self)
+        if self._container_id is not None:  # its log whole, nothing reads it any more
+            self._wrapping = threading.Thread(
+                target=self._keep_log, args=(self._container_id, True), name="grader-wrap-up"
+            )
+            self._wrapping.start()  # beside the stages still running (close joins it)
+        return stopped
+
+    def _keep_log(self, container_id: str, remove: bool) -> None:
+        """Keep the container's log (its last state: after the stop), then maybe remove it."""
+        try:
+            self.container_log = self.engine.logs(container_id, self.options.log_limit)
+        except GraderError as exc:
+            log.warning("no log for %s: %s", self.submission.name, exc)
+        if remove:
+            self.engine.remove_container(container_id)

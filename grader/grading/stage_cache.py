@@ -48,6 +48,7 @@ class StageCache:
         self._extra_images: list[str] = []
         self._pulled: list[str] = []
         self._releasing: threading.Thread | None = None  # the isolation's release (close)
+        self._wrapping: threading.Thread | None = None  # the stopped container's (stop)
         self._locks: dict[str, threading.RLock] = {}
         """One lock per stage: two threads never compute a stage twice, and stages that do
         not depend on each other run at once (stages form a DAG: no deadlock)."""
