@@ -98,16 +98,19 @@ class BuildStages(StaticStages):
         return self._once("sizes", self._sizes)
 
     def _sizes(self) -> SizeFacts:
-        # the image's size as the image stage reads it, without waiting for its other facts:
-        # the build stage's build is the last stage to end, the sooner it starts the better
-        final = image.size_of(self.engine.inspect_image(self.build.image_id))
+        # the image's size as the image stage reads it, without waiting for its other facts,
+        # and read after the build stage's build is sent: that build is the last stage to
+        # end, the sooner it starts the better
+        def final() -> int:
+            return image.size_of(self.engine.inspect_image(self.build.image_id))
+
         own = safe_file(self.submission.root, build.SINGLE_NAME)
         if own is None and len(self.dockerfile.stages) > 1:
             # the build stage alone is already built: the main build made it on the way
             stage = build.stage_image_id(self.build.log)
             if stage is not None:
                 size = self.engine.inspect_image(stage).get("Size")
-                return SizeFacts(final, int(size or 0), "build stage")
+                return SizeFacts(final(), int(size or 0), "build stage")
         o = self.options
         try:
             built = build.build_single_stage(
@@ -122,13 +125,13 @@ class BuildStages(StaticStages):
             )
         except StageFailed as exc:
             log.info("single-stage build of %s failed: %s", self.submission.name, exc)
-            return SizeFacts(final, None, "failed")
+            return SizeFacts(final(), None, "failed")
         if built is None:
-            return SizeFacts(final, None, "none")
+            return SizeFacts(final(), None, "none")
         result, source = built
         self._extra_images.append(result.image_id)
         size = self.engine.inspect_image(result.image_id).get("Size")
-        return SizeFacts(final, int(size or 0), source)
+        return SizeFacts(final(), int(size or 0), source)
 
     def built_image_ids(self) -> list[str]:
         """Images this pipeline built (removed at the end of the run)."""
