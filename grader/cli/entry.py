@@ -211,8 +211,13 @@ def merge_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (never raises for a user's mistake)."""
+def main(argv: Sequence[str] | None = None, console: bool = False) -> int:
+    """Run the command line; returns the exit code (never raises for a user's mistake).
+    ``console``: the process is the command's own (``main_entry``), not a caller's.
+
+    The collector is off while the grader loads (a cold TP6 BIS: the grader's CPU 0.84 ->
+    0.75 s, most of it while its build needs the same cores); in its own process, what
+    loaded is then frozen, out of every later collection's walk (0.70 s)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         merging = merge_parser().parse_args(argv[1:])
@@ -223,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.urls = [str(p) for p in args.paths if is_git_url(str(p))]
     args.paths = [Path(p) for p in args.paths if not is_git_url(str(p))]
     head: headstart.HeadStart | headgrpc.GrpcHead | str = "interrupted"
+    collecting = gc.isenabled()
+    gc.disable()  # what loads lives for the run: nothing for a collection to free
     try:
         head = start_ahead(args)
         if isinstance(head, headgrpc.GrpcHead):  # its thread alone, until the build is sent
@@ -232,18 +239,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             idleload.load(head)
         from grader.cli import command  # the rest of the grader, while that build runs
+
+        if console:  # its own process: no later collection walks what was loaded
+            gc.freeze()
     except KeyboardInterrupt:
         if not isinstance(head, str):
             head.abandon()
         print("interrupted: the reports already written are kept", file=sys.stderr)
         return 130
+    finally:
+        if collecting:
+            gc.enable()
     return command.run(args, head)
 
 
 def main_entry() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _on_sigterm)
-    code = main()
+    code = main(console=True)
     # The interpreter's last collection walks every object pytest, docker-py and jinja2 made
     # (about 50 ms, on every run, after all the work is done): frozen objects are skipped,
     # and the operating system takes the memory back anyway.

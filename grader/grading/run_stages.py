@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 
 from grader.errors import ContainerExited, GraderError, NeverReady, StartRefused
 from grader.facts import (
@@ -35,27 +36,42 @@ class RunStages(BuildStages):
         return self._once("start", self._start)
 
     def _start(self) -> StartResult:
+        try:
+            return self._start_built()
+        finally:
+            self.booting.set()
+
+    def _start_built(self) -> StartResult:
         image_id = self.build.image_id
         # EXPOSE straight from the engine: the image's other facts (its /etc/passwd read)
         # are gathered beside the start, not before it
         config = {} if self.lab.port else self.engine.inspect_image(image_id).get("Config")
-        result = self._start_image(image_id, image.exposed_ports(config or {}))
+        exposed = image.exposed_ports(config or {})
+        result = self._start_image(image_id, exposed, self._booting)
         self._container_id = result.container_id
         return result
 
-    def _start_image(self, image_id: str, exposed: frozenset[int]) -> StartResult:
+    def _start_image(
+        self,
+        image_id: str,
+        exposed: frozenset[int],
+        on_started: Callable[[str], None] | None = None,
+    ) -> StartResult:
         """The lab's port; or, when the lab gives none, EXPOSE's, and if the app is seen
-        listening elsewhere, a second container publishing the port it really uses."""
+        listening elsewhere, a second container publishing the port it really uses.
+        ``on_started``: told each container's id once it is started (before its app answers)."""
         port = self.lab.port or min(exposed, default=0) or None
-        result = self._run(image_id, port)
+        result = self._run(image_id, port, on_started)
         if self.lab.port == 0 and not result.ready and result.running:
             actual = outside_port(result.listening)
             if actual is not None and actual != port:
                 self.engine.remove_container(result.container_id)
-                result = self._run(image_id, actual)
+                result = self._run(image_id, actual, on_started)
         return result
 
-    def _run(self, image_id: str, port: int | None) -> StartResult:
+    def _run(
+        self, image_id: str, port: int | None, on_started: Callable[[str], None] | None = None
+    ) -> StartResult:
         o = self.options
         isolated = self.isolation
         name = isolated.network.name if isolated.network else None
@@ -76,6 +92,8 @@ class RunStages(BuildStages):
         elif name is not None:
             address = self.engine.container_address(container_id, name) or ""
         url = f"http://{address}:{host_port}{self.lab.path}" if host_port and address else None
+        if on_started is not None:
+            on_started(container_id)
         result = run.wait_ready(
             self.engine,
             container_id,
@@ -128,12 +146,17 @@ class RunStages(BuildStages):
         spec = self.lab.check("image.no_dev_dependencies")
         manifest = spec.params.manifest if spec else "package.json"
         declared = read_dev_dependencies(self.submission.root, manifest)
-        started = self.start
-        running = runtime.main_pid(self.engine, started.container_id) is not None
+        cid = self.start.container_id
+        running = runtime.main_pid(self.engine, cid) is not None
         # the WORKDIR alone: not the image stage's other facts (its /etc/passwd read)
         config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
         workdir = image.workdir_of(config)
-        return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
+        return runtime.dev_packages(self.engine, cid, workdir, declared, running)
+
+    def _booting(self, container_id: str) -> None:
+        """The student's container is started (its app may still boot): the stages that
+        wait for that alone go on (``grader.classrun.workers.AFTER_BOOT``)."""
+        self.booting.set()
 
     def _get(self, path: str) -> ProbeResult:
         ready = self.container

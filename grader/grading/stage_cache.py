@@ -49,6 +49,7 @@ class StageCache:
         self._pulled: list[str] = []
         self._releasing: threading.Thread | None = None  # the isolation's release (close)
         self._wrapping: threading.Thread | None = None  # the stopped container's (stop)
+        self.booting = threading.Event()  # the student's container started (or never will)
         self._locks: dict[str, threading.RLock] = {}
         """One lock per stage: two threads never compute a stage twice, and stages that do
         not depend on each other run at once (stages form a DAG: no deadlock)."""

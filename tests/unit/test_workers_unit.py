@@ -166,6 +166,7 @@ class StagePipeline:
         self.log = log
         self._done: set[str] = set()
         self._lock = threading.Lock()
+        self.booting = threading.Event()  # set when the start begins: its container started
 
     def done(self, name: str) -> bool:
         return name in self._done
@@ -176,8 +177,12 @@ class StagePipeline:
                 return object()
             self.log.append(stage)
             self._done.add(stage)
+        if stage == "start":
+            self.booting.set()  # the container started; its app boots (the sleep)
         if stage in ("build", "start"):
             time.sleep(0.05)  # the side thread gets to its stages meanwhile
+        if stage == "start":
+            self.log.append("ready")
         if stage == "lint":
             raise RuntimeError("a failed stage is cached for its check, not raised here")
         return object()
@@ -190,7 +195,7 @@ def test_on_built_is_told_once_every_image_building_stage_has_run() -> None:
     prepare(pipeline, stages, threading.Event(), lambda: log.append("built"))  # type: ignore[arg-type]
     assert log.count("built") == 1
     assert log.index("built") > max(log.index("build"), log.index("layer_cache"))
-    assert sorted(s for s in log if s != "built") == sorted(stages)
+    assert sorted(s for s in log if s not in ("built", "ready")) == sorted(stages)
 
 
 def test_the_side_stages_that_build_or_read_layers_wait_for_the_container_s_start() -> None:
@@ -235,3 +240,24 @@ def test_the_layer_cache_rebuild_the_waste_and_the_image_facts_run_beside_the_bu
     prepare(pipeline, stages, threading.Event())  # type: ignore[arg-type]
     assert pipeline.waited is True, log
     assert log.index(beside) > log.index("start"), log
+
+
+def test_the_build_stage_build_begins_while_the_app_boots() -> None:
+    """``sizes`` waits for the container's start, not for its app's answer: begun then, the
+    engine's export of the build stage ends before the stop instead of after it."""
+    log: list[str] = []
+    stages = ["build", "start", "root_probe", "lint", "sizes", "image", "stop"]
+    prepare(StagePipeline(log), stages, threading.Event())  # type: ignore[arg-type]
+    assert log.index("start") < log.index("sizes") < log.index("ready"), log
+    assert log.index("image") > log.index("ready"), log
+
+
+def test_the_build_stage_build_never_waits_for_a_start_that_does_not_come() -> None:
+    """The critical path stopped before the start: the side thread returns, no wait."""
+    log: list[str] = []
+    stop = threading.Event()
+    stop.set()
+    began = time.monotonic()
+    prepare(StagePipeline(log), ["build", "start", "sizes"], stop)  # type: ignore[arg-type]
+    assert time.monotonic() - began < 1.0
+    assert "sizes" not in log, log
