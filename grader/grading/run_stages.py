@@ -47,7 +47,7 @@ class RunStages(BuildStages):
         # are gathered beside the start, not before it
         config = {} if self.lab.port else self.engine.inspect_image(image_id).get("Config")
         exposed = image.exposed_ports(config or {})
-        result = self._start_image(image_id, exposed, self._booting)
+        result = self._start_image(image_id, exposed, self.booting.set)
         self._container_id = result.container_id
         return result
 
@@ -55,11 +55,11 @@ class RunStages(BuildStages):
         self,
         image_id: str,
         exposed: frozenset[int],
-        on_started: Callable[[str], None] | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> StartResult:
         """The lab's port; or, when the lab gives none, EXPOSE's, and if the app is seen
         listening elsewhere, a second container publishing the port it really uses.
-        ``on_started``: told each container's id once it is started (before its app answers)."""
+        ``on_started``: called once each container is started (before its app answers)."""
         port = self.lab.port or min(exposed, default=0) or None
         result = self._run(image_id, port, on_started)
         if self.lab.port == 0 and not result.ready and result.running:
@@ -70,7 +70,7 @@ class RunStages(BuildStages):
         return result
 
     def _run(
-        self, image_id: str, port: int | None, on_started: Callable[[str], None] | None = None
+        self, image_id: str, port: int | None, on_started: Callable[[], None] | None = None
     ) -> StartResult:
         o = self.options
         isolated = self.isolation
@@ -92,8 +92,8 @@ class RunStages(BuildStages):
         elif name is not None:
             address = self.engine.container_address(container_id, name) or ""
         url = f"http://{address}:{host_port}{self.lab.path}" if host_port and address else None
-        if on_started is not None:
-            on_started(container_id)
+        if on_started is not None:  # the stages that wait for no more (workers.AFTER_BOOT)
+            on_started()
         result = run.wait_ready(
             self.engine,
             container_id,
@@ -146,17 +146,12 @@ class RunStages(BuildStages):
         spec = self.lab.check("image.no_dev_dependencies")
         manifest = spec.params.manifest if spec else "package.json"
         declared = read_dev_dependencies(self.submission.root, manifest)
-        cid = self.start.container_id
-        running = runtime.main_pid(self.engine, cid) is not None
+        started = self.start
+        running = runtime.main_pid(self.engine, started.container_id) is not None
         # the WORKDIR alone: not the image stage's other facts (its /etc/passwd read)
         config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
         workdir = image.workdir_of(config)
-        return runtime.dev_packages(self.engine, cid, workdir, declared, running)
-
-    def _booting(self, container_id: str) -> None:
-        """The student's container is started (its app may still boot): the stages that
-        wait for that alone go on (``grader.classrun.workers.AFTER_BOOT``)."""
-        self.booting.set()
+        return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
 
     def _get(self, path: str) -> ProbeResult:
         ready = self.container
