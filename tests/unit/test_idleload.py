@@ -136,3 +136,31 @@ def test_the_modules_loaded_ahead_are_those_a_grading_run_loads_anyway() -> None
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["", ""]
+
+
+def test_loading_ahead_brings_in_nothing_a_grading_run_would_not_load() -> None:
+    """docker-py imported directly, not through ``grader.engine.sdk``, brings in paramiko and
+    its dependencies (90 ms of CPU, beside the build)."""
+    script = (
+        "import sys\n"
+        "from grader.cli import idleload\n"
+        "class Over:\n"
+        "    def running_step(self): return True\n"
+        "    def over(self): return True\n"
+        "idleload.load(Over())\n"
+        "print(*sorted(sys.modules))\n"
+    )
+    ahead = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ahead.returncode == 0, ahead.stderr
+    script = (
+        "import sys\n"
+        "import grader.cli.command\n"
+        "from grader.classrun.jobs import warm_up\n"
+        "warm_up()\n"
+        "print(*sorted(sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    extra = set(ahead.stdout.split()) - set(run.stdout.split()) - {"grader.cli.idleload"}
+    assert sorted(extra) == []
+    assert "paramiko" not in ahead.stdout.split()
