@@ -21,6 +21,25 @@ from grader.labels import new_run_labels
 from grader.labs.spec import LabSpec, rubric_dir
 from grader.report import format_exception
 
+UNUSED_PLUGINS = (
+    "debugging",
+    "unittest",
+    "doctest",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "pastebin",
+    "junitxml",
+    "setuponly",
+    "setupplan",
+    "stepwise",
+    "faulthandler",
+    "subtests",
+)
+"""pytest's own plugins the rubric's checks do not use (they read facts through the
+grader's fixtures): not loaded when the batch runs the rubric."""
+
 
 def pytest_args() -> list[str]:
     """How the batch runs the rubric: its own config, quiet, no cache, no terminal output."""
@@ -43,6 +62,9 @@ def pytest_args() -> list[str]:
         # the rubric reports through grade.fail, not bare asserts: no rewriting (recompiling
         # the rubric on every run where bytecode is not written, as on this machine)
         "--assert=plain",
+        # plugins the rubric never uses, not loaded (their modules are a tenth of pytest's
+        # start: unittest, pdb, doctest)
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
     ]  # fmt: skip
 
 
