@@ -159,7 +159,8 @@ class RunWatcher:
             with self._lock:
                 live = [g for g in self.groups.values() if g.gone is None]
             fds += [g.oom_fd for g in live if g.oom_fd is not None]
-            ready, _, _ = select.select(fds, [], [], POLL_S)
+            # nothing to sample while no RUN step runs: asleep until one starts (or the stop)
+            ready, _, _ = select.select(fds, [], [], POLL_S if live else None)
             with self._lock:
                 for run in live:  # before the removals: an OOM kill is followed by one
                     if run.oom_fd is not None and run.oom_fd in ready:

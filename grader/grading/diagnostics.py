@@ -115,13 +115,15 @@ def timed_stop(pipeline: RunningStages) -> StopFacts:
             except Exception:  # cached by the pipeline: the check reading it reports it
                 log.debug("stage %s failed before the stop", stage)
     engine, cid = pipeline.engine, started.container_id
-    main = runtime.main_process(engine, cid)
+    attrs = engine.inspect_container(cid)  # one inspect: the main process and its stop signal
+    main = runtime.main_of(engine, cid, attrs)
     if main is None:
-        state = engine.inspect_container(cid).get("State") or {}
+        state = attrs.get("State") or {}
         raise ContainerExited(int(state.get("ExitCode") or 0), started.log_tail)
     pid1 = runtime.command_line(engine, cid, main)
     grace = params_of(pipeline.lab, "run.stop_signal", StopSignalParams).grace_s
-    done = stopping.stop(engine, cid, main, grace, started.host_port, started.address)
+    name = stopping.stop_signal_of(attrs)
+    done = stopping.stop(engine, cid, main, grace, started.host_port, started.address, name)
     return StopFacts(
         done.seconds, grace, done.exit_status, pid1, True, done.outcome, done.signal_name
     )

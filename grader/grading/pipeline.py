@@ -35,7 +35,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "start": ("engine", "build", "isolation"),
     "container": ("start",),
     "runtime": ("engine", "start"),
-    "dev_packages": ("engine", "build", "start"),
+    "dev_packages": ("engine", "start"),
     "root_probe": ("container",),
     "missing_probe": ("container",),
     "stop": ("engine", "start", "runtime", "dev_packages", "root_probe", "missing_probe"),

@@ -147,10 +147,11 @@ class RunStages(BuildStages):
         manifest = spec.params.manifest if spec else "package.json"
         declared = read_dev_dependencies(self.submission.root, manifest)
         started = self.start
-        running = runtime.main_pid(self.engine, started.container_id) is not None
-        # the WORKDIR alone: not the image stage's other facts (its /etc/passwd read)
-        config = self.engine.inspect_image(self.build.image_id).get("Config") or {}
-        workdir = image.workdir_of(config)
+        # one inspect: whether it runs, and the image's WORKDIR it runs in (the grader never
+        # sets another); not the image stage's other facts (its /etc/passwd read)
+        attrs = self.engine.inspect_container(started.container_id)
+        running = runtime.main_of(self.engine, started.container_id, attrs) is not None
+        workdir = image.workdir_of(attrs.get("Config") or {})
         return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
 
     def _get(self, path: str) -> ProbeResult:

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import shlex
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,12 @@ class MainProcess:
 
 def main_process(engine: Engine, container_id: str) -> MainProcess | None:
     """The container's main process, or None when it is not running (one inspect)."""
-    attrs = engine.inspect_container(container_id)
+    return main_of(engine, container_id, engine.inspect_container(container_id))
+
+
+def main_of(engine: Engine, container_id: str, attrs: Mapping[str, Any]) -> MainProcess | None:
+    """The main process of the container whose inspect is ``attrs``, or None when it is not
+    running."""
     state = attrs.get("State") or {}
     pid = int(state.get("Pid") or 0)
     if not state.get("Running") or pid <= 0:

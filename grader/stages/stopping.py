@@ -29,9 +29,10 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from grader.engine import Engine
 from grader.stages import probe as http
@@ -136,6 +137,12 @@ def alone(procs: Path | None) -> bool:
         return False
 
 
+def stop_signal_of(attrs: Mapping[str, Any]) -> str:
+    """The signal ``docker stop`` sends to the container whose inspect is ``attrs`` (pure)."""
+    config = attrs.get("Config") or {}
+    return str(config.get("StopSignal") or DEFAULT_SIGNAL)
+
+
 def signal_number(name: str | None) -> int | None:
     """The number of a STOPSIGNAL (``SIGTERM``, ``TERM``, ``15``); None when unknown (pure)."""
     text = (name or DEFAULT_SIGNAL).strip().upper()
@@ -170,15 +177,17 @@ def stop(
     grace_s: float,
     host_port: int | None,
     address: str = "127.0.0.1",
+    signal_name: str | None = None,
 ) -> Stopped:
     """Stop the container as ``docker stop -t grace_s`` would, and say how it went; while it
     stops, the app on ``host_port`` gets connections as from live traffic (``knocking``).
+    ``signal_name``: the container's stop signal (``stop_signal_of`` its inspect), read from
+    the engine when not given.
 
     Raises:
         EngineError: the engine failed.
     """
-    config = engine.inspect_container(container_id).get("Config") or {}
-    name = str(config.get("StopSignal") or DEFAULT_SIGNAL)
+    name = signal_name or stop_signal_of(engine.inspect_container(container_id))
     signum = signal_number(name)
     masks = read_masks(main.proc) if main.proc is not None else None
     if main.proc is None or signum is None or masks is None:
