@@ -1,10 +1,10 @@
 """The grader's Docker labels: what its containers and images carry, whose run they are.
 
 Every object the grader creates carries ``LABEL``; containers also carry the run id, the owner
-(``<host>:<pid>``) and the submission, images one label valued ``<run>@<owner>``. Clean-ups
-remove objects by these labels, never by name. Kept apart from ``grader.engine`` (which loads
-docker-py): the command line reads them before it loads anything heavy
-(``grader.engine.headstart``).
+(``<host>:<pid>-<start>``, ``owner_label``) and the submission, images one label valued
+``<run>@<owner>``. Clean-ups remove objects by these labels, never by name. Kept apart from
+``grader.engine`` (which loads docker-py): the command line reads them before it loads
+anything heavy (``grader.engine.headstart``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LABEL_SUBMISSION = f"{LABEL}.submission"
 
 def image_labels(labels: Mapping[str, str]) -> dict[str, str]:
     """The one label a build gives its image (pure): the grader's label, valued with the run
-    id and the owner as ``<run>@<host>:<pid>``. The classic builder adds each label as a step
+    id and the owner as ``<run>@<owner>``. The classic builder adds each label as a step
     of its own (about 55 ms each, on every build), so images carry one where containers carry
     them all; ``run_of`` and ``owner_of`` read both. No labels: no label step."""
     run = labels.get(LABEL_RUN, labels.get(LABEL))
@@ -41,16 +41,51 @@ def run_of(labels: Mapping[str, str]) -> str | None:
 
 
 def owner_of(labels: Mapping[str, str]) -> str | None:
-    """``<host>:<pid>`` of the grading process that made an object (pure), None if unknown."""
+    """``<host>:<pid>-<start>`` of the grading process that made an object (pure), None if
+    unknown."""
     if LABEL_OWNER in labels:
         return labels[LABEL_OWNER]
     return labels.get(LABEL, "").partition("@")[2] or None
 
 
 def new_run_labels() -> dict[str, str]:
-    """Labels for one grading run: a run id and the owning host and pid (for sweeps)."""
-    return {
-        LABEL: "1",
-        LABEL_RUN: os.urandom(6).hex(),
-        LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}",
-    }
+    """Labels for one grading run: a run id and the owning process (for sweeps)."""
+    return {LABEL: "1", LABEL_RUN: os.urandom(6).hex(), LABEL_OWNER: owner_label()}
+
+
+def start_time(pid: int) -> str | None:
+    """Field 22 of ``/proc/<pid>/stat`` (when the process started, in ticks since boot): with
+    the pid, a process's identity; None when no such process runs."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def owner_label(pid: int | None = None) -> str:
+    """``<host>:<pid>-<start>`` of a process (this one by default). The start time tells it
+    from a later process given the same pid (pids wrap around at 32768 on many machines): a
+    dead run's objects never pass for a live one's."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}-{start_time(pid) or 0}"
+
+
+def on_this_host(owner: str) -> bool:
+    """True when an owner label names a process of this host (pure but for the host name)."""
+    host, _, ident = owner.rpartition(":")
+    return host == socket.gethostname() and ident.partition("-")[0].isdigit()
+
+
+def live_pid(owner: str) -> int | None:
+    """The pid of the process ``owner`` names when that very process still runs on this host
+    (same pid, same start time); None otherwise. A label without a start time (an earlier
+    version's) names whatever process has that pid now."""
+    if not on_this_host(owner):
+        return None
+    pid, _, start = owner.rpartition(":")[2].partition("-")
+    now = start_time(int(pid))
+    if now is None or (start and now != start):
+        return None
+    return int(pid)

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from grader.labels import start_time
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -89,18 +91,8 @@ def api_params(limits: Limits, parent: str | None) -> dict[str, str]:
     return params
 
 
-def _start_time(pid: int) -> str | None:
-    """Field 22 of ``/proc/<pid>/stat`` (when it started, in ticks): a pid's identity."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None
-
-
 def _process_dir(pid: int) -> str:
-    return f"p{pid}-{_start_time(pid) or 0}"
+    return f"p{pid}-{start_time(pid) or 0}"
 
 
 def usable(fs: Path = CGROUP_FS) -> str | None:
@@ -289,7 +281,7 @@ def sweep_dead(fs: Path = CGROUP_FS) -> int:
                 removed += _remove_unused(folder)
                 continue
             match = re.fullmatch(r"p(\d+)-(\d+)", folder.name)
-            if match is None or _start_time(int(match.group(1))) == match.group(2):
+            if match is None or start_time(int(match.group(1))) == match.group(2):
                 continue  # not ours, or its process still runs
             removed += _remove_tree(folder)
     return removed

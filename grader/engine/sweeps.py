@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterable, Mapping
 
 from grader.engine import firewall
 from grader.engine.base import EngineBase
 from grader.engine.sdk import tolerated, translated
-from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN, owner_of, run_of
+from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN, live_pid, on_this_host, owner_of, run_of
 
 
 class Sweeps(EngineBase):
@@ -54,16 +52,8 @@ class Sweeps(EngineBase):
     def _sweepable(labels: Mapping[str, str], run_id: str | None) -> bool:
         if run_id is not None:
             return run_of(labels) == run_id
-        host, _, pid = (owner_of(labels) or "").rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit():
-            return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        owner = owner_of(labels) or ""
+        return on_this_host(owner) and live_pid(owner) is None
 
     def _sweep_networks(self, run_id: str | None) -> int:
         """Remove the run's networks (after its containers) and their firewall rules."""

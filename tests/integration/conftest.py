@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from grader.engine import Engine
-from grader.labels import LABEL, owner_of
+from grader.labels import LABEL, live_pid, owner_of
 
 BIN = Path(sys.executable).parent
 
@@ -40,12 +40,7 @@ def _someone_else(labels: dict[str, str] | None) -> bool:
     owner = owner_of(labels or {})
     if owner is None:
         return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    current: int | None = int(pid)
-    if not Path(f"/proc/{current}").exists():
-        return False
+    current = live_pid(owner)  # None: dead (even if its pid now runs another process)
     while current:
         if current == os.getpid():
             return False
@@ -105,6 +100,18 @@ def engine() -> Iterator[Engine]:
 def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
     """Call it to list the grader-labelled containers and images still in the engine."""
     return lambda: grader_objects(engine)
+
+
+def owned_by(pid: int, objects: list[Any]) -> list[Any]:
+    """The containers, images or networks among ``objects`` whose owner label names the
+    process ``pid`` of this host (whatever its start time: it may have exited)."""
+    prefix = f"{socket.gethostname()}:{pid}-"
+    return [o for o in objects if (owner_of(o.get("Labels") or {}) or "").startswith(prefix)]
+
+
+def owner_rules(pid: int) -> str:
+    """What the firewall rules of process ``pid``'s isolation carry in their comment."""
+    return f"owner={socket.gethostname()}:{pid}-"
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import threading
@@ -28,12 +27,12 @@ import pytest
 
 from grader.cli.entry import main
 from grader.engine import Engine
-from grader.labels import LABEL, LABEL_OWNER, LABEL_SUBMISSION, owner_of
+from grader.labels import LABEL, LABEL_OWNER, LABEL_SUBMISSION, owner_label, owner_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FAST = ["--build-timeout", "20", "--start-timeout", "6"]
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = owner_label()
 """The owner label of every object the in-process grader creates in this test process."""
 
 MINIMAL = """FROM python:3.11-slim

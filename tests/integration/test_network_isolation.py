@@ -31,7 +31,7 @@ import pytest
 from grader.engine import Engine, netns
 from grader.labels import LABEL, LABEL_OWNER, LABEL_RUN
 from grader.stages import isolation
-from tests.integration.conftest import BIN, push_submission
+from tests.integration.conftest import BIN, owned_by, owner_rules, push_submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -175,10 +175,6 @@ def status(data: dict[str, Any], check: str) -> str:
     return str(next(c["status"] for c in data["checks"] if c["id"] == check))
 
 
-def owner_label(pid: int) -> str:
-    return f"{LABEL_OWNER}={socket.gethostname()}:{pid}"
-
-
 def grader_rules(needle: str) -> list[str]:
     """The host's iptables rules whose comment contains ``needle``."""
     text = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
@@ -187,10 +183,9 @@ def grader_rules(needle: str) -> list[str]:
 
 def left_behind(engine: Engine, pid: int) -> tuple[list[Any], list[Any], list[str]]:
     """Containers, networks and firewall rules the grading process ``pid`` left."""
-    owner = owner_label(pid)
-    containers = engine.api.containers(all=True, filters={"label": owner})
-    networks = engine.api.networks(filters={"label": owner})
-    return containers, networks, grader_rules(f"owner={socket.gethostname()}:{pid} ")
+    containers = owned_by(pid, engine.api.containers(all=True, filters={"label": LABEL}))
+    networks = owned_by(pid, engine.api.networks(filters={"label": LABEL}))
+    return containers, networks, grader_rules(owner_rules(pid))
 
 
 def host_facts(engine: Engine, container: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +232,7 @@ def isolated(facts: dict[str, Any], mode: str) -> bool:
 
 
 def running_containers(engine: Engine, pid: int) -> list[dict[str, Any]]:
-    return list(engine.api.containers(filters={"label": owner_label(pid), "status": "running"}))
+    return owned_by(pid, engine.api.containers(filters={"label": LABEL, "status": "running"}))
 
 
 def exec_connect(engine: Engine, container_id: str, address: str, port: int) -> str:
@@ -359,8 +354,8 @@ def test_sigterm_mid_run_and_a_dead_run_leave_no_network_or_rule(
     while not running_containers(engine, proc.pid) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    assert engine.api.networks(filters={"label": owner_label(proc.pid)})
-    assert grader_rules(f"owner={socket.gethostname()}:{proc.pid} ")
+    assert owned_by(proc.pid, engine.api.networks(filters={"label": LABEL}))
+    assert grader_rules(owner_rules(proc.pid))
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from grader.classrun.reuse import grader_digest
 from grader.engine import Engine, firewall
 from grader.engine.sweeps import Sweeps
 from grader.grading.settings import Options
-from grader.labels import LABEL_OWNER, LABEL_RUN, new_run_labels
+from grader.labels import LABEL, LABEL_RUN, new_run_labels, owner_label
 from grader.stages import isolation
+from tests.integration.conftest import owned_by, owner_rules
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -54,9 +54,8 @@ def grader_rules(needle: str) -> list[str]:
 
 def left_by(engine: Engine, pid: int) -> tuple[list[Any], list[str]]:
     """The networks and firewall rules the grading process ``pid`` left."""
-    owner = f"{socket.gethostname()}:{pid}"
-    networks = engine.api.networks(filters={"label": f"{LABEL_OWNER}={owner}"})
-    return networks, grader_rules(f"owner={owner} ")
+    networks = owned_by(pid, engine.api.networks(filters={"label": LABEL}))
+    return networks, grader_rules(owner_rules(pid))
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ def no_network_sweep(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterato
         networks, _ = left_by(engine, os.getpid())
         for net in networks:
             engine.sweep((net.get("Labels") or {}).get(LABEL_RUN, "?"))
-        mine = f"{socket.gethostname()}:{os.getpid()}"
+        mine = owner_label()
         firewall.sweep(lambda run, owner: owner == mine)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from grader.engine import Engine
@@ -12,9 +15,13 @@ from grader.labels import (
     LABEL_RUN,
     LABEL_SUBMISSION,
     image_labels,
+    live_pid,
     new_run_labels,
+    on_this_host,
+    owner_label,
     owner_of,
     run_of,
+    start_time,
 )
 
 
@@ -60,3 +67,26 @@ def dead_pid() -> int:
     """A pid that runs no process now (the highest free one below the kernel's maximum)."""
     top = int(Path("/proc/sys/kernel/pid_max").read_text())
     return next(p for p in range(top - 1, 1, -1) if not Path(f"/proc/{p}").exists())
+
+
+def test_a_live_owner_is_the_very_process_its_label_names() -> None:
+    mine = owner_label()
+    assert owner_label(os.getpid()) == mine
+    assert live_pid(mine) == os.getpid()
+    # the same pid with another start time: a dead run whose pid this process was given since
+    host, _, ident = mine.rpartition(":")
+    pid, _, start = ident.partition("-")
+    assert live_pid(f"{host}:{pid}-{int(start) + 1}") is None
+    assert live_pid(f"{host}:{pid}") == os.getpid()  # an earlier version's label: the pid alone
+    assert live_pid(f"elsewhere.example:{pid}-{start}") is None
+    assert not on_this_host(f"elsewhere.example:{pid}-{start}") and on_this_host(mine)
+
+
+def test_an_exited_process_owns_nothing_any_more() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # fmt: skip
+    label = owner_label(child.pid)
+    assert live_pid(label) == child.pid
+    child.communicate(b"")
+    assert live_pid(label) is None
+    assert start_time(child.pid) is None
