@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grader.labels import LABEL, LABEL_OWNER, owner_of
+from grader.labels import LABEL, LABEL_OWNER, owner_of, owner_pid
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,6 @@ def server_version() -> str:
         return "unknown"
 
 
-def grader_owner(pid: int) -> str:
-    """The grader's owner label value for a ``grade`` process of this machine."""
-    return f"{socket.gethostname()}:{pid}"
-
-
 def remove_labelled(label: str) -> int:
     """Force-remove the containers, then the images, carrying ``label`` (``key=value``).
 
@@ -71,13 +65,19 @@ def remove_labelled(label: str) -> int:
 def clean_up(run_id: str, grade_pids: Iterable[int]) -> int:
     """Remove what this benchmark run created: its own objects (by its label, whose value
     starts with its run id) and whatever its ``grade`` processes left (by the grader's owner
-    label naming their pids; an image carries the owner in the value of its one label)."""
+    label naming their pids, whatever the start time it gives: they have exited; an image
+    carries the owner in the value of its one label)."""
     removed = remove_labelled(f"{BENCH_LABEL}={run_id}")
-    owners = {grader_owner(pid) for pid in grade_pids}
-    for owner in sorted(owners):
-        removed += remove_labelled(f"{LABEL_OWNER}={owner}")
-    doomed = images_labelled(BENCH_LABEL, lambda v: v.partition(STEP_SEPARATOR)[0] == run_id)
-    doomed += images_labelled(LABEL, lambda v: owner_of({LABEL: v}) in owners)
+    pids = set(grade_pids)
+    left = labelled(LABEL_OWNER, lambda v: owner_pid(v) in pids, kind="container")
+    if left:
+        try:
+            docker("rm", "-f", *left, check=False)
+            removed += len(left)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("could not remove containers: %s", exc)
+    doomed = labelled(BENCH_LABEL, lambda v: v.partition(STEP_SEPARATOR)[0] == run_id)
+    doomed += labelled(LABEL, lambda v: owner_pid(owner_of({LABEL: v}) or "") in pids)
     if doomed:
         try:
             docker("rmi", "-f", *doomed, check=False)
@@ -86,15 +86,16 @@ def clean_up(run_id: str, grade_pids: Iterable[int]) -> int:
     return removed + len(doomed)
 
 
-def images_labelled(key: str, keep: Callable[[str], bool]) -> list[str]:
-    """Ids of the images whose label ``key`` has a value that ``keep`` accepts."""
+def labelled(key: str, keep: Callable[[str], bool], kind: str = "image") -> list[str]:
+    """Ids of the images (or containers) whose label ``key`` has a value ``keep`` accepts."""
+    listing = ["images", "-aq"] if kind == "image" else ["ps", "-aq"]
     try:
-        ids = sorted(set(docker("images", "-aq", "--no-trunc", "--filter", f"label={key}").split()))
+        ids = sorted(set(docker(*listing, "--no-trunc", "--filter", f"label={key}").split()))
         if not ids:
             return []
-        shown = docker("image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", *ids)
+        shown = docker(kind, "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", *ids)
     except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("could not list images labelled %s: %s", key, exc)
+        log.warning("could not list %ss labelled %s: %s", kind, key, exc)
         return []
     found = []
     for line in shown.splitlines():

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import psutil
 
-from bench.dockerio import docker, grader_owner
+from bench.dockerio import docker
 from bench.gradearm import GradeRun, run_grade
-from grader.labels import LABEL, LABEL_OWNER
+from grader.labels import LABEL, LABEL_OWNER, live_pid
 
 POLL_S = 0.001
 LISTEN = "0A"
@@ -70,14 +70,14 @@ def container_pid(container_id: str) -> int | None:
 
 def owned_by(owner_label: str, grade_pid: int) -> bool:
     """True when a grader owner label names ``grade_pid`` or one of its descendants (a
-    ``-j`` worker process) on this machine."""
-    host, _, pid = owner_label.rpartition(":")
-    if not pid.isdigit() or grader_owner(int(pid)) != owner_label:
+    ``-j`` worker process) on this machine, still running (same pid, same start time)."""
+    pid = live_pid(owner_label)
+    if pid is None:
         return False
-    if int(pid) == grade_pid:
+    if pid == grade_pid:
         return True
     try:
-        return grade_pid in {p.pid for p in psutil.Process(int(pid)).parents()}
+        return grade_pid in {p.pid for p in psutil.Process(pid).parents()}
     except psutil.Error:
         return False
 

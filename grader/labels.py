@@ -78,6 +78,11 @@ def on_this_host(owner: str) -> bool:
     return host == socket.gethostname() and ident.partition("-")[0].isdigit()
 
 
+def owner_pid(owner: str) -> int | None:
+    """The pid an owner label of this host names, alive or not; None for another host's."""
+    return int(owner.rpartition(":")[2].partition("-")[0]) if on_this_host(owner) else None
+
+
 def live_pid(owner: str) -> int | None:
     """The pid of the process ``owner`` names when that very process still runs on this host
     (same pid, same start time); None otherwise. A label without a start time (an earlier

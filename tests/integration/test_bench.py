@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.dockerio import BENCH_LABEL, docker, images_labelled
+from bench.dockerio import BENCH_LABEL, docker, labelled
 from bench.stats import TARGETS
 
 SUBMISSION_KEYS = {"name", "lab", "port", "cold", "warm", "listen_to_probe_ms",
@@ -93,5 +93,5 @@ def test_quick_bench_measures_everything_and_cleans_up(repo_root: Path, tmp_path
     assert docker("ps", "-aq", "--filter", label) == ""
     assert docker("images", "-q", "--filter", label) == ""
     # the floor's images: one label valued "<run id>:<step>"
-    assert images_labelled(BENCH_LABEL, lambda value: value.startswith(f"{run_id}:")) == []
+    assert labelled(BENCH_LABEL, lambda value: value.startswith(f"{run_id}:")) == []
     assert not list(Path(tempfile.gettempdir()).glob(f"bench-{run_id}-*"))

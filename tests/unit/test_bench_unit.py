@@ -16,7 +16,7 @@ import pytest
 
 from bench import copies
 from bench.classfloor import ClassFloor, argument_lines, cli_env
-from bench.dockerio import grader_owner, stage_leaves
+from bench.dockerio import stage_leaves
 from bench.document import class_totals, upper_bound, verdicts
 from bench.floor import FloorTarget, free_port
 from bench.gradearm import Capabilities, GradeRun, capabilities_from_help, grade_argv, tree_rss
@@ -25,6 +25,7 @@ from bench.runner import app_port, arm_order, floor_ratio, summarise
 from bench.stats import difference, evaluate, median, ratio, total
 from bench.table import listen_cell, render
 from grader.intake.submission import load_submission
+from grader.labels import LABEL_OWNER, new_run_labels, owner_label
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = sorted(p for p in (ROOT / "submissions").iterdir() if p.is_dir())
@@ -199,14 +200,17 @@ def test_parse_proc_net_tcp() -> None:
 
 
 def test_owner_label_of_grade_or_its_workers() -> None:
+    """The labels as the grader writes them (``grader.labels.new_run_labels``)."""
     me = os.getpid()
-    assert owned_by(grader_owner(me), me)
+    assert owned_by(new_run_labels()[LABEL_OWNER], me)
+    assert owned_by(owner_label(me), me)
     assert not owned_by(f"elsewhere:{me}", me)
+    assert not owned_by(f"{owner_label(me)}1", me)  # the same pid, another process
     assert not owned_by("no-pid", me)
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert owned_by(grader_owner(child.pid), me)  # a worker process of ``grade``
-        assert not owned_by(grader_owner(me), child.pid)
+        assert owned_by(owner_label(child.pid), me)  # a worker process of ``grade``
+        assert not owned_by(owner_label(me), child.pid)
         assert tree_rss(psutil.Process(me)) > tree_rss(psutil.Process(child.pid)) > 0
     finally:
         child.kill()
