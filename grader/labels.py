@@ -53,11 +53,14 @@ def new_run_labels() -> dict[str, str]:
     return {LABEL: "1", LABEL_RUN: os.urandom(6).hex(), LABEL_OWNER: owner_label()}
 
 
-def start_time(pid: int) -> str | None:
+PROC = "/proc"
+
+
+def start_time(pid: int, proc: str = PROC) -> str | None:
     """Field 22 of ``/proc/<pid>/stat`` (when the process started, in ticks since boot): with
-    the pid, a process's identity; None when no such process runs."""
+    the pid, a process's identity; None when no such process runs, or no ``/proc`` here."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+        with open(f"{proc}/{pid}/stat", encoding="ascii", errors="replace") as stat:
             fields = stat.read().rpartition(")")[2].split()
     except OSError:
         return None
@@ -83,14 +86,24 @@ def owner_pid(owner: str) -> int | None:
     return int(owner.rpartition(":")[2].partition("-")[0]) if on_this_host(owner) else None
 
 
-def live_pid(owner: str) -> int | None:
+def live_pid(owner: str, proc: str = PROC) -> int | None:
     """The pid of the process ``owner`` names when that very process still runs on this host
     (same pid, same start time); None otherwise. A label without a start time (an earlier
-    version's) names whatever process has that pid now."""
+    version's, or ``0``: none could be read) names whatever process has that pid now; so does
+    any label on a host without ``/proc`` (macOS), where the pid alone is asked about."""
     if not on_this_host(owner):
         return None
-    pid, _, start = owner.rpartition(":")[2].partition("-")
-    now = start_time(int(pid))
-    if now is None or (start and now != start):
+    text, _, start = owner.rpartition(":")[2].partition("-")
+    pid = int(text)
+    now = start_time(pid, proc)
+    if now is not None:
+        return pid if start in ("", "0", now) else None
+    if os.path.isdir(f"{proc}/self"):  # /proc is there: no such process
         return None
-    return int(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # another user's: it runs
+        return pid
+    return pid

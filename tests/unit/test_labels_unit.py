@@ -90,3 +90,13 @@ def test_an_exited_process_owns_nothing_any_more() -> None:
     child.communicate(b"")
     assert live_pid(label) is None
     assert start_time(child.pid) is None
+
+
+def test_without_proc_the_pid_alone_says_whether_an_owner_runs(tmp_path: Path) -> None:
+    """A host with no ``/proc`` (macOS): a live run's objects are never taken for a dead one's."""
+    no_proc = str(tmp_path)
+    mine = owner_label()
+    assert live_pid(mine, no_proc) == os.getpid()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert live_pid(owner_label(child.pid), no_proc) is None
