@@ -42,23 +42,39 @@ def server_version() -> str:
         return "unknown"
 
 
+REMOVE = {"container": ("rm", "-f", "-v"), "image": ("rmi", "-f")}
+"""How each kind of object is force-removed."""
+
+
+def force_remove(kind: str, ids: list[str]) -> int:
+    """Force-remove the containers or images ``ids``; how many were asked to go. Failures are
+    logged, never raised (clean-up)."""
+    if not ids:
+        return 0
+    try:
+        docker(*REMOVE[kind], *ids, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not remove %ss: %s", kind, exc)
+        return 0
+    return len(ids)
+
+
 def remove_labelled(label: str) -> int:
     """Force-remove the containers, then the images, carrying ``label`` (``key=value``).
 
     Returns how many objects were removed; failures are logged, never raised (clean-up).
     """
     removed = 0
-    for kind, list_args, rm_args in (
-        ("container", ("ps", "-aq", "--no-trunc"), ("rm", "-f", "-v")),
-        ("image", ("images", "-q", "--no-trunc"), ("rmi", "-f")),
+    for kind, list_args in (
+        ("container", ("ps", "-aq", "--no-trunc")),
+        ("image", ("images", "-q", "--no-trunc")),
     ):
         try:
             ids = sorted(set(docker(*list_args, "--filter", f"label={label}").split()))
-            if ids:
-                docker(*rm_args, *ids, check=False)
-                removed += len(ids)
         except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("could not remove %ss labelled %s: %s", kind, label, exc)
+            log.warning("could not list %ss labelled %s: %s", kind, label, exc)
+            continue
+        removed += force_remove(kind, ids)
     return removed
 
 
@@ -70,20 +86,10 @@ def clean_up(run_id: str, grade_pids: Iterable[int]) -> int:
     removed = remove_labelled(f"{BENCH_LABEL}={run_id}")
     pids = set(grade_pids)
     left = labelled(LABEL_OWNER, lambda v: owner_pid(v) in pids, kind="container")
-    if left:
-        try:
-            docker("rm", "-f", *left, check=False)
-            removed += len(left)
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("could not remove containers: %s", exc)
+    removed += force_remove("container", left)
     doomed = labelled(BENCH_LABEL, lambda v: v.partition(STEP_SEPARATOR)[0] == run_id)
     doomed += labelled(LABEL, lambda v: owner_pid(owner_of({LABEL: v}) or "") in pids)
-    if doomed:
-        try:
-            docker("rmi", "-f", *doomed, check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("could not remove images: %s", exc)
-    return removed + len(doomed)
+    return removed + force_remove("image", doomed)
 
 
 def labelled(key: str, keep: Callable[[str], bool], kind: str = "image") -> list[str]:
@@ -99,10 +105,10 @@ def labelled(key: str, keep: Callable[[str], bool], kind: str = "image") -> list
         return []
     found = []
     for line in shown.splitlines():
-        image_id, _, text = line.partition(" ")
+        object_id, _, text = line.partition(" ")
         labels = json.loads(text or "null") or {}
         if key in labels and keep(str(labels[key])):
-            found.append(image_id)
+            found.append(object_id)
     return found
 
 

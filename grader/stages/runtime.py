@@ -98,12 +98,6 @@ def _own_proc(engine: Engine, pid: int, full_id: str) -> Path | None:
         return None
 
 
-def main_pid(engine: Engine, container_id: str) -> int | None:
-    """Host pid of the container's main process, or None when it is not running."""
-    main = main_process(engine, container_id)
-    return main.pid if main else None
-
-
 def process_uid(engine: Engine, container_id: str, main: MainProcess | None = None) -> int | None:
     """Effective uid of the container's main process (None when it could not be observed)."""
     main = main or main_process(engine, container_id)

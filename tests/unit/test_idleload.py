@@ -122,26 +122,34 @@ def test_the_wait_is_bounded() -> None:
     assert 0.05 - 1e-9 <= waited < 0.05 + 2 * idleload.PAUSE_S
 
 
+def python_prints(script: str) -> str:
+    """What a fresh interpreter running ``script`` prints (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+GRADING_RUN = "import grader.cli.command\nfrom grader.classrun.jobs import warm_up\n"
+"""What a grading run loads: the command, then the checks' warm-up (``warm_up()``)."""
+
+
 def test_the_modules_loaded_ahead_are_those_a_grading_run_loads_anyway() -> None:
     """A module the grader did not need would cost the CPU this saves."""
-    script = (
+    printed = python_prints(
         "import sys\n"
-        "import grader.cli.command\n"
+        f"{GRADING_RUN}"
         "from grader.cli import idleload\n"
         "print(*[m for m in idleload.HEAVY if m not in sys.modules])\n"
-        "from grader.classrun.jobs import warm_up\n"
         "warm_up()\n"
         "print(*[m for m in idleload.WARM if m not in sys.modules])\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["", ""]
+    assert printed.splitlines() == ["", ""]
 
 
 def test_loading_ahead_brings_in_nothing_a_grading_run_would_not_load() -> None:
     """docker-py imported directly, not through ``grader.engine.sdk``, brings in paramiko and
     its dependencies (90 ms of CPU, beside the build)."""
-    script = (
+    ahead = python_prints(
         "import sys\n"
         "from grader.cli import idleload\n"
         "class Over:\n"
@@ -149,18 +157,8 @@ def test_loading_ahead_brings_in_nothing_a_grading_run_would_not_load() -> None:
         "    def over(self): return True\n"
         "idleload.load(Over())\n"
         "print(*sorted(sys.modules))\n"
-    )
-    ahead = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert ahead.returncode == 0, ahead.stderr
-    script = (
-        "import sys\n"
-        "import grader.cli.command\n"
-        "from grader.classrun.jobs import warm_up\n"
-        "warm_up()\n"
-        "print(*sorted(sys.modules))\n"
-    )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    extra = set(ahead.stdout.split()) - set(run.stdout.split()) - {"grader.cli.idleload"}
+    ).split()
+    run = python_prints(f"import sys\n{GRADING_RUN}warm_up()\nprint(*sorted(sys.modules))\n")
+    extra = set(ahead) - set(run.split()) - {"grader.cli.idleload"}
     assert sorted(extra) == []
-    assert "paramiko" not in ahead.stdout.split()
+    assert "paramiko" not in ahead

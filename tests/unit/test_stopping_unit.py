@@ -14,7 +14,14 @@ from grader.facts import StopFacts
 from grader.grading.rubric import Grade
 from grader.labs.params import StopSignalParams
 from grader.stages import stopping
-from grader.stages.stopping import SETTLE_S, parse_status, parse_ticks, signal_number, watch
+from grader.stages.stopping import (
+    SETTLE_S,
+    parse_status,
+    parse_ticks,
+    signal_number,
+    stop_signal_of,
+    watch,
+)
 
 # /proc/<pid>/status of a Node app without a SIGTERM listener, before and after SIGTERM
 NODE_BEFORE = (
@@ -147,3 +154,10 @@ def test_a_process_of_another_owner_is_never_signalled() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_stop_signal_is_the_images_stopsignal_or_sigterm() -> None:
+    assert stop_signal_of({"Config": {"StopSignal": "SIGINT"}}) == "SIGINT"
+    assert stop_signal_of({"Config": {"StopSignal": ""}}) == "SIGTERM"
+    assert stop_signal_of({"Config": None}) == "SIGTERM"
+    assert stop_signal_of({}) == "SIGTERM"
