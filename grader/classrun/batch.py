@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -145,6 +146,11 @@ def _grade(
     executor = None if one_by_one else ThreadPoolExecutor(jobs, thread_name_prefix="grader")
     run.cleanup.start()
     warm = False
+    sweeps: list[threading.Thread] = []  # the end's clean-up, begun once the last is closed
+
+    def sweep_now() -> None:
+        sweeps.append(run.cleanup.finish())  # while the last reports are written
+
     try:
         for i, path in enumerate(folders):
             if executor is None:
@@ -163,7 +169,7 @@ def _grade(
                     warm = True
                 if i == len(folders) - 1:
                     run.cleanup.list_when(job.built, job.quiet)
-            graded = run.finish(job)
+            graded = run.finish(job, sweep_now if i == len(folders) - 1 else lambda: None)
             reports.append(graded.report)
             run.listener.graded(graded)
     finally:
@@ -178,7 +184,7 @@ def _grade(
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         deltas = compare_class(before, reports) if regrade else []
-        sweep = run.cleanup.finish()  # while the class reports are written
+        sweep = sweeps[0] if sweeps else run.cleanup.finish()  # while the reports are written
         if reports:  # once per run, every report (reused ones too), also when interrupted
             write_class(reports, output, deltas)
         sweep.join()

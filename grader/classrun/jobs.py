@@ -197,10 +197,11 @@ class Run:
         if stage == "stop":
             job.quiet.set()
 
-    def finish(self, job: Job) -> Graded:
+    def finish(self, job: Job, on_closed: Callable[[], None] = lambda: None) -> Graded:
         """Run the rubric on a submission and write its reports (main thread); its stages may
         still be running ahead in a worker: the checks wait for those they read, and the job
-        is closed only once the worker is done with it."""
+        is closed only once the worker is done with it. ``on_closed``: called once it is,
+        before its reports are written (not when interrupted)."""
         self.listener.step(-1, job.name, "checks")
         where = "" if job.engine is None else self.pool.engines[job.engine].base_url
         watchdog = watch(job.pipeline) if job.pipeline is not None else None
@@ -241,6 +242,7 @@ class Run:
             if watchdog is not None:
                 watchdog.cancel()
             self.close(job)
+        on_closed()
         target = self.output / report.submission
         if not job.reused:
             target = write_all(report, self.output)

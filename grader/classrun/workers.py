@@ -83,11 +83,11 @@ def stages_for(lab: LabSpec, folder: Path | None = None) -> list[str]:
     return stage_names([f for c in lab.checks for f in table.get(c.id, ())])
 
 
-SIDE_STAGES = ("lint", "context", "sizes", "image", "waste", "layer_cache")
-"""Stages that never need the container, in the order a second thread runs them while the
-critical path (build, start, probes, runtime facts) runs: the static ones first, during the
-build; then the build stage's build, the longest (the critical path reads the image's facts
-itself when it needs them first)."""
+SIDE_STAGES = ("lint", "context", "sizes", "image", "waste", "layer_cache", "dev_packages")
+"""Stages off the critical path (build, start, probes, runtime facts), in the order a second
+thread runs those that have none of their own (``OWN_THREAD``): the static ones first, during
+the build; then the build stage's build, the longest (the critical path reads the image's
+facts itself when it needs them first). All but ``dev_packages`` never need the container."""
 NETWORK_STAGES = ("declaration", "reference", "registry_status", "registry_probe")
 """Stages that talk to the image's registry (and run the image pulled from it): a third
 thread runs them from the start, so a slow registry (or a slow DNS answer that none exists)
@@ -108,10 +108,11 @@ IMAGE_STAGES = ("build", "sizes", "layer_cache")
 """Stages that build an image carrying the run's label (removed at the end of the run)."""
 
 
-AFTER_START = ("image", "waste", "layer_cache")
+AFTER_START = ("image", "waste", "layer_cache", "dev_packages")
 """Side stages that wait for the container's start (the app answering, or not): their builds
 and layer reads would take the CPU from the app's own start, on the critical path; after it,
-they run while the container is probed and stopped, which mostly waits."""
+they run while the container is probed and stopped, which mostly waits. The dev packages
+are read in the container once its app answers, as its runtime facts are."""
 AFTER_BOOT = ("sizes",)
 """Side stages that wait for the container to be started, not for its app: the build stage's
 build, the longest stage after the start (a TP6 BIS: 0.2 s, mostly the engine exporting
@@ -130,12 +131,14 @@ def _booted(pipeline: Pipeline, stop: threading.Event) -> None:
             return
 
 
-OWN_THREAD = ("layer_cache", "waste", "image")
+OWN_THREAD = ("layer_cache", "waste", "image", "dev_packages")
 """Side stages with a thread of their own: the layer-cache rebuild is a build the engine runs
 beside the build stage's (``sizes``), both after the start; one after the other, they outlast
 the probes and the stop (a TP6 BIS: 0.18 s, then 0.07 s). The waste's layer reads (0.02 s)
 and the image facts (an inspect and a file read, 0.025 to 0.035 s) followed the build stage's
-build too, the last stage to end once the stop is quick: the report waited for them."""
+build too, the last stage to end once the stop is quick: the report waited for them. The dev
+packages' ``docker exec`` (0.06 s, mostly the engine's) runs once the app answers, beside the
+runtime facts and the probes instead of after them: the stop waits for all of them."""
 
 
 def _run_stages(

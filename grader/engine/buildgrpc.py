@@ -16,8 +16,8 @@ Closing the connection cancels the build in the engine.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-import secrets
 import shutil
 import socket
 import struct
@@ -149,7 +149,8 @@ def served(body: IO[bytes], on_read: Callable[[], None] = lambda: None) -> Itera
     """The URL the engine fetches ``body`` from, while the block runs; ``on_read`` is called
     each time the engine has read all of it."""
     global _server
-    token = secrets.token_urlsafe(24)
+    # secrets' own source, without loading it (2 ms less before the build is sent)
+    token = os.urandom(24).hex()
     with _server_lock:
         if _server is None:
             _server = _start_server()
@@ -235,7 +236,7 @@ def grpc_build(
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 
-    ref = secrets.token_hex(13)
+    ref = os.urandom(13).hex()
     calls = _Calls(PlainLog(), text)
     register(cancel)
     try:

@@ -115,12 +115,15 @@ class Pipeline(RunStages):
         and firewall rules of its isolation are released in the background, once the
         container is gone (``wait_released``; the report need not wait for it)."""
         wrapping = self._wrapping
+        removed = None
         if wrapping is not None:  # the log kept and the container removed after the stop
             wrapping.join()
+            removed = self._container_id  # (not again: one engine call fewer)
         elif self._container_id is not None:
             self._keep_log(self._container_id, remove=False)
         for container_id in self._containers:
-            self.engine.remove_container(container_id)
+            if container_id != removed:
+                self.engine.remove_container(container_id)
         for image_id in self._pulled:
             self.engine.remove_image(image_id)
         for address in self._addresses:

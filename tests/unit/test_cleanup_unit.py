@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from grader.classrun.cleanup import Cleanup
+from grader.classrun.jobs import Job, Listener, Run
 from grader.classrun.workers import EnginePool
+from grader.facts.results import assemble
+from grader.grading.settings import Options
 
 
 class FakeEngine:
@@ -56,3 +60,16 @@ def test_without_an_early_listing_the_end_lists_once() -> None:
         ("list", ("run1", True)),
         ("sweep", ("run1", ["img-a"])),
     ]
+
+
+def test_a_submission_is_closed_before_its_reports_are_written(tmp_path: Path) -> None:
+    """``on_closed`` comes between the two: a class run's last one begins the end's clean-up
+    there (``batch.run_class``), beside the writing of its reports."""
+    pool = EnginePool([FakeEngine([])])  # type: ignore[list-item]
+    run = Run("tp6", Options(), tmp_path, pool, {}, Listener(), True, True, Cleanup(pool, "r1"))
+    job = Job(tmp_path / "alice", "alice", report=assemble("alice", "tp6", []))  # type: ignore[arg-type]
+    job.prepared.set()
+    seen: list[bool] = []
+    graded = run.finish(job, lambda: seen.append((tmp_path / "alice").exists()))
+    assert seen == [False]
+    assert (graded.folder / "report.json").is_file()

@@ -152,3 +152,34 @@ def test_a_failed_check_is_described_in_one_line_without_walking_its_traceback()
         excinfo = pytest.ExceptionInfo.from_current()
     assert item.repr_failure(excinfo) == "EngineUnavailable: no engine here"  # type: ignore[attr-defined]
     assert item._repr_failure_py(excinfo, style="long") == item.repr_failure(excinfo)  # type: ignore[attr-defined]
+
+
+class Removals:
+    """An engine stand-in that records the containers it is asked to remove."""
+
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+
+    def remove_container(self, container_id: str) -> None:
+        self.removed.append(container_id)
+
+    def logs(self, container_id: str, limit: int) -> str:
+        return f"log of {container_id}"
+
+
+def test_close_removes_each_container_once(tmp_path: Path) -> None:
+    """The stopped container is removed by the stop's wrap-up thread, which ``close`` joins:
+    not a second time (an engine call fewer at the end of every submission); a container the
+    stop never saw (a port-discovery's first one) is removed by ``close``."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+    engine = Removals()
+    pipe = Pipeline(
+        load_submission(tmp_path), load_lab("tp6"), lambda: engine, new_run_labels(), Options()
+    )  # type: ignore[arg-type,return-value]
+    pipe._containers += ["first", "stopped"]  # what the start registers
+    pipe._container_id = "stopped"
+    pipe._wrapping = threading.Thread(target=pipe._keep_log, args=("stopped", True))
+    pipe._wrapping.start()  # as the stop starts it
+    pipe.close()
+    assert sorted(engine.removed) == ["first", "stopped"]
+    assert pipe.container_log == "log of stopped"

@@ -76,3 +76,67 @@ def test_an_ssh_engine_still_gets_docker_pys_ssh_adapter() -> None:
     with pytest.raises(EngineUnavailable) as raised:
         Engine("ssh://nobody@127.0.0.1:9", timeout_s=5)
     assert "paramiko" not in str(raised.value)
+
+
+ENDING = """
+import atexit, os, sys
+from grader.cli import entry
+
+class Torn:
+    def __del__(self, write=os.write) -> None:  # os itself may be torn down by then
+        write(2, b"torn down\\n")
+
+def late() -> None:
+    sys.stdout.write("a handler registered during the run ran\\n")
+    sys.late = Torn()  # made after the run's objects were frozen: the teardown deletes it
+
+def main(argv=None, console=False):
+    atexit.register(late)
+    sys.stdout.write("x" * 100000)  # buffered: a pipe
+    {end}
+
+entry.main = main
+entry.main_entry()
+"""
+
+
+def _ending(end: str) -> subprocess.CompletedProcess[str]:
+    code = ENDING.format(end=end)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+def test_a_run_that_returned_ends_without_the_interpreter_tearing_its_modules_down() -> None:
+    """8 ms of every ``grade`` run: the exit code, the output and the exit handlers kept."""
+    done = _ending("return 3")
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100000 + "a handler registered during the run ran\n"
+    assert "torn down" not in done.stderr
+
+
+def test_a_run_that_raised_ends_as_the_interpreter_ends_it() -> None:
+    done = _ending("raise RuntimeError('a bug')")
+    assert done.returncode == 1
+    assert "RuntimeError: a bug" in done.stderr
+    assert done.stdout.endswith("a handler registered during the run ran\n")
+    assert "torn down" in done.stderr
+
+
+def test_the_build_sent_ahead_loads_the_log_cap_alone_of_the_facts() -> None:
+    """The facts' dataclasses (10 ms) load after the head start's build is sent."""
+    ahead = "import grader.engine.headgrpc, grader.engine.buildgrpc, grader.engine.runbounds"
+    facts = tuple(f"grader.facts.{m}" for m in ("container", "dockerfile", "image", "submission"))
+    assert loaded_after(ahead, (*facts, "secrets", "grader.facts.logcap")) == [
+        "grader.facts.logcap"
+    ]
+
+
+def test_every_name_the_facts_package_offers_is_its_module_s() -> None:
+    import importlib
+
+    import grader.facts
+
+    for name in grader.facts.__all__:
+        value = getattr(grader.facts, name)
+        assert getattr(importlib.import_module(value.__module__), name) is value, name
+    with pytest.raises(ImportError):
+        exec("from grader.facts import NotAFact")

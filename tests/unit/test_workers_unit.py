@@ -242,6 +242,34 @@ def test_the_layer_cache_rebuild_the_waste_and_the_image_facts_run_beside_the_bu
     assert log.index(beside) > log.index("start"), log
 
 
+class BlockingRuntime(StagePipeline):
+    """``runtime`` waits for ``dev_packages`` to begin: it ends at once if they run side by
+    side, after its 2 s bound if one waits for the other."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(log)
+        self.reading = threading.Event()
+        self.waited: bool | None = None
+
+    def __getattr__(self, stage: str) -> object:
+        if stage == "dev_packages":
+            self.reading.set()
+        elif stage == "runtime" and "runtime" not in self.log:
+            self.waited = self.reading.wait(2.0)
+        return super().__getattr__(stage)
+
+
+def test_the_dev_packages_are_read_beside_the_runtime_facts_once_the_app_answers() -> None:
+    """Their ``docker exec`` (a TP6 BIS: 0.06 s) no longer holds the probes and the stop."""
+    log: list[str] = []
+    pipeline = BlockingRuntime(log)
+    stages = ["build", "start", "runtime", "dev_packages", "root_probe", "lint", "stop"]
+    assert split_stages(stages)[0] == ["build", "start", "runtime", "root_probe", "stop"]
+    prepare(pipeline, stages, threading.Event())  # type: ignore[arg-type]
+    assert pipeline.waited is True, log
+    assert log.index("ready") < log.index("dev_packages"), log
+
+
 def test_the_build_stage_build_begins_while_the_app_boots() -> None:
     """``sizes`` waits for the container's start, not for its app's answer: begun then, the
     engine's export of the build stage ends before the stop instead of after it."""
