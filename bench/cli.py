@@ -35,7 +35,12 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Time the grader against the raw Docker floor on the same submissions.",
     )
-    p.add_argument("--repeat", type=int, default=None, help="repeats of each pair (default 7)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="repeats of each pair (default 15) and of the queue's arms (default 7)",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -110,11 +115,14 @@ def config(args: argparse.Namespace, work: Path, run_id: str) -> Config:
     """The run's configuration from the options (``--quick`` fills what was not given)."""
     only = tuple(args.only or (("tp6-ok",) if args.quick else DEFAULT_ONLY))
     sources = tuple(args.class_from or only)
-    # 7: pip's and npm's download times move a cold floor by up to 0.5 s from one pair to the
-    # next; with 3 pairs, the ratio of medians moved by +-0.05 between runs of the same code
-    repeat = args.repeat or (1 if args.quick else 3 if args.queue_only else 7)
+    # pip's and npm's download times and BuildKit's cache lookups move a cold build by 0.2 to
+    # 0.4 s from one pair to the next: with 3 pairs, the ratio of medians moved by +-0.05
+    # between runs of the same code, with 7 by +-0.03; 15 pairs add 3 minutes to the run. The
+    # queue's arms each grade a class: 7 of them
+    queue = args.repeat or (1 if args.quick else 3 if args.queue_only else 7)
+    repeat = args.repeat or (1 if args.quick else 15)
     size = args.class_size if args.class_size is not None else (4 if args.quick else 30)
-    return Config(args.grade, args.submissions, only, sources, repeat, size, work, run_id)
+    return Config(args.grade, args.submissions, only, sources, repeat, size, work, run_id, queue)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

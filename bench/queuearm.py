@@ -220,7 +220,7 @@ def queue_runs(
         runs = {arm: [] for arm in arms}
         url = stack.enter_context(redis(cfg.work / "redis"))
         busy: dict[str, list[float]] = {arm: [] for arm in arms}
-        for r in range(cfg.repeat):
+        for r in range(cfg.queue_repeat):
             for arm in arms_order(r, arms):
                 if arm == "local":
                     before = cpu_ticks()
@@ -243,7 +243,7 @@ def queue_runs(
     )
     return {
         "slots": slots,
-        "repeat": cfg.repeat,
+        "repeat": cfg.queue_repeat,
         "size": cfg.class_size,
         "local": local,
         "one_worker": one,

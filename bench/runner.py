@@ -44,6 +44,8 @@ class Config:
     """Temporary folder for copies and reports (removed at the end)."""
     run_id: str
     """This run's id (the value of the benchmark's label)."""
+    queue_repeat: int = 7
+    """Repeats of the queue's arms (each grades a whole class)."""
 
 
 def app_port(folder: Path) -> int | None:

@@ -354,3 +354,18 @@ def test_the_class_table_and_target_compare_each_n_with_the_floor() -> None:
     text = render(doc)
     assert "| -j 4 | 9.00 | 7.50 | 1.20 | 4 | 0 | 90 |" in text
     assert "| unchanged, again | 0.30 | – | – | 4 | 0 | 90 |" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "pairs", "queue"),
+    [([], 15, 7), (["--repeat", "5"], 5, 5), (["--quick"], 1, 1), (["--queue-only"], 15, 3)],
+)
+def test_the_pairs_repeat_more_than_the_queue_s_arms(
+    argv: list[str], pairs: int, queue: int, tmp_path: Path
+) -> None:
+    """A cold pair's ratio moves by 0.2 over 2 s from one pair to the next: its median needs
+    more pairs than the queue's arms, which each grade a class."""
+    from bench.cli import config, parser
+
+    cfg = config(parser().parse_args(argv), tmp_path, "run")
+    assert (cfg.repeat, cfg.queue_repeat) == (pairs, queue)
