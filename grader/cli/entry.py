@@ -260,7 +260,8 @@ def main_entry() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     ending: list[int] = []
-    atexit.register(_without_teardown, ending)  # the first registered: the last to run
+    if not atexit._ncallbacks():  # none registered before it (a sitecustomize's, coverage's)
+        atexit.register(_without_teardown, ending)  # the first registered: the last to run
     code = main(console=True)
     # The interpreter's last collection walks every object pytest, docker-py and jinja2 made
     # (about 50 ms, on every run, after all the work is done): frozen objects are skipped,
@@ -275,7 +276,8 @@ def _without_teardown(ending: list[int]) -> None:
     are joined and every other handler has run by now; what remains is the interpreter
     tearing down its modules one object at a time (8 ms after a grading run) for a process
     whose memory the operating system takes back anyway. The output is flushed, then the
-    process ends with that code. After an exception nothing is skipped."""
+    process ends with that code. After an exception nothing is skipped, nor when a handler
+    was registered before this one (it would run after it: ``main_entry``)."""
     if not ending:
         return
     for stream in (sys.stdout, sys.stderr):

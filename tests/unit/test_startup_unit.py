@@ -140,3 +140,13 @@ def test_every_name_the_facts_package_offers_is_its_module_s() -> None:
         assert getattr(importlib.import_module(value.__module__), name) is value, name
     with pytest.raises(ImportError):
         exec("from grader.facts import NotAFact")
+
+
+def test_a_handler_registered_before_the_run_still_runs() -> None:
+    """A sitecustomize's or coverage's exit handler, registered before ``main_entry``, runs
+    after the last one ``main_entry`` registers: the process then ends as usual."""
+    code = "import atexit, sys\natexit.register(sys.stdout.write, 'registered before\\n')\n"
+    code += ENDING.format(end="return 0")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.endswith("a handler registered during the run ran\nregistered before\n")
