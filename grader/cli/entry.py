@@ -281,6 +281,6 @@ def _without_teardown(ending: list[int]) -> None:
     if not ending:
         return
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed pipe: as the interpreter would, go on
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more to write there
             stream.flush()
     os._exit(ending[0])
