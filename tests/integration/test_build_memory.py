@@ -72,8 +72,12 @@ def _unbounded_count(engine: Engine, labels: dict[str, str]) -> int:
 def test_node_collects_as_unbounded_under_the_default_build_memory(
     engine: Engine, labels: dict[str, str], tmp_path: Path, builder: str
 ) -> None:
+    """Within one collection: V8 marks partly on threads of its own, and the same load makes
+    9 or 10 full collections from one unbounded run to the next (6 runs); under the 2 GiB
+    bound of before, 32 to 34 (``test_the_count_tells_a_low_bound_from_none``)."""
     bounded = _built_count(engine, labels, tmp_path / "default", BuildLimits(), builder)
-    assert bounded == _unbounded_count(engine, labels)
+    unbounded = _unbounded_count(engine, labels)
+    assert abs(bounded - unbounded) <= 1, (bounded, unbounded)
 
 
 def test_the_count_tells_a_low_bound_from_none(
