@@ -67,12 +67,41 @@ def start_time(pid: int, proc: str = PROC) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+def process_ident(pid: int, proc: str = PROC) -> str:
+    """``<pid>-<start>`` of a process: with its start time, it tells the process from a later
+    one given the same pid (pids wrap around at 32768 on many machines); ``0`` when the start
+    cannot be read. Owner labels and the build cgroups' folders are named with it."""
+    return f"{pid}-{start_time(pid, proc) or 0}"
+
+
+def ident_runs(ident: str, proc: str = PROC) -> int | None:
+    """The pid of the process ``ident`` (``process_ident``) names when that very process still
+    runs (same pid, same start time); None otherwise. Without a start time (an earlier
+    version's label, or ``0``: none could be read) it names whatever process has that pid
+    now; so does any ident on a host without ``/proc`` (macOS), where the pid alone is asked
+    about."""
+    text, _, start = ident.partition("-")
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    now = start_time(pid, proc)
+    if now is not None:
+        return pid if start in ("", "0", now) else None
+    if os.path.isdir(f"{proc}/self"):  # /proc is there: no such process
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # another user's: it runs
+        pass
+    return pid
+
+
 def owner_label(pid: int | None = None) -> str:
-    """``<host>:<pid>-<start>`` of a process (this one by default). The start time tells it
-    from a later process given the same pid (pids wrap around at 32768 on many machines): a
-    dead run's objects never pass for a live one's."""
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}-{start_time(pid) or 0}"
+    """``<host>:<pid>-<start>`` of a process (this one by default): a dead run's objects never
+    pass for a live one's (``process_ident``)."""
+    return f"{socket.gethostname()}:{process_ident(os.getpid() if pid is None else pid)}"
 
 
 def on_this_host(owner: str) -> bool:
@@ -88,22 +117,5 @@ def owner_pid(owner: str) -> int | None:
 
 def live_pid(owner: str, proc: str = PROC) -> int | None:
     """The pid of the process ``owner`` names when that very process still runs on this host
-    (same pid, same start time); None otherwise. A label without a start time (an earlier
-    version's, or ``0``: none could be read) names whatever process has that pid now; so does
-    any label on a host without ``/proc`` (macOS), where the pid alone is asked about."""
-    if not on_this_host(owner):
-        return None
-    text, _, start = owner.rpartition(":")[2].partition("-")
-    pid = int(text)
-    now = start_time(pid, proc)
-    if now is not None:
-        return pid if start in ("", "0", now) else None
-    if os.path.isdir(f"{proc}/self"):  # /proc is there: no such process
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # another user's: it runs
-        return pid
-    return pid
+    (``ident_runs``); None otherwise, and for another host's."""
+    return ident_runs(owner.rpartition(":")[2], proc) if on_this_host(owner) else None

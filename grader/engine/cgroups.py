@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.labels import start_time
+from grader.labels import ident_runs, process_ident
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def api_params(limits: Limits, parent: str | None) -> dict[str, str]:
 
 
 def _process_dir(pid: int) -> str:
-    return f"p{pid}-{start_time(pid) or 0}"
+    return f"p{process_ident(pid)}"
 
 
 def usable(fs: Path = CGROUP_FS) -> str | None:
@@ -280,8 +280,7 @@ def sweep_dead(fs: Path = CGROUP_FS) -> int:
             if folder.name.startswith("bk-"):  # BuildKit's parent: kept while a run uses it
                 removed += _remove_unused(folder)
                 continue
-            match = re.fullmatch(r"p(\d+)-(\d+)", folder.name)
-            if match is None or start_time(int(match.group(1))) == match.group(2):
+            if re.fullmatch(r"p\d+-\d+", folder.name) is None or ident_runs(folder.name[1:]):
                 continue  # not ours, or its process still runs
             removed += _remove_tree(folder)
     return removed

@@ -12,7 +12,7 @@ network is removed:
 - ``DOCKER-USER -o B``: DROP (nothing is forwarded to it: another submission's container).
 
 Every rule carries a comment naming the grader, the run, the owning process and the bridge
-(``docker-lab-grader run=<run> owner=<host>:<pid> bridge=<B>``), so that the clean-up of a
+(``docker-lab-grader run=<run> owner=<host>:<pid>-<start> bridge=<B>``), so that the clean-up of a
 run, or of a run whose process died, finds and deletes its rules and no one else's; chains
 are never flushed. iptables is the host's (nf_tables or legacy backend alike), run as root,
 or through ``sudo -n`` where that needs no password (a CI runner).

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from grader.engine import Engine
-from grader.labels import LABEL, live_pid, owner_of
+from grader.labels import LABEL, live_pid, owner_of, owner_pid
 
 BIN = Path(sys.executable).parent
 
@@ -105,8 +105,7 @@ def leftovers(engine: Engine) -> Callable[[], tuple[list[Any], list[Any]]]:
 def owned_by(pid: int, objects: list[Any]) -> list[Any]:
     """The containers, images or networks among ``objects`` whose owner label names the
     process ``pid`` of this host (whatever its start time: it may have exited)."""
-    prefix = f"{socket.gethostname()}:{pid}-"
-    return [o for o in objects if (owner_of(o.get("Labels") or {}) or "").startswith(prefix)]
+    return [o for o in objects if owner_pid(owner_of(o.get("Labels") or {}) or "") == pid]
 
 
 def owner_rules(pid: int) -> str:

@@ -16,6 +16,7 @@ from grader.engine.bounds import BuildBounds, BuildLimits, stopped_by
 from grader.engine.cgroups import BuildGroup
 from grader.errors import LabFileError
 from grader.grading.settings import Options, Settings
+from grader.labels import process_ident
 from grader.labs.spec import load_lab_file
 
 LIMITS = (256 << 20, 128, 1.5)
@@ -142,10 +143,15 @@ def test_the_groups_of_dead_processes_are_swept(tmp_path: Path) -> None:
     for hierarchy in ("memory", "pids", "cpuset"):
         (fs / hierarchy / cgroups.ROOT / f"p{dead.pid}-1" / "b1-aa" / "c0ffee").mkdir(parents=True)
     mine = BuildGroup(LIMITS, fs)
+    # this process's pid with another start time: a dead run whose pid was given to this one
+    pid, _, start = process_ident(os.getpid()).partition("-")
+    reused = fs / "memory" / cgroups.ROOT / f"p{pid}-{int(start) + 1}"
+    reused.mkdir()
     (fs / "memory" / cgroups.ROOT / "not-ours").mkdir()
     as_cgroupfs(fs)
-    assert cgroups.sweep_dead(fs) == 3
+    assert cgroups.sweep_dead(fs) == 4
     assert not list(fs.glob(f"*/{cgroups.ROOT}/p{dead.pid}-*"))
+    assert not reused.exists()
     assert (fs / "memory" / mine.relative).is_dir()  # a live process's group stays
     assert (fs / "memory" / cgroups.ROOT / "not-ours").is_dir()
     assert cgroups.remove_own(fs)
