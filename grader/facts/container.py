@@ -74,7 +74,8 @@ class DevPackages:
     folder: str
     """The node_modules folder looked at."""
     method: str
-    """How it was looked at: ``testinfra`` (a shell in the container) or ``archive``."""
+    """How it was looked at: ``host`` (the running container's files from the host, a local
+    engine), ``testinfra`` (a shell in the container) or ``archive``."""
 
 
 @dataclass(frozen=True)

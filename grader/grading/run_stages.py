@@ -150,9 +150,10 @@ class RunStages(BuildStages):
         # one inspect: whether it runs, and the image's WORKDIR it runs in (the grader never
         # sets another); not the image stage's other facts (its /etc/passwd read)
         attrs = self.engine.inspect_container(started.container_id)
-        running = runtime.main_of(self.engine, started.container_id, attrs) is not None
+        main = runtime.main_of(self.engine, started.container_id, attrs)
         workdir = image.workdir_of(attrs.get("Config") or {})
-        return runtime.dev_packages(self.engine, started.container_id, workdir, declared, running)
+        cid = started.container_id
+        return runtime.dev_packages(self.engine, cid, workdir, declared, main is not None, main)
 
     def _get(self, path: str) -> ProbeResult:
         ready = self.container

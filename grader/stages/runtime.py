@@ -21,6 +21,7 @@ from typing import Any
 from grader.engine import Engine
 from grader.errors import EngineError
 from grader.facts import DevPackages, Socket
+from grader.stages import rootfs
 from grader.stages.deadline import within
 
 log = logging.getLogger(__name__)
@@ -225,22 +226,35 @@ def _testinfra_present(
 
 
 def dev_packages(
-    engine: Engine, container_id: str, workdir: str, declared: tuple[str, ...], running: bool
+    engine: Engine,
+    container_id: str,
+    workdir: str,
+    declared: tuple[str, ...],
+    running: bool,
+    main: MainProcess | None = None,
 ) -> DevPackages:
     """Which of the declared development packages are installed under ``workdir``.
 
-    Inside the running container with testinfra when it has a shell (its commands run through
+    On a local engine, from the host through the running container's PID 1 (``main``:
+    ``grader.stages.rootfs``, no exec); otherwise, or when that path meets a symbolic link,
+    inside the running container with testinfra when it has a shell (its commands run through
     the engine's exec API, on any engine); otherwise through the archive API, which needs no
     shell and works on a stopped container too.
     """
     folder = (workdir or "/").rstrip("/") or ""
+    paths = [f"{folder}/node_modules/{n}/package.json" for n in declared]
+    if running and main is not None and main.proc is not None:
+        seen = rootfs.files_present(main.proc, container_id, paths)
+        if seen is not None:
+            present = tuple(n for n, here in zip(declared, seen, strict=True) if here)
+            return DevPackages(declared, present, f"{folder}/node_modules", "host")
     if running:
-        present = _testinfra_present(engine, container_id, folder, declared)
-        if present is not None:
-            return DevPackages(declared, tuple(present), f"{folder}/node_modules", "testinfra")
-    found = tuple(
+        found = _testinfra_present(engine, container_id, folder, declared)
+        if found is not None:
+            return DevPackages(declared, tuple(found), f"{folder}/node_modules", "testinfra")
+    archived = tuple(
         n
-        for n in declared
-        if engine.read_file(container_id, f"{folder}/node_modules/{n}/package.json") is not None
+        for n, p in zip(declared, paths, strict=True)
+        if engine.read_file(container_id, p) is not None
     )
-    return DevPackages(declared, found, f"{folder}/node_modules", "archive")
+    return DevPackages(declared, archived, f"{folder}/node_modules", "archive")

@@ -167,7 +167,7 @@ def test_tp6bis_feedback_and_facts(graded_class: dict[str, Any]) -> None:
     dev = _check(r["tp6bis-cosmetic-multistage"], "image.no_dev_dependencies")["feedback"]
     assert dev["found"].startswith("mocha")
     ok = r["tp6bis-ok"]["facts"]
-    assert ok["dev_checked_with"] == "testinfra" and ok["dev_dependencies_present"] == []
+    assert ok["dev_checked_with"] == "host" and ok["dev_dependencies_present"] == []
     assert ok["single_stage_bytes"] > ok["size_bytes"] > 0
     assert [s["name"] for s in ok["stages"]] == ["build", None]
     assert ok["stages"][0]["runs"] == ["npm ci", "npm test"]
