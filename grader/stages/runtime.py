@@ -236,7 +236,7 @@ def dev_packages(
     """Which of the declared development packages are installed under ``workdir``.
 
     On a local engine, from the host through the running container's PID 1 (``main``:
-    ``grader.stages.rootfs``, no exec); otherwise, or when that path meets a symbolic link,
+    ``grader.stages.rootfs``, no exec; as root); otherwise, or when a path meets a link,
     inside the running container with testinfra when it has a shell (its commands run through
     the engine's exec API, on any engine); otherwise through the archive API, which needs no
     shell and works on a stopped container too.
