@@ -172,9 +172,6 @@ def test_exposed_port(
         grade.fail("wrong", port=port, exposed=exposed)
 
 
-_HOW = {"host": "from the host (the running container's files)"}
-
-
 @check("image.no_dev_dependencies")
 def test_no_dev_dependencies(dev_packages: DevPackages, grade: Grade) -> None:
     """No package listed in devDependencies is installed in the final image."""
@@ -182,8 +179,9 @@ def test_no_dev_dependencies(dev_packages: DevPackages, grade: Grade) -> None:
         grade.fail(
             packages=", ".join(dev_packages.present),
             folder=dev_packages.folder,
-            evidence=f"checked {_HOW.get(dev_packages.method, 'with ' + dev_packages.method)}"
-            f" in {dev_packages.folder}",
+            evidence="\n".join(
+                f"{dev_packages.folder}/{n}/package.json" for n in dev_packages.present
+            ),
         )
 
 

@@ -152,8 +152,7 @@ class RunStages(BuildStages):
         attrs = self.engine.inspect_container(started.container_id)
         main = runtime.main_of(self.engine, started.container_id, attrs)
         workdir = image.workdir_of(attrs.get("Config") or {})
-        cid = started.container_id
-        return runtime.dev_packages(self.engine, cid, workdir, declared, main is not None, main)
+        return runtime.dev_packages(self.engine, started.container_id, workdir, declared, main)
 
     def _get(self, path: str) -> ProbeResult:
         ready = self.container

@@ -198,12 +198,9 @@ def _backend_class() -> type[Any]:
     return EngineBackend
 
 
-def _testinfra_present(
-    engine: Engine, container_id: str, folder: str, names: tuple[str, ...]
-) -> list[str] | None:
-    """Installed packages seen with pytest-testinfra, in one ``docker exec`` session; None when
-    the image has no shell."""
-    paths = [f"{folder}/node_modules/{n}/package.json" for n in names]
+def _testinfra_present(engine: Engine, container_id: str, paths: list[str]) -> list[bool] | None:
+    """For each of ``paths``, whether it is a regular file, seen with pytest-testinfra in one
+    ``docker exec`` session; None when the image has no shell."""
     try:
         from testinfra.host import Host  # loaded while the first build runs (jobs.WARM_UP)
 
@@ -222,7 +219,7 @@ def _testinfra_present(
         log.info("no shell in %s: %s", container_id[:12], out.stderr.strip())
         return None
     found = set(out.stdout.splitlines())
-    return [n for n, p in zip(names, paths, strict=True) if p in found]
+    return [p in found for p in paths]
 
 
 def dev_packages(
@@ -230,31 +227,25 @@ def dev_packages(
     container_id: str,
     workdir: str,
     declared: tuple[str, ...],
-    running: bool,
-    main: MainProcess | None = None,
+    main: MainProcess | None,
 ) -> DevPackages:
-    """Which of the declared development packages are installed under ``workdir``.
+    """Which of the declared development packages are installed under ``workdir``; ``main``:
+    the container's running PID 1, None when it has stopped.
 
-    On a local engine, from the host through the running container's PID 1 (``main``:
-    ``grader.stages.rootfs``, no exec; as root); otherwise, or when a path meets a link,
-    inside the running container with testinfra when it has a shell (its commands run through
-    the engine's exec API, on any engine); otherwise through the archive API, which needs no
-    shell and works on a stopped container too.
+    On a local engine, from the host through PID 1's ``/proc/<pid>`` (``grader.stages.rootfs``,
+    no exec; as root); otherwise, or when a path meets a link, inside the running container
+    with testinfra when it has a shell (its commands run through the engine's exec API, on any
+    engine); otherwise through the archive API, which needs no shell and works on a stopped
+    container too.
     """
     folder = (workdir or "/").rstrip("/") or ""
     paths = [f"{folder}/node_modules/{n}/package.json" for n in declared]
-    if running and main is not None and main.proc is not None:
+    seen, method = None, "host"
+    if main is not None and main.proc is not None:
         seen = rootfs.files_present(main.proc, container_id, paths)
-        if seen is not None:
-            present = tuple(n for n, here in zip(declared, seen, strict=True) if here)
-            return DevPackages(declared, present, f"{folder}/node_modules", "host")
-    if running:
-        found = _testinfra_present(engine, container_id, folder, declared)
-        if found is not None:
-            return DevPackages(declared, tuple(found), f"{folder}/node_modules", "testinfra")
-    archived = tuple(
-        n
-        for n, p in zip(declared, paths, strict=True)
-        if engine.read_file(container_id, p) is not None
-    )
-    return DevPackages(declared, archived, f"{folder}/node_modules", "archive")
+    if seen is None and main is not None:
+        seen, method = _testinfra_present(engine, container_id, paths), "testinfra"
+    if seen is None:
+        seen, method = [engine.read_file(container_id, p) is not None for p in paths], "archive"
+    present = tuple(n for n, here in zip(declared, seen, strict=True) if here)
+    return DevPackages(declared, present, f"{folder}/node_modules", method)

@@ -166,6 +166,8 @@ def test_tp6bis_feedback_and_facts(graded_class: dict[str, Any]) -> None:
     assert "COPY --from=build /app ." in cosmetic["evidence"]
     dev = _check(r["tp6bis-cosmetic-multistage"], "image.no_dev_dependencies")["feedback"]
     assert dev["found"].startswith("mocha")
+    assert dev["evidence"] == "/app/node_modules/mocha/package.json"  # the file found
+    assert r["tp6bis-cosmetic-multistage"]["facts"]["dev_checked_with"] == "host"
     ok = r["tp6bis-ok"]["facts"]
     assert ok["dev_checked_with"] == "host" and ok["dev_dependencies_present"] == []
     assert ok["single_stage_bytes"] > ok["size_bytes"] > 0

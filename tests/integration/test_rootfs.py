@@ -62,7 +62,7 @@ def running(
 
 def test_packages_are_seen_from_the_host(engine: Engine, running: tuple[str, MainProcess]) -> None:
     cid, main = running
-    found = runtime.dev_packages(engine, cid, "/app", ("plain", "absent"), True, main)
+    found = runtime.dev_packages(engine, cid, "/app", ("plain", "absent"), main)
     assert (found.method, found.present) == ("host", ("plain",))
 
 
@@ -70,7 +70,7 @@ def test_a_link_is_resolved_in_the_container_not_on_the_host(
     engine: Engine, running: tuple[str, MainProcess]
 ) -> None:
     cid, main = running
-    found = runtime.dev_packages(engine, cid, "/app", ("plain", "linked", "hostonly"), True, main)
+    found = runtime.dev_packages(engine, cid, "/app", ("plain", "linked", "hostonly"), main)
     assert (found.method, found.present) == ("testinfra", ("plain", "linked"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -123,6 +124,14 @@ def hostile(engine: Engine) -> Iterator[dict[str, str]]:
         engine.api.remove_image(image, force=True)
 
 
+def _remote(engine: Engine, container_id: str) -> runtime.MainProcess:
+    """The container's running PID 1 as on a remote engine (no ``/proc`` of it here): its
+    files are looked at inside the container, with testinfra."""
+    main = runtime.main_process(engine, container_id)
+    assert main is not None, "the container runs"
+    return dataclasses.replace(main, proc=None)
+
+
 def test_reads_from_an_image_are_capped(engine: Engine, hostile: dict[str, str]) -> None:
     labels = new_run_labels()
     passwd = engine.read_image_file(hostile["image"], "/etc/passwd", labels)
@@ -140,7 +149,9 @@ def test_a_shell_that_never_answers_holds_up_no_one(
 
     def facts(key: str) -> None:
         started = time.monotonic()
-        packages = runtime.dev_packages(engine, hostile[key], "/app", ("jest",), running=True)
+        packages = runtime.dev_packages(
+            engine, hostile[key], "/app", ("jest",), _remote(engine, hostile[key])
+        )
         found[key] = (time.monotonic() - started, packages)
 
     stuck = threading.Thread(target=facts, args=("hostile",), daemon=True)
@@ -229,5 +240,6 @@ def test_testinfra_runs_through_the_engine_without_a_docker_cli(
     """testinfra's commands go through the engine's exec API: no ``docker`` process per check
     (a grader whose PATH has no CLI still checks inside the container)."""
     monkeypatch.setenv("PATH", "/nonexistent")
-    packages = runtime.dev_packages(engine, hostile["plain"], "/app", ("jest",), running=True)
+    plain = hostile["plain"]
+    packages = runtime.dev_packages(engine, plain, "/app", ("jest",), _remote(engine, plain))
     assert packages.method == "testinfra" and packages.present == ()
